@@ -1,0 +1,117 @@
+import { z } from "zod";
+
+/**
+ * Every error code Heliograph answers with, defined once. The HTTP status and the default
+ * message live here; `docs/errors.md` documents each code (a test checks it does).
+ */
+export const ERROR_CODES = {
+  // 400: the request cannot be read
+  MALFORMED_JSON: { status: 400, message: "The request body is not valid JSON" },
+  VALIDATION_FAILED: { status: 400, message: "The request does not match the schema" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Send the body as application/json" },
+  BODY_TOO_LARGE: { status: 413, message: "The request body is larger than 64 KiB" },
+  IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    message: "Idempotency-Key must be 1 to 255 visible ASCII characters",
+  },
+  STREAM_ID_INVALID: { status: 400, message: "The stream id must match ^[a-z0-9][a-z0-9_-]{0,63}$" },
+  EVENT_NUMBER_INVALID: { status: 400, message: "event_number must be an integer >= -1" },
+  BATCH_SIZE_INVALID: { status: 400, message: "batch_size must be an integer >= 1" },
+  LONG_POLL_INVALID: { status: 400, message: "X-Long-Poll must be a number of seconds from 0 to 60" },
+  WAIT_INVALID: { status: 400, message: "X-Heliograph-Wait must be a number of seconds from 0 to 30" },
+  // 401 / 403: who are you, and may you
+  AUTH_MISSING: { status: 401, message: "Credentials are missing" },
+  AUTH_INVALID: { status: 401, message: "Credentials are not valid" },
+  RESOURCE_FORBIDDEN: { status: 403, message: "This resource belongs to another publisher" },
+  ALGORITHM_FORBIDDEN: { status: 403, message: "This algorithm belongs to another publisher" },
+  STREAM_FORBIDDEN: { status: 403, message: "This subscriber is not entitled to the stream" },
+  // 404
+  ROUTE_NOT_FOUND: { status: 404, message: "No such route" },
+  RESOURCE_NOT_FOUND: { status: 404, message: "No such resource" },
+  ALGORITHM_NOT_FOUND: { status: 404, message: "No such algorithm" },
+  PUBLISHER_NOT_FOUND: { status: 404, message: "No such publisher" },
+  SUBSCRIBER_NOT_FOUND: { status: 404, message: "No such subscriber" },
+  INGEST_NOT_FOUND: { status: 404, message: "No publish with this ingest id" },
+  // 409 / 422: understood, but refused
+  RESOURCE_EXISTS: { status: 409, message: "A resource with this id exists" },
+  ALGORITHM_EXISTS: { status: 409, message: "An algorithm with this id exists" },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: "This Idempotency-Key was used for a different request",
+  },
+  RESOURCE_VALUE_INVALID: {
+    status: 422,
+    message: "resource_dict does not match the resource's key_value_type_pairs",
+  },
+  SIGNAL_FIELD_CONFLICT: {
+    status: 422,
+    message: "A field and its alias were both given with different values",
+  },
+  SIGNAL_ORDER_TYPE_UNSUPPORTED: { status: 422, message: 'Only "market" orders are supported' },
+  // 429 / 5xx: try again later
+  RATE_LIMITED: { status: 429, message: "Too many requests; retry after the Retry-After delay" },
+  INGEST_UNAVAILABLE: {
+    status: 503,
+    message: "The event could not be stored; retry with the same Idempotency-Key",
+  },
+  SERVICE_UNAVAILABLE: { status: 503, message: "A backing service is unavailable; retry later" },
+  SHUTTING_DOWN: { status: 503, message: "This process is shutting down; retry on another" },
+  INTERNAL: { status: 500, message: "Internal error" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const ErrorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** Where a problem is, and what it is: `{ path: "resource_dict.Symbol", message: "..." }`. */
+export const ErrorDetail = z.object({
+  path: z.string(),
+  message: z.string(),
+});
+export type ErrorDetail = z.infer<typeof ErrorDetail>;
+
+/** The body of every 4xx and 5xx answer. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: ErrorCode,
+    message: z.string(),
+    details: z.array(ErrorDetail),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** An error with a stable code; HTTP services turn it into an {@link ErrorBody}. */
+export class HeliographError extends Error {
+  override readonly name = "HeliographError";
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: ErrorDetail[];
+  /** Seconds for a Retry-After header (429 and 503). */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; details?: ErrorDetail[]; cause?: unknown; retryAfter?: number } = {},
+  ) {
+    super(options.message ?? ERROR_CODES[code].message, { cause: options.cause });
+    this.code = code;
+    this.statusCode = ERROR_CODES[code].status;
+    this.details = options.details ?? [];
+    this.retryAfter = options.retryAfter;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+/** Turns zod issues into details that name the field (`resource_dict.Symbol`). */
+export function detailsFromIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix?: string,
+): ErrorDetail[] {
+  return issues.map((issue) => {
+    const parts = issue.path.map(String);
+    if (prefix) parts.unshift(prefix);
+    return { path: parts.join("."), message: issue.message };
+  });
+}

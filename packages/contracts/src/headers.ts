@@ -1,0 +1,18 @@
+/** Request header that makes a publish retry-safe (DESIGN.md promise 3). */
+export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+/** Set on a replayed answer to an idempotent retry. */
+export const IDEMPOTENT_REPLAY_HEADER = "idempotent-replayed";
+/** Publisher asks to wait until its event is numbered (201 with event_number). */
+export const WAIT_HEADER = "x-heliograph-wait";
+/** Subscriber's long-poll bound in seconds, as in the trade-ideas document. */
+export const LONG_POLL_HEADER = "x-long-poll";
+/** Response: the stream's last event number (-1 when empty). */
+export const STREAM_HEAD_HEADER = "x-heliograph-head";
+/** Response: `live` or `halted`. */
+export const STREAM_STATUS_HEADER = "x-heliograph-stream-status";
+
+export const DEFAULT_LONG_POLL_SECONDS = 5;
+export const MAX_LONG_POLL_SECONDS = 60;
+export const MAX_BATCH_SIZE = 1000;
+/** Largest accepted request body. */
+export const MAX_BODY_BYTES = 64 * 1024;

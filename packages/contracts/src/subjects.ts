@@ -1,0 +1,34 @@
+import type { StreamId } from "./stream-id.js";
+
+/** JetStream stream of validated publishes, not yet numbered. */
+export const INGEST_STREAM = "INGEST";
+/** JetStream stream of numbered events: the public feed. */
+export const EVENTS_STREAM = "EVENTS";
+
+export const INGEST_SUBJECT_PREFIX = "ingest";
+export const EVENTS_SUBJECT_PREFIX = "events";
+
+/** Subjects captured by the INGEST stream: `ingest.<partition>.<stream_id>`. */
+export const INGEST_SUBJECTS = `${INGEST_SUBJECT_PREFIX}.*.*`;
+/** Subjects captured by the EVENTS stream: `events.<stream_id>`. */
+export const EVENTS_SUBJECTS = `${EVENTS_SUBJECT_PREFIX}.*`;
+
+export const ingestSubject = (partition: number, streamId: StreamId): string =>
+  `${INGEST_SUBJECT_PREFIX}.${partition}.${streamId}`;
+
+/** Filter of one partition's durable consumer. */
+export const ingestPartitionFilter = (partition: number): string => `${INGEST_SUBJECT_PREFIX}.${partition}.*`;
+
+/** Durable name of the sequencer's consumer of one partition. */
+export const sequencerConsumerName = (partition: number): string => `sequencer-p${partition}`;
+
+export const eventsSubject = (streamId: StreamId): string => `${EVENTS_SUBJECT_PREFIX}.${streamId}`;
+
+/** `Nats-Msg-Id` of a numbered event: JetStream drops a republish of the same number. */
+export const eventMsgId = (streamId: StreamId, eventNumber: number): string => `${streamId}:${eventNumber}`;
+
+/** The stream id of an `events.<stream_id>` or `ingest.<p>.<stream_id>` subject. */
+export function streamIdOfSubject(subject: string): StreamId {
+  const dot = subject.lastIndexOf(".");
+  return subject.slice(dot + 1);
+}

@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+/** A bad or missing environment variable, named, with every other one found at the same time. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join("; ")}`);
+  }
+}
+
+/**
+ * Parses the environment with a zod object whose keys are variable names. Returns a frozen
+ * object, or throws a {@link ConfigError} that names every bad variable.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<S>> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: issue.path.map(String).join(".") || "(env)",
+        message: issue.message,
+      })),
+    );
+  }
+  return Object.freeze(result.data);
+}
+
+/** `"true"`/`"1"`/`"yes"` and `"false"`/`"0"`/`"no"`; anything else is an error (`"false"` is not true). */
+export const envBoolean = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"));
+
+export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .optional()
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .pipe(z.number().int().min(min).max(max));
+
+export const envUrl = (fallback: string) => z.url().default(fallback);
+
+export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
+
+/** Variables every service reads. */
+export const BaseEnv = z.object({
+  NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .default("redis://127.0.0.1:6379"),
+  LOG_LEVEL: LogLevel,
+  LOG_PRETTY: envBoolean(false),
+  /** Replicas of the JetStream streams a service creates: 1 on one machine, 3 in a cluster. */
+  JETSTREAM_REPLICAS: envInt(1, 1, 5),
+});

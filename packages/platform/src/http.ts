@@ -1,0 +1,189 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { detailsFromIssues, ERROR_CODES, type ErrorCode, HeliographError, MAX_BODY_BYTES } from "@heliograph/contracts";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import { Histogram, type Registry } from "prom-client";
+
+export type HttpApp = FastifyInstance<
+  import("node:http").Server,
+  import("node:http").IncomingMessage,
+  import("node:http").ServerResponse,
+  Logger,
+  ZodTypeProvider
+>;
+
+/** A named check for `/readyz`: resolves when the dependency answers. */
+export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
+
+export interface HttpAppOptions {
+  logger: Logger;
+  service: string;
+  description: string;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+  /** Fastify's keep-alive and connection settings for servers holding many long polls. */
+  keepAliveTimeoutMs?: number;
+}
+
+const ALIAS_CONFLICT_MARK = "alias_conflict";
+
+export function sendError(reply: FastifyReply, error: HeliographError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
+  return reply.code(error.statusCode).type("application/json").send(error.toBody());
+}
+
+/** Maps whatever was thrown to a Heliograph error with a stable code. */
+export function toHeliographError(err: FastifyError | HeliographError | Error): HeliographError {
+  if (err instanceof HeliographError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const context = (err as { validationContext?: string }).validationContext;
+    const details = err.validation.map((v) => ({
+      path: [context === "body" ? "" : context, ...v.instancePath.split("/")].filter(Boolean).join("."),
+      message: v.message ?? "invalid",
+    }));
+    const conflict = err.validation.some(
+      (v) =>
+        (v.params as Record<string, unknown>)?.params &&
+        ALIAS_CONFLICT_MARK in ((v.params as { params: Record<string, unknown> }).params ?? {}),
+    );
+    return new HeliographError(conflict ? "SIGNAL_FIELD_CONFLICT" : "VALIDATION_FAILED", { details });
+  }
+  const fe = err as FastifyError;
+  const byCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: "BODY_TOO_LARGE",
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+    FST_ERR_CTP_EMPTY_JSON_BODY: "MALFORMED_JSON",
+    FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_JSON",
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: "VALIDATION_FAILED",
+  };
+  const mapped = fe.code ? byCode[fe.code] : undefined;
+  if (mapped) return new HeliographError(mapped, { cause: err });
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new HeliographError("MALFORMED_JSON", {
+      message: `The request body is not valid JSON: ${err.message}`,
+      cause: err,
+    });
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new HeliographError("VALIDATION_FAILED", { message: err.message, cause: err });
+  }
+  return new HeliographError("INTERNAL", { cause: err });
+}
+
+/**
+ * A Fastify app with Heliograph's conventions: zod schemas for validation and OpenAPI, the error
+ * body on every failure, `/healthz`, `/readyz`, `/metrics`, `/docs`, and 503 while shutting down.
+ * It never listens by itself, so tests use `inject()` or `listen({ port: 0 })`.
+ */
+export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: MAX_BODY_BYTES,
+    disableRequestLogging: true,
+    return503OnClosing: false,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
+    requestIdHeader: "x-request-id",
+    // Long polls are held up to a minute; the default socket timeout must not cut them.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    forceCloseConnections: "idle",
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  let closing = false;
+  app.decorate("heliographClosing", () => closing);
+  app.addHook("onClose", async () => {
+    closing = true;
+  });
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (req, reply) => {
+    if (closing && !req.url.startsWith("/healthz")) {
+      reply.header("connection", "close");
+      return sendError(reply, new HeliographError("SHUTTING_DOWN", { retryAfter: 1 }));
+    }
+  });
+
+  const duration = new Histogram({
+    name: "heliograph_http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [options.metrics],
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    duration.observe(
+      { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = toHeliographError(err as FastifyError);
+    if (error.statusCode >= 500) req.log.error({ err }, "request failed");
+    else req.log.debug({ code: error.code }, "request refused");
+    return sendError(reply, error);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      new HeliographError("ROUTE_NOT_FOUND", { message: `No route ${req.method} ${req.url.split("?")[0]}` }),
+    ),
+  );
+
+  await app.register(swagger, {
+    openapi: { info: { title: `Heliograph ${options.service}`, description: options.description, version: "0.1.0" } },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), 1_000);
+          return [name, "ok"] as const;
+        } catch (err) {
+          return [name, (err as Error).message] as const;
+        }
+      }),
+    );
+    const ok = !closing && results.every(([, r]) => r === "ok");
+    return reply.code(ok ? 200 : 503).send({ status: ok ? "ready" : "not ready", checks: Object.fromEntries(results) });
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
+  );
+  return app as unknown as HttpApp;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+export const errorStatus = (code: ErrorCode): number => ERROR_CODES[code].status;
+export { detailsFromIssues };

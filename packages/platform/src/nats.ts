@@ -1,0 +1,101 @@
+import { EVENTS_STREAM, EVENTS_SUBJECTS, INGEST_STREAM, INGEST_SUBJECTS } from "@heliograph/contracts";
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+export type { NatsConnection } from "@nats-io/nats-core";
+
+/**
+ * Connects to NATS and keeps reconnecting forever: a service outlives a NATS restart. Status
+ * changes are logged; the connection's own buffering covers the gap for publishes.
+ */
+export async function connectNats(url: string, log: Logger, name: string): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(","),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    pingInterval: 5_000,
+    maxPingOut: 3,
+  });
+  const natsLog = log.child({ component: "nats" });
+  natsLog.info({ server: nc.getServer() }, "connected to NATS");
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "error") natsLog.warn({ status }, "NATS connection status");
+      else if (status.type === "reconnect") natsLog.info({ status }, "NATS reconnected");
+      else natsLog.debug({ status }, "NATS connection status");
+    }
+  })();
+  return nc;
+}
+
+export interface StreamSettings {
+  replicas: number;
+  /** INGEST byte limit; when it is full, publishes are refused (503), never dropped. */
+  ingestMaxBytes?: number;
+  /** Window in which JetStream drops a repeated Nats-Msg-Id. */
+  duplicateWindowMs?: number;
+}
+
+const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
+
+/**
+ * Creates INGEST and EVENTS, or updates their settings. Every service calls it at start, so
+ * whichever starts first makes them; the configuration is identical everywhere.
+ */
+export async function ensureStreams(nc: NatsConnection, settings: StreamSettings): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const duplicateWindow = ms(settings.duplicateWindowMs ?? 10 * 60_000);
+  const ingest = {
+    name: INGEST_STREAM,
+    subjects: [INGEST_SUBJECTS],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // New publishes are refused when full: the gateway answers 503 rather than losing old ones.
+    discard: DiscardPolicy.New,
+    max_bytes: settings.ingestMaxBytes ?? 1024 * 1024 * 1024,
+    num_replicas: settings.replicas,
+    duplicate_window: duplicateWindow,
+  };
+  const events = {
+    name: EVENTS_STREAM,
+    subjects: [EVENTS_SUBJECTS],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: ms(7 * 24 * 3600_000),
+    num_replicas: settings.replicas,
+    duplicate_window: duplicateWindow,
+  };
+  for (const config of [ingest, events]) {
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(config);
+      } catch (addErr) {
+        // Another service created it between our two calls.
+        if (!String((addErr as Error).message).includes("already in use")) throw addErr;
+      }
+    }
+  }
+  return jsm;
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: number; api_error?: { err_code?: number } };
+  return (
+    e?.name === "StreamNotFoundError" || e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? "")
+  );
+}

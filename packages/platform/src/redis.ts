@@ -1,0 +1,27 @@
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+
+export { Redis } from "ioredis";
+
+/**
+ * Connects to Redis and reconnects forever with a capped backoff. Commands issued while
+ * disconnected wait in ioredis's offline queue and fail after a few retries, so a request
+ * gets a clear 503 rather than hanging.
+ */
+export async function connectRedis(url: string, log: Logger, name: string): Promise<Redis> {
+  const redisLog = log.child({ component: "redis" });
+  const redis = new Redis(url, {
+    connectionName: name,
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  });
+  // ioredis emits "error" on every failed reconnect; without a listener Node would crash.
+  redis.on("error", (err) => redisLog.warn({ err }, "Redis connection error"));
+  redis.on("reconnecting", () => redisLog.info("Redis reconnecting"));
+  redis.on("ready", () => redisLog.debug("Redis ready"));
+  await redis.connect();
+  redisLog.info("connected to Redis");
+  return redis;
+}

@@ -1,0 +1,56 @@
+import type { StreamId } from "@heliograph/contracts";
+
+/**
+ * Redis key layout. Every key of one Heliograph stream carries the hash tag `{<stream_id>}`, so a
+ * stream's keys share a Redis Cluster slot and one Lua script can touch them all.
+ */
+export function streamKeys(streamId: StreamId) {
+  const tag = `hg:{${streamId}}`;
+  return {
+    /** Redis stream: the log. Entry id `<n+1>-0` for event n, so Redis refuses out-of-order writes. */
+    log: `${tag}:log`,
+    /** Last event number, absent when the stream is empty (-1). */
+    head: `${tag}:head`,
+    /** Hash: `status` (`halted` when halted), `reason`, `ingest_id`, `since`. */
+    status: `${tag}:status`,
+    /** Highest sequencer lease epoch that wrote to this stream; older epochs are refused. */
+    fence: `${tag}:fence`,
+    /** Prefix of per-ingest-message records (`<prefix><ingest_id>` → event number). */
+    appliedPrefix: `${tag}:applied:`,
+  } as const;
+}
+export type StreamKeys = ReturnType<typeof streamKeys>;
+
+/** Redis stream entry id of event number n. */
+export const logEntryId = (eventNumber: number): string => `${eventNumber + 1}-0`;
+/** Event number of a Redis stream entry id. */
+export const eventNumberOfEntryId = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf("-"))) - 1;
+
+/** Field of a log entry that holds the event's JSON text. */
+export const LOG_EVENT_FIELD = "e";
+/** Field of a log entry that holds the ingest id it came from. */
+export const LOG_INGEST_FIELD = "i";
+
+export const controlPlaneKeys = {
+  publisher: (id: string) => `hg:cp:publisher:${id}`,
+  publisherIndex: "hg:cp:publishers",
+  apiKey: (apiKey: string) => `hg:cp:api-key:${apiKey}`,
+  resource: (id: number) => `hg:cp:resource:${id}`,
+  resourceIndex: "hg:cp:resources",
+  resourceSeq: "hg:cp:seq:resource",
+  algorithm: (id: number) => `hg:cp:algorithm:${id}`,
+  algorithmIndex: "hg:cp:algorithms",
+  algorithmSeq: "hg:cp:seq:algorithm",
+  subscriber: (id: string) => `hg:cp:subscriber:${id}`,
+  subscriberIndex: "hg:cp:subscribers",
+  subscriberStreams: (id: string) => `hg:cp:subscriber:${id}:streams`,
+  tokenHash: (hash: string) => `hg:cp:token:${hash}`,
+};
+
+/** Idempotency record of one publisher's key (DESIGN.md promise 3). */
+export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem:${publisherId}:${keyHash}`;
+/** Where a publish can be looked up by its ingest id. */
+export const ingestRecordKey = (ingestId: string) => `hg:ingest:${ingestId}`;
+/** Sequencer partition lease. */
+export const partitionLeaseKey = (partition: number) => `hg:lease:p${partition}`;
+export const partitionEpochKey = (partition: number) => `hg:lease:p${partition}:epoch`;

@@ -1,6 +1,7 @@
 export * from "./admin.js";
 export * from "./errors.js";
 export * from "./events.js";
+export * from "./fixtures.js";
 export * from "./headers.js";
 export * from "./partition.js";
 export * from "./publish.js";

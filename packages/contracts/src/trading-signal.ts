@@ -23,23 +23,29 @@ export const TradingSignalRequest = z
     /** Publisher's own time of the signal; defaults to when Heliograph received it. */
     timestamp: Timestamp.optional(),
   })
-  .superRefine((body, ctx) => {
-    requireOneOf(ctx, body.ticker_symbol, body.symbol, "ticker_symbol", "symbol");
-    requireOneOf(
-      ctx,
-      body.portfolio_ratio_investment,
-      body.percentage_of_buying_power,
-      "portfolio_ratio_investment",
-      "percentage_of_buying_power",
-    );
-  });
+  .check(
+    z.superRefine(
+      (body, ctx) => {
+        requireOneOf(ctx, body.ticker_symbol, body.symbol, "ticker_symbol", "symbol");
+        requireOneOf(
+          ctx,
+          body.portfolio_ratio_investment,
+          body.percentage_of_buying_power,
+          "portfolio_ratio_investment",
+          "percentage_of_buying_power",
+        );
+      },
+      // Runs even when other fields failed, so one answer names every problem.
+      { when: () => true },
+    ),
+  );
 export type TradingSignalRequest = z.infer<typeof TradingSignalRequest>;
 
 /** Marker in an issue's `params` for an alias given with a different value than its field. */
 export const ALIAS_CONFLICT = "alias_conflict";
 
 function requireOneOf(
-  ctx: z.RefinementCtx,
+  ctx: { addIssue: (issue: { code: "custom"; path: string[]; message: string; params?: object }) => void },
   canonical: unknown,
   alias: unknown,
   canonicalName: string,

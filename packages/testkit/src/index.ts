@@ -1,3 +1,4 @@
+export * from "./containers.js";
 export * from "./free-port.js";
 export * from "./nats-server.js";
 export * from "./process.js";

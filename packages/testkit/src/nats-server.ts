@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ContainerServer, dockerEngineRuns, startContainerServer } from "./containers.js";
 import { freePort } from "./free-port.js";
 import { type ManagedProcess, startProcess, which } from "./process.js";
 import { waitFor } from "./wait-for.js";
@@ -50,6 +51,7 @@ export async function startNatsServer(
     };
   }
   const binary = which("nats-server");
+  if (!binary && dockerEngineRuns()) return fromContainer(await startContainerServer("nats"));
   if (!binary)
     throw new Error("nats-server is not on the PATH: install it (apt-get install nats-server) or set NATS_URL");
   const port = options.port ?? (await freePort());
@@ -82,4 +84,19 @@ export async function startNatsServer(
   };
   await handle.restart();
   return handle;
+}
+
+function fromContainer(server: ContainerServer): NatsServerHandle {
+  const unsupported = async () => {
+    throw new Error("a containerised server cannot be killed or restarted by PID");
+  };
+  return {
+    url: server.url,
+    port: server.port,
+    storeDir: "",
+    process: undefined,
+    restart: unsupported,
+    stop: server.stop,
+    kill: unsupported,
+  };
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ContainerServer, dockerEngineRuns, startContainerServer } from "./containers.js";
 import { freePort } from "./free-port.js";
 import { tcpReady } from "./nats-server.js";
 import { type ManagedProcess, startProcess, which } from "./process.js";
@@ -39,6 +40,7 @@ export async function startRedisServer(
     };
   }
   const binary = which("redis-server");
+  if (!binary && dockerEngineRuns()) return fromContainer(await startContainerServer("redis"));
   if (!binary)
     throw new Error("redis-server is not on the PATH: install it (apt-get install redis-server) or set REDIS_URL");
   const port = options.port ?? (await freePort());
@@ -80,4 +82,19 @@ export async function startRedisServer(
   };
   await handle.restart();
   return handle;
+}
+
+function fromContainer(server: ContainerServer): RedisServerHandle {
+  const unsupported = async () => {
+    throw new Error("a containerised server cannot be killed or restarted by PID");
+  };
+  return {
+    url: server.url,
+    port: server.port,
+    dir: "",
+    process: undefined,
+    restart: unsupported,
+    stop: server.stop,
+    kill: unsupported,
+  };
 }

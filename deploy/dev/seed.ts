@@ -1,0 +1,90 @@
+import { DOCUMENT_RESOURCE_1, type PublisherCredentials, type SubscriberCredentials } from "@heliograph/contracts";
+
+export const DEMO_PUBLISHER_ID = "demo-publisher";
+export const DEMO_SUBSCRIBER_ID = "demo-subscriber";
+export const DEMO_ALGORITHM_ID = 1;
+
+/** `.heliograph/dev.json`: what a developer (or a script) needs to talk to the local stack. */
+export interface DevConfig {
+  ingest_url: string;
+  stream_url: string;
+  admin_token: string;
+  publisher: { id: string; api_key: string; api_secret: string };
+  subscriber: { id: string; token: string };
+  resource_id: number;
+  algorithm_id: number;
+  streams: { resource: string; algorithm: string };
+}
+
+async function admin<T>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${baseUrl}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/**
+ * Seeds the demo tenant through the admin API: resource 1 exactly as in the resources document,
+ * algorithm 1, and a subscriber entitled to both streams. Idempotent: what exists is kept, and
+ * credentials from an earlier run are reused while they still work.
+ */
+export async function seedDemoTenant(options: {
+  ingestUrl: string;
+  streamUrl: string;
+  adminToken: string;
+  previous: Partial<DevConfig>;
+}): Promise<DevConfig> {
+  const { ingestUrl, adminToken, previous } = options;
+  const call = <T>(method: string, path: string, body?: unknown) => admin<T>(ingestUrl, adminToken, method, path, body);
+
+  let publisher = previous.publisher;
+  const existingPublisher = await call("GET", `/publishers/${DEMO_PUBLISHER_ID}`);
+  if (existingPublisher.status === 404) {
+    const created = await call<PublisherCredentials>("POST", "/publishers", { id: DEMO_PUBLISHER_ID, name: "Demo publisher" });
+    if (created.status !== 201) throw new Error(`creating the demo publisher failed: ${JSON.stringify(created.body)}`);
+    publisher = { id: created.body.id, api_key: created.body.api_key, api_secret: created.body.api_secret };
+  } else if (!publisher || (existingPublisher.body as { api_key?: string }).api_key !== publisher.api_key) {
+    // The data survived but the secret was not kept: issue a new one.
+    const rotated = await call<PublisherCredentials>("POST", `/publishers/${DEMO_PUBLISHER_ID}/rotate-secret`);
+    publisher = { id: rotated.body.id, api_key: rotated.body.api_key, api_secret: rotated.body.api_secret };
+  }
+
+  if ((await call("GET", `/resources/${DOCUMENT_RESOURCE_1.id}`)).status === 404) {
+    const r = await call("POST", "/resources", { ...DOCUMENT_RESOURCE_1, publisher_id: DEMO_PUBLISHER_ID });
+    if (r.status !== 201) throw new Error(`creating resource 1 failed: ${JSON.stringify(r.body)}`);
+  }
+  if ((await call("GET", `/algorithms/${DEMO_ALGORITHM_ID}`)).status === 404) {
+    const r = await call("POST", "/algorithms", { id: DEMO_ALGORITHM_ID, name: "Demo algorithm", publisher_id: DEMO_PUBLISHER_ID });
+    if (r.status !== 201) throw new Error(`creating algorithm 1 failed: ${JSON.stringify(r.body)}`);
+  }
+
+  const streams = { resource: `resource-${DOCUMENT_RESOURCE_1.id}`, algorithm: `algorithm-${DEMO_ALGORITHM_ID}` };
+  let subscriber = previous.subscriber;
+  const tokenWorks =
+    subscriber &&
+    (await fetch(`${options.streamUrl}/api/v1/stream/${streams.resource}/`, { headers: { authorization: `Bearer ${subscriber.token}` } }))
+      .status === 200;
+  if (!tokenWorks) {
+    // Tokens are stored hashed; a lost one is replaced by a new subscriber.
+    const id = (await call("GET", `/subscribers/${DEMO_SUBSCRIBER_ID}`)).status === 404 ? DEMO_SUBSCRIBER_ID : `${DEMO_SUBSCRIBER_ID}-${Date.now()}`;
+    const created = await call<SubscriberCredentials>("POST", "/subscribers", { id, name: "Demo subscriber", streams: Object.values(streams) });
+    if (created.status !== 201) throw new Error(`creating the demo subscriber failed: ${JSON.stringify(created.body)}`);
+    subscriber = { id: created.body.id, token: created.body.token };
+  } else if (subscriber) {
+    await call("PUT", `/subscribers/${subscriber.id}/streams`, { streams: Object.values(streams) });
+  }
+  if (!publisher || !subscriber) throw new Error("seeding did not produce credentials");
+
+  return {
+    ingest_url: ingestUrl,
+    stream_url: options.streamUrl,
+    admin_token: adminToken,
+    publisher,
+    subscriber,
+    resource_id: DOCUMENT_RESOURCE_1.id,
+    algorithm_id: DEMO_ALGORITHM_ID,
+    streams,
+  };
+}

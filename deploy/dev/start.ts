@@ -1,0 +1,151 @@
+/**
+ * `pnpm dev`: the whole stack on this machine. nats-server and redis-server (binaries on the PATH,
+ * or containers where a Docker engine runs) keep their data in .heliograph/data, so a second run
+ * finds the first run's streams; then the three services; then a seeded demo tenant, written to
+ * .heliograph/dev.json, and copy-paste examples. Ctrl-C stops everything in reverse order.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  REPO_ROOT,
+  type ServiceHandle,
+  type ServiceName,
+  startNatsServer,
+  startRedisServer,
+  startService,
+  tcpReady,
+} from "@heliograph/testkit";
+import { type DevConfig, seedDemoTenant } from "./seed.js";
+
+const STATE_DIR = join(REPO_ROOT, ".heliograph");
+const DEV_JSON = join(STATE_DIR, "dev.json");
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const PORTS = {
+  nats: port("HG_NATS_PORT", 14222),
+  redis: port("HG_REDIS_PORT", 16379),
+  ingest: port("HG_INGEST_PORT", 8080),
+  stream: port("HG_STREAM_PORT", 8081),
+  sequencer: port("HG_SEQUENCER_PORT", 8082),
+};
+
+function fail(message: string): never {
+  console.error(`\nheliograph dev: ${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  mkdirSync(join(STATE_DIR, "data/nats"), { recursive: true });
+  mkdirSync(join(STATE_DIR, "data/redis"), { recursive: true });
+  const previous: Partial<DevConfig> = existsSync(DEV_JSON) ? JSON.parse(readFileSync(DEV_JSON, "utf8")) : {};
+
+  for (const [name, p] of Object.entries(PORTS)) {
+    const ownServer = (name === "nats" && !process.env.NATS_URL) || (name === "redis" && !process.env.REDIS_URL);
+    if ((ownServer || !["nats", "redis"].includes(name)) && (await tcpReady(p))) {
+      fail(`port ${p} (${name}) is in use. Stop what holds it (an earlier 'pnpm dev'?) or set HG_${name.toUpperCase()}_PORT.`);
+    }
+  }
+
+  console.log("starting nats-server and redis-server (data in .heliograph/data) ...");
+  const stopping: (() => Promise<void>)[] = [];
+  let nats: Awaited<ReturnType<typeof startNatsServer>>;
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  try {
+    nats = await startNatsServer({ port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats") });
+    stopping.unshift(() => nats.stop());
+    redis = await startRedisServer({ port: PORTS.redis, dir: join(STATE_DIR, "data/redis") });
+    stopping.unshift(() => redis.stop());
+  } catch (err) {
+    await Promise.all(stopping.map((s) => s()));
+    fail(
+      `${(err as Error).message}\nHeliograph needs nats-server (2.9+, with JetStream) and redis-server (7+): ` +
+        "apt-get install nats-server redis-server, or run a Docker engine (containers are started through testcontainers).",
+    );
+  }
+
+  const adminToken = previous.admin_token ?? `hga_${randomBytes(24).toString("base64url")}`;
+  const env = { NATS_URL: nats.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", LOG_PRETTY: process.env.LOG_PRETTY ?? "true" };
+  console.log("starting ingest-gateway, sequencer, stream-gateway ...");
+  const services: ServiceHandle[] = [];
+  const start = async (name: ServiceName, p: number) => {
+    const svc = await startService(name, env, { port: p, echo: true });
+    services.push(svc);
+    stopping.unshift(() => svc.stop());
+    return svc;
+  };
+  let ingest: ServiceHandle;
+  let stream: ServiceHandle;
+  try {
+    [ingest, , stream] = await Promise.all([
+      start("ingest-gateway", PORTS.ingest),
+      start("sequencer", PORTS.sequencer),
+      start("stream-gateway", PORTS.stream),
+    ]);
+  } catch (err) {
+    for (const s of stopping) await s();
+    fail((err as Error).message);
+  }
+
+  const dev = await seedDemoTenant({ ingestUrl: ingest.url, streamUrl: stream.url, adminToken, previous });
+  writeFileSync(DEV_JSON, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
+  printExamples(dev);
+
+  let shuttingDown = false;
+  const shutdown = async () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log("\nstopping services, then redis-server and nats-server ...");
+    for (const s of stopping) await s();
+    console.log("stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+  // A service that dies takes the stack down with a clear message rather than leaving half of it.
+  for (const svc of services) {
+    void svc.exited().then((code) => {
+      if (!shuttingDown) {
+        console.error(`\n${svc.name} exited (${code}); stopping the stack.`);
+        void shutdown();
+      }
+    });
+  }
+}
+
+function printExamples(dev: DevConfig) {
+  const { publisher, subscriber } = dev;
+  console.log(`
+Heliograph is running. Credentials and URLs are in .heliograph/dev.json.
+
+  ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
+  stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
+  admin token      ${dev.admin_token}
+
+Publish a trading signal (curl):
+
+  curl -s -X POST ${dev.ingest_url}/api/v1/create_trading_signal \\
+    -H 'API-KEY: ${publisher.api_key}' -H 'API-SECRET: ${publisher.api_secret}' \\
+    -H 'Content-Type: application/json' -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\
+    -d '{"algorithm_id": ${dev.algorithm_id}, "ticker_symbol": "AAPL", "order_type": "market", "portfolio_ratio_investment": 0.01, "side": "buy", "time_in_force": "gtc"}'
+
+Read the stream, waiting up to 10 s for new events (curl, as in the trade-ideas document):
+
+  curl -H 'Authorization: Bearer ${subscriber.token}' -H 'X-Long-Poll: 10' ${dev.stream_url}/api/v1/stream/${dev.streams.algorithm}/-1/100
+
+Publish with the resources document's Python code (only BASE_URL changes):
+
+  API_KEY='${publisher.api_key}' API_SECRET='${publisher.api_secret}' python3 - <<'PY'
+import os, requests
+BASE_URL = '${dev.ingest_url}/api/v1'
+HEADERS = {'API-KEY': os.environ['API_KEY'], 'API-SECRET': os.environ['API_SECRET']}
+r = requests.post(BASE_URL + '/create_trading_signal', headers=HEADERS, json={
+    "algorithm_id": ${dev.algorithm_id}, "ticker_symbol": "AAPL", "order_type": "market",
+    "portfolio_ratio_investment": 0.01, "side": "buy", "time_in_force": "gtc"})
+print(r.status_code, r.json())
+PY
+
+Ctrl-C stops everything; data stays in .heliograph/data for the next run.
+`);
+}
+
+main().catch((err) => fail((err as Error).stack ?? String(err)));

@@ -1,0 +1,20 @@
+import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { BaseEnv, envInt } from "@heliograph/platform";
+import { z } from "zod";
+
+/** Environment of the ingest gateway: the shared variables plus its own. */
+export const IngestEnv = BaseEnv.extend({
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: envInt(8080, 0, 65_535),
+  /** Bearer token of the admin API; long enough that guessing it is not an attack. */
+  ADMIN_TOKEN: z.string({ message: "is required" }).min(16, "must be at least 16 characters"),
+  /** INGEST partition count; must match the sequencer's (it decides the subject of every publish). */
+  PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
+  /** How long an Idempotency-Key's first answer is kept (DESIGN.md promise 3: 24 h by default). */
+  IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 1),
+  /** How long a publish waits for JetStream's PubAck before answering 503. */
+  PUBLISH_TIMEOUT_MS: envInt(5_000, 1, 120_000),
+  /** How long publisher, resource and algorithm lookups are cached in-process. */
+  CONTROL_PLANE_CACHE_MS: envInt(1_000, 0, 60_000),
+});
+export type IngestConfig = z.infer<typeof IngestEnv>;

@@ -1,0 +1,12 @@
+import { BaseEnv, envInt } from "@heliograph/platform";
+import { z } from "zod";
+
+export const StreamGatewayEnv = BaseEnv.extend({
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: envInt(8081, 0, 65_535),
+  /** Long polls held at once; beyond it new waits get 503 with Retry-After rather than memory growth. */
+  MAX_WAITERS: envInt(50_000, 1),
+  /** How long token and entitlement lookups are cached in-process. */
+  CONTROL_PLANE_CACHE_MS: envInt(1_000),
+});
+export type StreamGatewayConfig = z.infer<typeof StreamGatewayEnv>;

@@ -16,7 +16,13 @@ export interface DevConfig {
   streams: { resource: string; algorithm: string };
 }
 
-async function admin<T>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function admin<T>(
+  baseUrl: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${baseUrl}/admin/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
@@ -42,7 +48,10 @@ export async function seedDemoTenant(options: {
   let publisher = previous.publisher;
   const existingPublisher = await call("GET", `/publishers/${DEMO_PUBLISHER_ID}`);
   if (existingPublisher.status === 404) {
-    const created = await call<PublisherCredentials>("POST", "/publishers", { id: DEMO_PUBLISHER_ID, name: "Demo publisher" });
+    const created = await call<PublisherCredentials>("POST", "/publishers", {
+      id: DEMO_PUBLISHER_ID,
+      name: "Demo publisher",
+    });
     if (created.status !== 201) throw new Error(`creating the demo publisher failed: ${JSON.stringify(created.body)}`);
     publisher = { id: created.body.id, api_key: created.body.api_key, api_secret: created.body.api_secret };
   } else if (!publisher || (existingPublisher.body as { api_key?: string }).api_key !== publisher.api_key) {
@@ -56,7 +65,11 @@ export async function seedDemoTenant(options: {
     if (r.status !== 201) throw new Error(`creating resource 1 failed: ${JSON.stringify(r.body)}`);
   }
   if ((await call("GET", `/algorithms/${DEMO_ALGORITHM_ID}`)).status === 404) {
-    const r = await call("POST", "/algorithms", { id: DEMO_ALGORITHM_ID, name: "Demo algorithm", publisher_id: DEMO_PUBLISHER_ID });
+    const r = await call("POST", "/algorithms", {
+      id: DEMO_ALGORITHM_ID,
+      name: "Demo algorithm",
+      publisher_id: DEMO_PUBLISHER_ID,
+    });
     if (r.status !== 201) throw new Error(`creating algorithm 1 failed: ${JSON.stringify(r.body)}`);
   }
 
@@ -64,12 +77,22 @@ export async function seedDemoTenant(options: {
   let subscriber = previous.subscriber;
   const tokenWorks =
     subscriber &&
-    (await fetch(`${options.streamUrl}/api/v1/stream/${streams.resource}/`, { headers: { authorization: `Bearer ${subscriber.token}` } }))
-      .status === 200;
+    (
+      await fetch(`${options.streamUrl}/api/v1/stream/${streams.resource}/`, {
+        headers: { authorization: `Bearer ${subscriber.token}` },
+      })
+    ).status === 200;
   if (!tokenWorks) {
     // Tokens are stored hashed; a lost one is replaced by a new subscriber.
-    const id = (await call("GET", `/subscribers/${DEMO_SUBSCRIBER_ID}`)).status === 404 ? DEMO_SUBSCRIBER_ID : `${DEMO_SUBSCRIBER_ID}-${Date.now()}`;
-    const created = await call<SubscriberCredentials>("POST", "/subscribers", { id, name: "Demo subscriber", streams: Object.values(streams) });
+    const id =
+      (await call("GET", `/subscribers/${DEMO_SUBSCRIBER_ID}`)).status === 404
+        ? DEMO_SUBSCRIBER_ID
+        : `${DEMO_SUBSCRIBER_ID}-${Date.now()}`;
+    const created = await call<SubscriberCredentials>("POST", "/subscribers", {
+      id,
+      name: "Demo subscriber",
+      streams: Object.values(streams),
+    });
     if (created.status !== 201) throw new Error(`creating the demo subscriber failed: ${JSON.stringify(created.body)}`);
     subscriber = { id: created.body.id, token: created.body.token };
   } else if (subscriber) {

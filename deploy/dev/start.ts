@@ -42,7 +42,9 @@ async function main() {
   for (const [name, p] of Object.entries(PORTS)) {
     const ownServer = (name === "nats" && !process.env.NATS_URL) || (name === "redis" && !process.env.REDIS_URL);
     if ((ownServer || !["nats", "redis"].includes(name)) && (await tcpReady(p))) {
-      fail(`port ${p} (${name}) is in use. Stop what holds it (an earlier 'pnpm dev'?) or set HG_${name.toUpperCase()}_PORT.`);
+      fail(
+        `port ${p} (${name}) is in use. Stop what holds it (an earlier 'pnpm dev'?) or set HG_${name.toUpperCase()}_PORT.`,
+      );
     }
   }
 
@@ -64,7 +66,13 @@ async function main() {
   }
 
   const adminToken = previous.admin_token ?? `hga_${randomBytes(24).toString("base64url")}`;
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", LOG_PRETTY: process.env.LOG_PRETTY ?? "true" };
+  const env = {
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    LOG_PRETTY: process.env.LOG_PRETTY ?? "true",
+  };
   console.log("starting ingest-gateway, sequencer, stream-gateway ...");
   const services: ServiceHandle[] = [];
   const start = async (name: ServiceName, p: number) => {

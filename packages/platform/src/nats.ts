@@ -59,7 +59,9 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
     name: INGEST_STREAM,
     subjects: [INGEST_SUBJECTS],
     storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
+    // Acked messages are removed, so a recreated consumer with deliver_policy all starts at the
+    // oldest unnumbered publish: the sequencer resyncs its order that way.
+    retention: RetentionPolicy.Workqueue,
     // New publishes are refused when full: the gateway answers 503 rather than losing old ones.
     discard: DiscardPolicy.New,
     max_bytes: settings.ingestMaxBytes ?? 1024 * 1024 * 1024,

@@ -1,0 +1,103 @@
+import { createHash, randomUUID } from "node:crypto";
+import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
+import { idempotencyKey } from "@heliograph/store";
+import type { FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
+import { fromRedis } from "./backing-service.js";
+
+const sha256hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** 1 to 255 visible ASCII characters (0x21–0x7E). */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The request's Idempotency-Key, undefined when absent, or a 400 IDEMPOTENCY_KEY_INVALID.
+ * Sent twice (an array, or Node's comma-joined form with a space) is invalid too.
+ */
+export function idempotencyKeyOf(req: FastifyRequest): string | undefined {
+  const raw = req.headers[IDEMPOTENCY_KEY_HEADER];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string" || !KEY_PATTERN.test(raw)) {
+    throw new HeliographError("IDEMPOTENCY_KEY_INVALID", {
+      details: [{ path: `headers.${IDEMPOTENCY_KEY_HEADER}`, message: "must be 1 to 255 visible ASCII characters" }],
+    });
+  }
+  return raw;
+}
+
+/**
+ * The ingest id of a publish. With an Idempotency-Key it is derived from the publisher and the key
+ * alone, so every retry (concurrent, or after a crash between the PubAck and the record) carries
+ * the same Nats-Msg-Id (JetStream drops the repeat within its window) and the same ingest id (the
+ * sequencer drops it for 24 h). Without a key it is random.
+ */
+export function ingestIdFor(publisherId: string, key: string | undefined): string {
+  if (key === undefined) return `ing_${randomUUID().replaceAll("-", "")}`;
+  return `ing_${sha256hex(`${publisherId}\n${key}`).slice(0, 32)}`;
+}
+
+/** JSON with object keys sorted at every level: one text per value, whatever the key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What makes two requests "the same" for a key: method, URL and the body's content. */
+export const requestHash = (method: string, url: string, body: unknown): string =>
+  sha256hex(`${method.toUpperCase()} ${url}\n${canonicalJson(body)}`);
+
+/** Stored at `idempotencyKey(publisher, sha256(key))`: the first answer to a key. */
+export interface IdempotencyRecord {
+  request_hash: string;
+  status: number;
+  body: unknown;
+}
+
+/** Outcome of looking a key up: nothing yet, the first answer to replay, or a reuse. */
+export type IdempotencyLookup = { kind: "new" } | { kind: "replay"; record: IdempotencyRecord };
+
+export class IdempotencyStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  private redisKey(publisherId: string, key: string): string {
+    return idempotencyKey(publisherId, sha256hex(key));
+  }
+
+  /** The first answer to replay, or a 422 when the key was used for another request. */
+  async lookup(publisherId: string, key: string, hash: string): Promise<IdempotencyLookup> {
+    const raw = await fromRedis(() => this.redis.get(this.redisKey(publisherId, key)));
+    if (raw === null) return { kind: "new" };
+    return { kind: "replay", record: sameRequest(JSON.parse(raw) as IdempotencyRecord, hash) };
+  }
+
+  /**
+   * Records the first answer (only the first: SET NX). When a concurrent request with the same
+   * key recorded first, its record is the answer, as for any later retry.
+   */
+  async record(publisherId: string, key: string, record: IdempotencyRecord): Promise<IdempotencyRecord> {
+    const redisKey = this.redisKey(publisherId, key);
+    const set = await this.redis.set(redisKey, JSON.stringify(record), "EX", this.ttlSeconds, "NX");
+    if (set === "OK") return record;
+    const existing = await this.redis.get(redisKey);
+    if (existing === null) return record;
+    return sameRequest(JSON.parse(existing) as IdempotencyRecord, record.request_hash);
+  }
+}
+
+function sameRequest(record: IdempotencyRecord, hash: string): IdempotencyRecord {
+  if (record.request_hash !== hash) {
+    throw new HeliographError("IDEMPOTENCY_KEY_REUSED", {
+      details: [{ path: `headers.${IDEMPOTENCY_KEY_HEADER}`, message: "first used for a different request" }],
+    });
+  }
+  return record;
+}

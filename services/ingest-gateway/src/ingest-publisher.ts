@@ -1,0 +1,72 @@
+import { HeliographError, type IngestMessage, ingestSubject, partitionOf } from "@heliograph/contracts";
+import { Counter, Histogram, type Registry } from "@heliograph/platform";
+import { type JetStreamClient, jetstream, type PubAck } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+
+export interface IngestPublisherOptions {
+  partitions: number;
+  timeoutMs: number;
+  metrics: Registry;
+  log: Logger;
+}
+
+/**
+ * Stores validated publishes in the INGEST stream. A publish counts only once JetStream answers
+ * its PubAck; anything else (timeout, no responders, stream full, connection closed) is a 503 the
+ * client retries, never a silent drop.
+ */
+export class IngestPublisher {
+  private readonly js: JetStreamClient;
+  private readonly log: Logger;
+  private readonly outcomes: Counter<"event_type" | "outcome">;
+  private readonly duration: Histogram<"outcome">;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly options: IngestPublisherOptions,
+  ) {
+    this.js = jetstream(nc);
+    this.log = options.log.child({ component: "ingest-publisher" });
+    this.outcomes = new Counter({
+      name: "heliograph_ingest_publishes_total",
+      help: "Publishes to INGEST by event type and outcome (stored, duplicate, failed)",
+      labelNames: ["event_type", "outcome"] as const,
+      registers: [options.metrics],
+    });
+    this.duration = new Histogram({
+      name: "heliograph_ingest_publish_duration_seconds",
+      help: "Time from publish to PubAck",
+      labelNames: ["outcome"] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+      registers: [options.metrics],
+    });
+  }
+
+  subjectOf(streamId: string): string {
+    return ingestSubject(partitionOf(streamId, this.options.partitions), streamId);
+  }
+
+  async publish(message: IngestMessage): Promise<PubAck> {
+    const subject = this.subjectOf(message.stream_id);
+    const started = performance.now();
+    try {
+      const ack = await this.js.publish(subject, JSON.stringify(message), {
+        msgID: message.ingest_id,
+        timeout: this.options.timeoutMs,
+      });
+      const outcome = ack.duplicate ? "duplicate" : "stored";
+      this.outcomes.inc({ event_type: message.event_type, outcome });
+      this.duration.observe({ outcome }, (performance.now() - started) / 1000);
+      return ack;
+    } catch (err) {
+      this.outcomes.inc({ event_type: message.event_type, outcome: "failed" });
+      this.duration.observe({ outcome: "failed" }, (performance.now() - started) / 1000);
+      this.log.error(
+        { err, ingest_id: message.ingest_id, stream_id: message.stream_id, subject },
+        "publish to INGEST failed; answering 503",
+      );
+      throw new HeliographError("INGEST_UNAVAILABLE", { cause: err, retryAfter: 1 });
+    }
+  }
+}

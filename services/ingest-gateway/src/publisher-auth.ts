@@ -1,0 +1,31 @@
+import { HeliographError } from "@heliograph/contracts";
+import type { ControlPlane } from "@heliograph/store";
+import type { FastifyRequest } from "fastify";
+import { fromRedis } from "./backing-service.js";
+
+const publishers = new WeakMap<FastifyRequest, string>();
+
+/**
+ * onRequest hook of the publisher API: `API-KEY` + `API-SECRET`, as in the resources document.
+ * It runs before the body is read, so an unauthenticated client cannot make the gateway parse
+ * (or buffer) anything.
+ */
+export function publisherAuthHook(controlPlane: ControlPlane) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const apiKey = singleHeader(req.headers["api-key"]);
+    const apiSecret = singleHeader(req.headers["api-secret"]);
+    const publisherId = await fromRedis(() => controlPlane.authenticatePublisher(apiKey, apiSecret));
+    publishers.set(req, publisherId);
+  };
+}
+
+/** The publisher the request was authenticated as (only inside the publisher API). */
+export function publisherOf(req: FastifyRequest): string {
+  const id = publishers.get(req);
+  if (!id) throw new HeliographError("AUTH_MISSING");
+  return id;
+}
+
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value?.trim() || undefined;
+}

@@ -1,0 +1,23 @@
+import { hostname } from "node:os";
+import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { BaseEnv, envInt, loadConfig } from "@heliograph/platform";
+import { z } from "zod";
+
+export const SequencerEnv = BaseEnv.extend({
+  PORT: envInt(8082, 0, 65_535),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** Must equal the partition count the ingest gateways publish with. */
+  PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
+  /** Names this instance in partition leases; unique per process. */
+  SEQUENCER_ID: z.string().min(1).max(200).default(`${hostname()}-${process.pid}`),
+  /** A partition whose owner stops renewing is taken over after this long. */
+  LEASE_TTL_MS: envInt(10_000, 300, 600_000),
+  /** Most INGEST messages numbered in one step. */
+  BATCH_MAX: envInt(500, 1, 10_000),
+  /** How long a numbered ingest message is remembered, so a redelivery is not numbered again. */
+  APPLIED_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
+});
+export type SequencerConfig = z.infer<typeof SequencerEnv>;
+
+export const loadSequencerConfig = (env: Record<string, string | undefined> = process.env): Readonly<SequencerConfig> =>
+  loadConfig(SequencerEnv, env);

@@ -1,0 +1,282 @@
+import { EVENTS_STREAM, type StreamId, streamIdOfSubject } from "@heliograph/contracts";
+import { Counter, Gauge, type Logger, type NatsConnection, type Registry } from "@heliograph/platform";
+import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+
+/**
+ * Why a waiter is woken: an event it can answer with directly (`body` is the JSON array text,
+ * built once and shared by every waiter of that event), a reason to read Redis again, or the
+ * process is shutting down.
+ */
+export type WakeReason =
+  | { kind: "event"; eventNumber: number; body: string }
+  | { kind: "recheck" }
+  | { kind: "release" };
+
+/** A held long poll: the last event its client processed, and how to wake it. */
+export interface Waiter {
+  readonly streamId: StreamId;
+  readonly after: number;
+  wake(reason: WakeReason): void;
+}
+
+export type RegisterResult = "registered" | "full" | "draining";
+
+export interface HubStats {
+  waiters: number;
+  streams: number;
+  /** JetStream consumers this hub holds: 1 while consuming, never one per request. */
+  consumers: number;
+  consumerName: string | undefined;
+  messagesReceived: number;
+  /** Times the consumer had to be rebuilt (ordered consumer reset or restart). */
+  consumerRecreations: number;
+}
+
+export interface HubOptions {
+  nc: NatsConnection;
+  log: Logger;
+  metrics: Registry;
+  maxWaiters: number;
+}
+
+const RECHECK: WakeReason = { kind: "recheck" };
+const RELEASE: WakeReason = { kind: "release" };
+const EVENT_NUMBER_PREFIX = /^\{"event_number":(\d+),/;
+const RESTART_DELAY_MS = 500;
+
+/** The number of an event from its JSON text: the prefix the sequencer writes, or a full parse. */
+export function eventNumberOfText(text: string): number | undefined {
+  const match = EVENT_NUMBER_PREFIX.exec(text);
+  if (match) return Number(match[1]);
+  try {
+    const n = (JSON.parse(text) as { event_number?: unknown }).event_number;
+    return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The in-process waiter hub (DESIGN.md "Stream gateway"): one ordered JetStream consumer over the
+ * whole EVENTS stream per process, demultiplexed by subject to the waiters of each stream, so ten
+ * thousand held polls cost one consumer and each event is decoded once for all of them.
+ */
+export class StreamHub {
+  private readonly waiters = new Map<StreamId, Set<Waiter>>();
+  private count = 0;
+  private draining = false;
+  private stopped = false;
+  private messages: ConsumerMessages | undefined;
+  private consumerName: string | undefined;
+  private received = 0;
+  private recreations = 0;
+  private supervisor: Promise<void> | undefined;
+  private connectionWatch: AsyncIterator<unknown> | undefined;
+  private readonly log: Logger;
+  private readonly waitersGauge: Gauge;
+  private readonly wakeups: Counter<"reason">;
+
+  constructor(private readonly options: HubOptions) {
+    this.log = options.log;
+    this.waitersGauge = new Gauge({
+      name: "heliograph_stream_waiters",
+      help: "Long polls held, waiting for an event",
+      registers: [options.metrics],
+    });
+    this.wakeups = new Counter({
+      name: "heliograph_stream_wakeups_total",
+      help: "Waiters woken, by reason: event (answered from the message), recheck (read Redis), release (shutdown)",
+      labelNames: ["reason"] as const,
+      registers: [options.metrics],
+    });
+  }
+
+  /** Creates the consumer; resolves once it exists on the server, so later events reach the hub. */
+  async start(): Promise<void> {
+    const messages = await this.openConsumer();
+    this.supervisor = this.supervise(messages);
+    void this.watchConnection();
+  }
+
+  /**
+   * Registers a waiter. `full` means the process holds MAX_WAITERS already (answer 503); `draining`
+   * means the process is shutting down (answer at once so the client re-polls elsewhere).
+   */
+  register(waiter: Waiter): RegisterResult {
+    if (this.draining) return "draining";
+    if (this.count >= this.options.maxWaiters) return "full";
+    let set = this.waiters.get(waiter.streamId);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(waiter.streamId, set);
+    }
+    if (!set.has(waiter)) {
+      set.add(waiter);
+      this.count++;
+      this.waitersGauge.set(this.count);
+    }
+    return "registered";
+  }
+
+  /** Idempotent; a waiter that was woken is already unregistered. */
+  unregister(waiter: Waiter): void {
+    const set = this.waiters.get(waiter.streamId);
+    if (!set?.delete(waiter)) return;
+    if (set.size === 0) this.waiters.delete(waiter.streamId);
+    this.count--;
+    this.waitersGauge.set(this.count);
+  }
+
+  /** Wakes every waiter to read Redis again: after consumer trouble, something may have been missed. */
+  recheckAll(): void {
+    for (const set of [...this.waiters.values()]) this.wakeSet(set, RECHECK);
+  }
+
+  /** Shutdown: answer every held poll now and refuse new waits. */
+  drain(): void {
+    this.draining = true;
+    for (const set of [...this.waiters.values()]) this.wakeSet(set, RELEASE);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.drain();
+    void this.connectionWatch?.return?.();
+    const messages = this.messages;
+    this.messages = undefined;
+    if (messages) {
+      await messages.close().catch(() => undefined);
+      await this.supervisor;
+    }
+  }
+
+  stats(): HubStats {
+    return {
+      waiters: this.count,
+      streams: this.waiters.size,
+      consumers: this.messages && !this.stopped ? 1 : 0,
+      consumerName: this.consumerName,
+      messagesReceived: this.received,
+      consumerRecreations: this.recreations,
+    };
+  }
+
+  /** Public for tests of the demultiplexing; the consumer calls it for every EVENTS message. */
+  dispatch(subject: string, text: () => string): void {
+    this.received++;
+    const set = this.waiters.get(streamIdOfSubject(subject));
+    if (!set || set.size === 0) return;
+    const json = text();
+    const eventNumber = eventNumberOfText(json);
+    if (eventNumber === undefined) {
+      this.log.warn({ subject }, "EVENTS message without an event number; waiters re-read Redis");
+      this.wakeSet(set, RECHECK);
+      return;
+    }
+    let direct: WakeReason | undefined;
+    for (const waiter of set) {
+      if (waiter.after === eventNumber - 1) {
+        direct ??= { kind: "event", eventNumber, body: `[${json}]` };
+        this.take(set, waiter, direct);
+      } else if (waiter.after < eventNumber - 1) {
+        // It missed events before this one: only Redis has them all, in order.
+        this.take(set, waiter, RECHECK);
+      }
+      // after >= eventNumber: a redelivery of something it has; it keeps waiting.
+    }
+  }
+
+  private wakeSet(set: Set<Waiter>, reason: WakeReason): void {
+    for (const waiter of set) this.take(set, waiter, reason);
+  }
+
+  private take(set: Set<Waiter>, waiter: Waiter, reason: WakeReason): void {
+    // Deleting the current element while iterating a Set is safe; wake() resolves asynchronously.
+    set.delete(waiter);
+    if (set.size === 0) this.waiters.delete(waiter.streamId);
+    this.count--;
+    this.waitersGauge.set(this.count);
+    this.wakeups.inc({ reason: reason.kind });
+    try {
+      waiter.wake(reason);
+    } catch (err) {
+      this.log.error({ err }, "waiter failed to wake");
+    }
+  }
+
+  private async openConsumer(): Promise<ConsumerMessages> {
+    // Start after the stream's current last message rather than DeliverPolicy.New: an ordered
+    // consumer that is reset before it has received anything restarts from its start sequence,
+    // and with New that would replay the whole EVENTS stream.
+    const jsm = await jetstreamManager(this.options.nc);
+    const info = await jsm.streams.info(EVENTS_STREAM);
+    const js = jetstream(this.options.nc);
+    const consumer = await js.consumers.get(EVENTS_STREAM, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: info.state.last_seq + 1,
+    });
+    const messages = await consumer.consume({
+      callback: (m: JsMsg) => {
+        try {
+          this.dispatch(m.subject, () => m.string());
+        } catch (err) {
+          this.log.error({ err, subject: m.subject }, "failed to dispatch an event");
+        }
+      },
+    });
+    this.messages = messages;
+    this.consumerName = (await consumer.info(true)).name;
+    void this.watchConsumer(messages);
+    this.log.info({ consumer: this.consumerName, startSeq: info.state.last_seq + 1 }, "events consumer started");
+    return messages;
+  }
+
+  /** Recreates the consumer if it ends while the hub is running. */
+  private async supervise(first: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    while (messages) {
+      const ended = await messages.closed().catch((err: unknown) => err);
+      if (this.stopped) return;
+      this.log.error({ err: ended }, "events consumer stopped; recreating it");
+      this.messages = undefined;
+      messages = undefined;
+      while (!this.stopped && !messages) {
+        // Whatever arrived while there was no consumer is in Redis.
+        this.recheckAll();
+        await new Promise((r) => setTimeout(r, RESTART_DELAY_MS));
+        if (this.stopped) return;
+        try {
+          messages = await this.openConsumer();
+          this.recreations++;
+          this.recheckAll();
+        } catch (err) {
+          this.log.warn({ err }, "could not recreate the events consumer");
+        }
+      }
+    }
+  }
+
+  private async watchConsumer(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === "ordered_consumer_recreated") {
+        this.recreations++;
+        this.consumerName = status.name;
+        this.log.info({ consumer: status.name }, "events consumer recreated; waiters re-read Redis");
+        this.recheckAll();
+      } else if (status.type === "heartbeats_missed") {
+        this.log.warn({ count: status.count }, "events consumer missed heartbeats");
+      }
+    }
+  }
+
+  private async watchConnection(): Promise<void> {
+    const iterator = this.options.nc.status()[Symbol.asyncIterator]();
+    this.connectionWatch = iterator;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done || this.stopped) return;
+      if (next.value.type === "reconnect") this.recheckAll();
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import { HeliographError, type StreamId, type StreamStatus } from "@heliograph/contracts";
+import type { Counter, Redis } from "@heliograph/platform";
+import { readEventsAfter, readStreamState, type StreamState } from "@heliograph/store";
+import type { RegisterResult, StreamHub, Waiter, WakeReason } from "./hub.js";
+
+export interface ReadRequest {
+  streamId: StreamId;
+  /** The last event the client processed; -1 for the start. */
+  after: number;
+  batchSize: number;
+  longPollMs: number;
+  /** Aborted when the client disconnects. */
+  signal: AbortSignal;
+}
+
+/** How a read ended, for `heliograph_stream_reads_total{outcome}`. */
+export type ReadOutcome = "immediate" | "woken" | "rechecked" | "empty" | "released" | "aborted" | "shed";
+
+export type ReadAnswer =
+  | { kind: "events"; body: string; head: number; status: StreamStatus; outcome: ReadOutcome }
+  | { kind: "aborted"; outcome: "aborted" };
+
+export interface LongPollDeps {
+  redis: Redis;
+  hub: Pick<StreamHub, "register" | "unregister">;
+  reads: Counter<"outcome">;
+}
+
+type WaitResult = WakeReason | { kind: "timeout" } | { kind: "aborted" } | { kind: "cancelled" };
+
+/** One held read: settles once, on a wakeup, its timer or its client going away. */
+class PendingRead implements Waiter {
+  readonly settled: Promise<WaitResult>;
+  private resolve!: (result: WaitResult) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+  private readonly onAbort = () => this.finish({ kind: "aborted" });
+
+  constructor(
+    readonly streamId: StreamId,
+    readonly after: number,
+    private readonly hub: LongPollDeps["hub"],
+    private readonly signal: AbortSignal,
+  ) {
+    this.settled = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  register(timeoutMs: number): RegisterResult {
+    const result = this.hub.register(this);
+    if (result !== "registered") return result;
+    this.timer = setTimeout(() => this.finish({ kind: "timeout" }), timeoutMs);
+    this.signal.addEventListener("abort", this.onAbort, { once: true });
+    return result;
+  }
+
+  wake(reason: WakeReason): void {
+    this.finish(reason);
+  }
+
+  cancel(): void {
+    this.finish({ kind: "cancelled" });
+  }
+
+  private finish(result: WaitResult): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.signal.removeEventListener("abort", this.onAbort);
+    // Dropped from the hub at once, so a gone client's waiter does not linger.
+    this.hub.unregister(this);
+    this.resolve(result);
+  }
+}
+
+const joinEvents = (texts: string[]): string => `[${texts.join(",")}]`;
+
+/**
+ * Read-or-wait (DESIGN.md "Stream gateway", promise 7): answer from Redis when events after
+ * `after` exist; otherwise register a waiter in the hub FIRST and only then look at the head
+ * again, so an event stored between the two looks is never missed; then hold until an event, a
+ * recheck, the long-poll bound or the client leaving.
+ */
+export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<ReadAnswer> {
+  const answer = (result: ReadAnswer): ReadAnswer => {
+    deps.reads.inc({ outcome: result.outcome });
+    return result;
+  };
+  const empty = (state: StreamState, outcome: ReadOutcome): ReadAnswer =>
+    answer({ kind: "events", body: "[]", head: state.head, status: state.status, outcome });
+  const deadline = performance.now() + req.longPollMs;
+  let outcome: ReadOutcome = "immediate";
+  // False after the head said "newer" but the log had nothing: wait rather than spin on it.
+  let trustHead = true;
+
+  for (;;) {
+    if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
+    const [texts, state] = await Promise.all([
+      readEventsAfter(deps.redis, req.streamId, req.after, req.batchSize),
+      readStreamState(deps.redis, req.streamId),
+    ]);
+    if (texts.length > 0) {
+      // Texts are consecutive from after+1; the head key is written just after the log entry.
+      const head = Math.max(state.head, req.after + texts.length);
+      return answer({ kind: "events", body: joinEvents(texts), head, status: state.status, outcome });
+    }
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return empty(state, "empty");
+    if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
+
+    const waiter = new PendingRead(req.streamId, req.after, deps.hub, req.signal);
+    const registered = waiter.register(remaining);
+    if (registered === "draining") return empty(state, "released");
+    if (registered === "full") {
+      deps.reads.inc({ outcome: "shed" });
+      throw new HeliographError("SERVICE_UNAVAILABLE", {
+        message: "Too many long polls are held by this process; retry shortly",
+        retryAfter: 1,
+      });
+    }
+
+    let latest: StreamState;
+    try {
+      latest = trustHead ? await readStreamState(deps.redis, req.streamId) : state;
+    } catch (err) {
+      waiter.cancel();
+      throw err;
+    }
+    if (latest.head > req.after && trustHead) {
+      waiter.cancel();
+      outcome = "rechecked";
+      trustHead = false;
+      continue;
+    }
+
+    const result = await waiter.settled;
+    switch (result.kind) {
+      case "event":
+        return answer({
+          kind: "events",
+          body: result.body,
+          head: Math.max(result.eventNumber, latest.head),
+          status: latest.status,
+          outcome: "woken",
+        });
+      case "recheck":
+        outcome = "rechecked";
+        trustHead = true;
+        continue;
+      case "timeout":
+        return empty(latest, "empty");
+      case "release":
+        return empty(latest, "released");
+      case "aborted":
+      case "cancelled":
+        return answer({ kind: "aborted", outcome: "aborted" });
+    }
+  }
+}

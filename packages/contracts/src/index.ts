@@ -3,6 +3,8 @@ export * from "./errors.js";
 export * from "./events.js";
 export * from "./fixtures.js";
 export * from "./headers.js";
+export * from "./idea-fixtures.js";
+export * from "./ideas.js";
 export * from "./partition.js";
 export * from "./publish.js";
 export * from "./resource.js";

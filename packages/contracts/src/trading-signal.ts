@@ -36,7 +36,8 @@ export const TradingSignalRequest = z
         );
       },
       // Runs even when other fields failed, so one answer names every problem.
-      { when: () => true },
+      // ...but only on an object: on null or a missing body the callback would throw (a 500).
+      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
     ),
   );
 export type TradingSignalRequest = z.infer<typeof TradingSignalRequest>;

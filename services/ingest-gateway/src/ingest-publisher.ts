@@ -1,8 +1,7 @@
 import { HeliographError, type IngestMessage, ingestSubject, partitionOf } from "@heliograph/contracts";
-import { Counter, Histogram, type Registry } from "@heliograph/platform";
+import { Counter, Histogram, type Logger, type Registry } from "@heliograph/platform";
 import { type JetStreamClient, jetstream, type PubAck } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "pino";
 
 export interface IngestPublisherOptions {
   partitions: number;
@@ -21,12 +20,24 @@ export class IngestPublisher {
   private readonly log: Logger;
   private readonly outcomes: Counter<"event_type" | "outcome">;
   private readonly duration: Histogram<"outcome">;
+  /**
+   * False between a disconnect and the reconnect. The client would buffer a publish meanwhile and
+   * could deliver it after we answered 503; refusing at once avoids that and a client waiting
+   * PUBLISH_TIMEOUT_MS for nothing.
+   */
+  private connected = true;
 
   constructor(
     nc: NatsConnection,
     private readonly options: IngestPublisherOptions,
   ) {
     this.js = jetstream(nc);
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "disconnect") this.connected = false;
+        else if (status.type === "reconnect") this.connected = true;
+      }
+    })();
     this.log = options.log.child({ component: "ingest-publisher" });
     this.outcomes = new Counter({
       name: "heliograph_ingest_publishes_total",
@@ -51,6 +62,7 @@ export class IngestPublisher {
     const subject = this.subjectOf(message.stream_id);
     const started = performance.now();
     try {
+      if (!this.connected) throw new Error("not connected to NATS (reconnecting)");
       const ack = await this.js.publish(subject, JSON.stringify(message), {
         msgID: message.ingest_id,
         timeout: this.options.timeoutMs,

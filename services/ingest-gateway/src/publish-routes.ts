@@ -133,6 +133,16 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     scope.addHook("onRequest", async (req) => {
       idempotencyKeyOf(req);
     });
+    // A body that is not an object (none, null, an array, a scalar) gets one clear 400, whatever
+    // the schema's refinements would make of it.
+    scope.addHook("preValidation", async (req) => {
+      if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) {
+        throw new HeliographError("VALIDATION_FAILED", {
+          message: "The request body must be a JSON object",
+          details: [{ path: "body", message: "must be a JSON object" }],
+        });
+      }
+    });
 
     scope.post(
       "/create_trading_signal",

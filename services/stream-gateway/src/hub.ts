@@ -43,6 +43,9 @@ const RECHECK: WakeReason = { kind: "recheck" };
 const RELEASE: WakeReason = { kind: "release" };
 const EVENT_NUMBER_PREFIX = /^\{"event_number":(\d+),/;
 const RESTART_DELAY_MS = 500;
+const PULL_BATCH = 1_000;
+const PULL_EXPIRES_MS = 10_000;
+const IDLE_HEARTBEAT_MS = 1_000;
 
 /** The number of an event from its JSON text: the prefix the sequencer writes, or a full parse. */
 export function eventNumberOfText(text: string): number | undefined {
@@ -217,6 +220,10 @@ export class StreamHub {
       opt_start_seq: info.state.last_seq + 1,
     });
     const messages = await consumer.consume({
+      max_messages: PULL_BATCH,
+      expires: PULL_EXPIRES_MS,
+      // Missed heartbeats are how a deleted or lost consumer is noticed: two of them, so ~2 s.
+      idle_heartbeat: IDLE_HEARTBEAT_MS,
       callback: (m: JsMsg) => {
         try {
           this.dispatch(m.subject, () => m.string());

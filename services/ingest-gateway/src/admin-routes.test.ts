@@ -1,0 +1,254 @@
+import {
+  Algorithm,
+  DOCUMENT_TRADING_SIGNAL_BODY,
+  ErrorBody,
+  type ErrorCode,
+  Publisher,
+  PublisherCredentials,
+  Resource,
+  Subscriber,
+  SubscriberCredentials,
+} from "@heliograph/contracts";
+import { streamKeys } from "@heliograph/store";
+import { waitFor } from "@heliograph/testkit";
+import type { LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "./test-gateway.js";
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway();
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+type Method = "GET" | "POST" | "PUT";
+const admin = (method: Method, path: string, body?: unknown, token: string | null = gw.adminToken) =>
+  gw.app.inject({
+    method,
+    url: `/admin/v1${path}`,
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { payload: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+
+function expectError(res: LightMyRequestResponse, status: number, code: ErrorCode) {
+  expect(res.statusCode, res.body).toBe(status);
+  expect(ErrorBody.parse(res.json()).error.code).toBe(code);
+}
+
+describe("admin authentication", () => {
+  it.each([
+    ["GET", "/publishers", undefined],
+    ["POST", "/publishers", { name: "x" }],
+    ["GET", "/resources/1", undefined],
+    ["PUT", "/subscribers/x/streams", { streams: [] }],
+    ["GET", "/streams/resource-1", undefined],
+  ] as const)(
+    "%s %s is 401 without the token, with a wrong one, or with another scheme",
+    async (method, path, body) => {
+      expectError(await admin(method, path, body, null), 401, "AUTH_MISSING");
+      expectError(await admin(method, path, body, `${gw.adminToken}x`), 401, "AUTH_INVALID");
+      expectError(await admin(method, path, body, "short"), 401, "AUTH_INVALID");
+      const basic = await gw.app.inject({
+        method,
+        url: `/admin/v1${path}`,
+        headers: { authorization: `Basic ${gw.adminToken}` },
+      });
+      expectError(basic, 401, "AUTH_MISSING");
+    },
+  );
+
+  it("refuses a publisher's credentials", async () => {
+    const res = await gw.app.inject({ method: "GET", url: "/admin/v1/publishers", headers: gw.headers() });
+    expectError(res, 401, "AUTH_MISSING");
+  });
+
+  it("authenticates before reading the body", async () => {
+    expectError(await admin("POST", "/publishers", "{not json", "wrong-token-0123456789"), 401, "AUTH_INVALID");
+  });
+});
+
+describe("publishers", () => {
+  it("creates, lists, reads and rotates; the secret is shown once and works on the publisher API", async () => {
+    const created = await admin("POST", "/publishers", { id: "pub-new", name: "New publisher" });
+    expect(created.statusCode, created.body).toBe(201);
+    const creds = PublisherCredentials.parse(created.json());
+    expect(creds).toMatchObject({ id: "pub-new", name: "New publisher" });
+
+    const list = await admin("GET", "/publishers");
+    expect(list.statusCode).toBe(200);
+    const publishers = Publisher.array().parse(list.json());
+    expect(publishers.map((p) => p.id)).toEqual(expect.arrayContaining(["pub-a", "pub-b", "pub-new"]));
+    expect(list.body).not.toContain("secret");
+
+    const one = await admin("GET", "/publishers/pub-new");
+    expect(one.json()).toEqual({
+      id: "pub-new",
+      name: "New publisher",
+      api_key: creds.api_key,
+      created_at: creds.created_at,
+    });
+    expectError(await admin("GET", "/publishers/nobody"), 404, "PUBLISHER_NOT_FOUND");
+    expectError(await admin("POST", "/publishers", { id: "pub-new", name: "Again" }), 400, "VALIDATION_FAILED");
+    expectError(await admin("POST", "/publishers", { name: "" }), 400, "VALIDATION_FAILED");
+    expectError(await admin("POST", "/publishers", { name: "x", id: "Not Valid" }), 400, "VALIDATION_FAILED");
+
+    // The new publisher gets an algorithm through the admin API and posts a signal.
+    const algorithm = await admin("POST", "/algorithms", { publisher_id: "pub-new", name: "Momentum" });
+    expect(algorithm.statusCode, algorithm.body).toBe(201);
+    const algo = Algorithm.parse(algorithm.json());
+    const publish = (key: string, secret: string) =>
+      gw.app.inject({
+        method: "POST",
+        url: "/api/v1/create_trading_signal",
+        headers: { "API-KEY": key, "API-SECRET": secret, "content-type": "application/json" },
+        payload: { ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: algo.id },
+      });
+    expect((await publish(creds.api_key, creds.api_secret)).statusCode).toBe(202);
+
+    const rotated = await admin("POST", "/publishers/pub-new/rotate-secret");
+    expect(rotated.statusCode).toBe(200);
+    const next = PublisherCredentials.parse(rotated.json());
+    expect(next.api_key).not.toBe(creds.api_key);
+    expect((await publish(next.api_key, next.api_secret)).statusCode).toBe(202);
+    // The publisher API caches credentials for CONTROL_PLANE_CACHE_MS.
+    await waitFor(async () => (await publish(creds.api_key, creds.api_secret)).statusCode === 401, {
+      what: "the old key to stop working",
+    });
+    expectError(await admin("POST", "/publishers/nobody/rotate-secret"), 404, "PUBLISHER_NOT_FOUND");
+  });
+});
+
+describe("resources", () => {
+  it("creates (201), lists, reads; refuses duplicates, unknown publishers and bad schemas", async () => {
+    const body = {
+      publisher_id: "pub-a",
+      title: "Sentiment",
+      key_value_type_pairs: { Symbol: "STRING", Score: "NUMBER", Note: { type: "STRING", optional: true } },
+    };
+    const created = await admin("POST", "/resources", body);
+    expect(created.statusCode, created.body).toBe(201);
+    const resource = Resource.parse(created.json());
+    expect(resource).toMatchObject({ publisher_id: "pub-a", title: "Sentiment", stream_id: `resource-${resource.id}` });
+    expect(resource.key_value_type_pairs).toEqual({
+      Symbol: "STRING",
+      Score: "NUMBER",
+      Note: { type: "STRING", optional: true },
+    });
+
+    const list = Resource.array().parse((await admin("GET", "/resources")).json());
+    expect(list.map((r) => r.id)).toEqual(expect.arrayContaining([1, 2, 3, resource.id]));
+    expect((await admin("GET", `/resources/${resource.id}`)).json()).toEqual(resource);
+    expect((await admin("GET", "/resources/1")).json()).toMatchObject({
+      title: "Return stocks that are on fibonacci retracement channels in realtime.",
+      key_value_type_pairs: { Symbol: "STRING", Market: "STRING", "Retracement channels": "ARRAY" },
+    });
+    expectError(await admin("GET", "/resources/4242"), 404, "RESOURCE_NOT_FOUND");
+    expectError(await admin("GET", "/resources/abc"), 400, "VALIDATION_FAILED");
+
+    expectError(await admin("POST", "/resources", { ...body, id: resource.id }), 409, "RESOURCE_EXISTS");
+    expectError(await admin("POST", "/resources", { ...body, publisher_id: "nobody" }), 404, "PUBLISHER_NOT_FOUND");
+    const badType = await admin("POST", "/resources", { ...body, key_value_type_pairs: { Symbol: "TEXT" } });
+    expectError(badType, 400, "VALIDATION_FAILED");
+    expect(ErrorBody.parse(badType.json()).error.details[0]?.path).toMatch(/^key_value_type_pairs/);
+    expectError(await admin("POST", "/resources", { ...body, key_value_type_pairs: {} }), 400, "VALIDATION_FAILED");
+  });
+});
+
+describe("algorithms", () => {
+  it("creates (201), lists, reads; refuses duplicates and unknown publishers", async () => {
+    const created = await admin("POST", "/algorithms", { publisher_id: "pub-b", name: "Mean reversion", id: 77 });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(Algorithm.parse(created.json())).toMatchObject({ id: 77, publisher_id: "pub-b", stream_id: "algorithm-77" });
+    const list = Algorithm.array().parse((await admin("GET", "/algorithms")).json());
+    expect(list.map((a) => a.id)).toEqual(expect.arrayContaining([1, 2, 77]));
+    expect((await admin("GET", "/algorithms/77")).json()).toEqual(created.json());
+    expectError(await admin("GET", "/algorithms/4242"), 404, "ALGORITHM_NOT_FOUND");
+    expectError(
+      await admin("POST", "/algorithms", { publisher_id: "pub-b", name: "Again", id: 77 }),
+      409,
+      "ALGORITHM_EXISTS",
+    );
+    expectError(await admin("POST", "/algorithms", { publisher_id: "nobody", name: "x" }), 404, "PUBLISHER_NOT_FOUND");
+  });
+});
+
+describe("subscribers", () => {
+  it("creates (201) with a token shown once, lists, reads and replaces entitlements", async () => {
+    const created = await admin("POST", "/subscribers", { id: "sub-1", name: "Fund", streams: ["resource-1"] });
+    expect(created.statusCode, created.body).toBe(201);
+    const creds = SubscriberCredentials.parse(created.json());
+    expect(creds).toMatchObject({ id: "sub-1", streams: ["resource-1"] });
+    expect(creds.token.length).toBeGreaterThan(20);
+
+    const list = await admin("GET", "/subscribers");
+    expect(
+      Subscriber.array()
+        .parse(list.json())
+        .map((s) => s.id),
+    ).toContain("sub-1");
+    expect(list.body).not.toContain(creds.token);
+
+    const set = await admin("PUT", "/subscribers/sub-1/streams", { streams: ["algorithm-1", "resource-1"] });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(Subscriber.parse(set.json()).streams).toEqual(["algorithm-1", "resource-1"]);
+    expect((await admin("GET", "/subscribers/sub-1")).json()).toMatchObject({ streams: ["algorithm-1", "resource-1"] });
+
+    expectError(await admin("GET", "/subscribers/nobody"), 404, "SUBSCRIBER_NOT_FOUND");
+    expectError(await admin("PUT", "/subscribers/nobody/streams", { streams: [] }), 404, "SUBSCRIBER_NOT_FOUND");
+    const badStream = await admin("PUT", "/subscribers/sub-1/streams", { streams: ["Bad Stream"] });
+    expectError(badStream, 400, "VALIDATION_FAILED");
+    expect(ErrorBody.parse(badStream.json()).error.details[0]?.path).toBe("streams.0");
+  });
+});
+
+describe("streams", () => {
+  it("answers a stream's head and status", async () => {
+    expect((await admin("GET", "/streams/resource-1")).json()).toEqual({
+      stream_id: "resource-1",
+      head: -1,
+      status: "live",
+    });
+    const keys = streamKeys("algorithm-9");
+    await gw.redis.set(keys.head, "4");
+    await gw.redis.hset(keys.status, { status: "halted", reason: "test" });
+    expect((await admin("GET", "/streams/algorithm-9")).json()).toEqual({
+      stream_id: "algorithm-9",
+      head: 4,
+      status: "halted",
+    });
+    expectError(await admin("GET", "/streams/Not_Valid"), 400, "STREAM_ID_INVALID");
+  });
+});
+
+describe("OpenAPI", () => {
+  it("documents every admin route with a description and tags", async () => {
+    const doc = (await gw.app.inject({ method: "GET", url: "/openapi.json" })).json();
+    const expected = {
+      "/admin/v1/publishers": ["get", "post"],
+      "/admin/v1/publishers/{id}": ["get"],
+      "/admin/v1/publishers/{id}/rotate-secret": ["post"],
+      "/admin/v1/resources": ["get", "post"],
+      "/admin/v1/resources/{id}": ["get"],
+      "/admin/v1/algorithms": ["get", "post"],
+      "/admin/v1/algorithms/{id}": ["get"],
+      "/admin/v1/subscribers": ["get", "post"],
+      "/admin/v1/subscribers/{id}": ["get"],
+      "/admin/v1/subscribers/{id}/streams": ["put"],
+      "/admin/v1/streams/{stream_id}": ["get"],
+    };
+    for (const [path, methods] of Object.entries(expected)) {
+      for (const method of methods) {
+        const op = doc.paths[path]?.[method];
+        expect(op, `${method} ${path}`).toBeDefined();
+        expect(op.description).toBeTruthy();
+        expect(op.tags?.length).toBeGreaterThan(0);
+      }
+    }
+    expect(doc.paths["/admin/v1/publishers"].post.responses).toHaveProperty("201");
+  });
+});

@@ -1,0 +1,63 @@
+import { createHttpApp, createMetricsRegistry, type HttpApp, type Logger, type Registry } from "@heliograph/platform";
+import { ControlPlane } from "@heliograph/store";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Redis } from "ioredis";
+import { adminRoutes } from "./admin-routes.js";
+import type { IngestConfig } from "./config.js";
+import { IdempotencyStore } from "./idempotency.js";
+import { IngestPublisher } from "./ingest-publisher.js";
+import { publishRoutes } from "./publish-routes.js";
+
+export interface IngestGatewayDeps {
+  log: Logger;
+  nc: NatsConnection;
+  redis: Redis;
+  config: IngestConfig;
+  metrics?: Registry;
+}
+
+/** The ingest gateway's HTTP app: publisher API under /api/v1, admin API under /admin/v1. Never listens. */
+export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
+  const { log, nc, redis, config } = deps;
+  const metrics = deps.metrics ?? createMetricsRegistry("ingest-gateway");
+  const app = await createHttpApp({
+    logger: log,
+    service: "ingest-gateway",
+    description:
+      "Publisher API (API-KEY + API-SECRET headers): upload resources and post trading signals. " +
+      "Admin API (Authorization: Bearer <admin token>): publishers, resources, algorithms, subscribers. " +
+      'Every error answers {"error":{"code","message","details"}}.',
+    metrics,
+    readiness: [
+      {
+        name: "nats",
+        check: async () => {
+          if (nc.isClosed()) throw new Error("connection closed");
+          return nc.flush();
+        },
+      },
+      { name: "redis", check: () => redis.ping() },
+    ],
+  });
+  // Fastify parses text/plain by default; a publish is JSON or a 415.
+  app.removeContentTypeParser("text/plain");
+
+  await app.register(
+    publishRoutes({
+      controlPlane: new ControlPlane(redis, config.CONTROL_PLANE_CACHE_MS),
+      idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
+      publisher: new IngestPublisher(nc, {
+        partitions: config.PARTITIONS,
+        timeoutMs: config.PUBLISH_TIMEOUT_MS,
+        metrics,
+        log,
+      }),
+    }),
+    { prefix: "/api/v1" },
+  );
+  // Admin reads are not on a hot path and must see what was just written: no cache.
+  await app.register(adminRoutes({ controlPlane: new ControlPlane(redis, 0), redis, adminToken: config.ADMIN_TOKEN }), {
+    prefix: "/admin/v1",
+  });
+  return app;
+}

@@ -1,0 +1,50 @@
+import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { ConfigError, loadConfig } from "@heliograph/platform";
+import { describe, expect, it } from "vitest";
+import { IngestEnv } from "./config.js";
+
+const TOKEN = "0123456789abcdef";
+
+describe("IngestEnv", () => {
+  it("has the documented defaults", () => {
+    expect(loadConfig(IngestEnv, { ADMIN_TOKEN: TOKEN })).toMatchObject({
+      HOST: "127.0.0.1",
+      PORT: 8080,
+      ADMIN_TOKEN: TOKEN,
+      PARTITIONS: DEFAULT_PARTITION_COUNT,
+      IDEMPOTENCY_TTL_SECONDS: 86_400,
+      PUBLISH_TIMEOUT_MS: 5_000,
+      CONTROL_PLANE_CACHE_MS: 1_000,
+      NATS_URL: "nats://127.0.0.1:4222",
+      JETSTREAM_REPLICAS: 1,
+    });
+  });
+
+  it("reads numbers from the environment", () => {
+    const config = loadConfig(IngestEnv, {
+      ADMIN_TOKEN: TOKEN,
+      PORT: "9000",
+      PARTITIONS: "16",
+      PUBLISH_TIMEOUT_MS: "250",
+    });
+    expect(config).toMatchObject({ PORT: 9000, PARTITIONS: 16, PUBLISH_TIMEOUT_MS: 250 });
+  });
+
+  it("names every bad variable at once", () => {
+    const load = () => loadConfig(IngestEnv, { ADMIN_TOKEN: "short", PARTITIONS: "0", PORT: "eighty" });
+    expect(load).toThrow(ConfigError);
+    try {
+      load();
+    } catch (err) {
+      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
+        "ADMIN_TOKEN",
+        "PARTITIONS",
+        "PORT",
+      ]);
+    }
+  });
+
+  it("requires ADMIN_TOKEN", () => {
+    expect(() => loadConfig(IngestEnv, {})).toThrow(/ADMIN_TOKEN/);
+  });
+});

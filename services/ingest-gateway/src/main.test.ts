@@ -1,0 +1,67 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts";
+import {
+  type NatsServerHandle,
+  REPO_ROOT,
+  type RedisServerHandle,
+  type ServiceHandle,
+  startNatsServer,
+  startProcess,
+  startRedisServer,
+  startService,
+} from "@heliograph/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const MAIN = join(REPO_ROOT, "services/ingest-gateway/src/main.ts");
+let nats: NatsServerHandle;
+let redis: RedisServerHandle;
+let service: ServiceHandle | undefined;
+const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
+});
+afterAll(async () => {
+  await service?.kill();
+  await Promise.all([nats?.stop(), redis?.stop()]);
+});
+
+describe("main.ts", () => {
+  it("refuses to start with a bad configuration, naming the variable", async () => {
+    const env = { ...process.env, NATS_URL: nats.url, REDIS_URL: redis.url, ADMIN_TOKEN: "short" };
+    const proc = startProcess("ingest-gateway", join(REPO_ROOT, "node_modules/.bin/tsx"), [MAIN], { env });
+    expect(await proc.exited()).toBe(1);
+    expect(proc.output()).toMatch(/ADMIN_TOKEN: must be at least 16 characters/);
+  });
+
+  it("starts, creates the streams, serves both APIs, and exits 0 on SIGTERM", async () => {
+    service = await startService("ingest-gateway", {
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      ADMIN_TOKEN: adminToken,
+    });
+    const admin = (path: string, body: unknown) =>
+      fetch(`${service?.url}/admin/v1${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const publisher = await admin("/publishers", { name: "Process test" });
+    expect(publisher.status).toBe(201);
+    const creds = (await publisher.json()) as { id: string; api_key: string; api_secret: string };
+    expect((await admin("/algorithms", { publisher_id: creds.id, name: "A", id: 1 })).status).toBe(201);
+
+    const res = await fetch(`${service.url}/api/v1/create_trading_signal`, {
+      method: "POST",
+      headers: { "API-KEY": creds.api_key, "API-SECRET": creds.api_secret, "content-type": "application/json" },
+      body: JSON.stringify(DOCUMENT_TRADING_SIGNAL_BODY),
+    });
+    expect(res.status).toBe(202);
+    expect(service.output()).not.toContain(creds.api_secret);
+
+    await service.stop();
+    expect(await service.exited()).toBe(0);
+    expect(service.output()).toMatch(/shutdown step done/);
+  });
+});

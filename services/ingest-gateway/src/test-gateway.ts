@@ -1,0 +1,120 @@
+/**
+ * For tests: the gateway app against a real nats-server and redis-server of its own, seeded with
+ * two publishers (A owns resource 1 of the resources document, resource 3 with an optional key
+ * and algorithm 1; B owns resource 2 and algorithm 2), plus helpers to read INGEST back.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  DOCUMENT_RESOURCE_1,
+  INGEST_STREAM,
+  type IngestMessage,
+  type PublisherCredentials,
+} from "@heliograph/contracts";
+import {
+  connectNats,
+  connectRedis,
+  createLogger,
+  ensureStreams,
+  type HttpApp,
+  loadConfig,
+  type NatsConnection,
+  type Redis,
+  type StreamSettings,
+} from "@heliograph/platform";
+import { ControlPlane } from "@heliograph/store";
+import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { buildApp } from "./app.js";
+import { type IngestConfig, IngestEnv } from "./config.js";
+
+export interface TestGateway {
+  app: HttpApp;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  redis: Redis;
+  natsServer: NatsServerHandle;
+  redisServer: RedisServerHandle;
+  config: IngestConfig;
+  controlPlane: ControlPlane;
+  adminToken: string;
+  /** Owns resources 1 and 3 and algorithm 1. */
+  a: PublisherCredentials;
+  /** Owns resource 2 and algorithm 2. */
+  b: PublisherCredentials;
+  /** Publisher headers of A (or of the given credentials). */
+  headers(creds?: PublisherCredentials, extra?: Record<string, string>): Record<string, string>;
+  /** Messages in INGEST now. */
+  ingestCount(): Promise<number>;
+  /** The last message stored on a subject, parsed, with its Nats-Msg-Id. */
+  lastIngest(subject: string): Promise<{ message: IngestMessage; msgId: string | undefined; seq: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestGateway(
+  options: { env?: Record<string, string>; streams?: Partial<StreamSettings> } = {},
+): Promise<TestGateway> {
+  const [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  const log = createLogger({ name: "ingest-gateway-test", level: process.env.HG_TEST_LOG ?? "silent" });
+  const nc = await connectNats(natsServer.url, log, "ingest-gateway-test");
+  const jsm = await ensureStreams(nc, { replicas: 1, ...options.streams });
+  const redis = await connectRedis(redisServer.url, log, "ingest-gateway-test");
+  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+  const config = loadConfig(IngestEnv, {
+    NATS_URL: natsServer.url,
+    REDIS_URL: redisServer.url,
+    ADMIN_TOKEN: adminToken,
+    ...options.env,
+  });
+  const app = await buildApp({ log, nc, redis, config });
+  await app.ready();
+
+  const controlPlane = new ControlPlane(redis, 0);
+  const a = await controlPlane.createPublisher({ id: "pub-a", name: "Publisher A" });
+  const b = await controlPlane.createPublisher({ id: "pub-b", name: "Publisher B" });
+  await controlPlane.createResource({
+    ...DOCUMENT_RESOURCE_1,
+    key_value_type_pairs: { ...DOCUMENT_RESOURCE_1.key_value_type_pairs },
+    publisher_id: a.id,
+  });
+  await controlPlane.createResource({
+    id: 2,
+    title: "B's resource",
+    key_value_type_pairs: { Symbol: "STRING" },
+    publisher_id: b.id,
+  });
+  await controlPlane.createResource({
+    id: 3,
+    title: "With an optional key",
+    key_value_type_pairs: { Symbol: "STRING", Price: "NUMBER", Note: { type: "STRING", optional: true } },
+    publisher_id: a.id,
+  });
+  await controlPlane.createAlgorithm({ id: 1, name: "A's algorithm", publisher_id: a.id });
+  await controlPlane.createAlgorithm({ id: 2, name: "B's algorithm", publisher_id: b.id });
+
+  return {
+    app,
+    nc,
+    jsm,
+    redis,
+    natsServer,
+    redisServer,
+    config,
+    controlPlane,
+    adminToken,
+    a,
+    b,
+    headers: (creds = a, extra = {}) => ({ "API-KEY": creds.api_key, "API-SECRET": creds.api_secret, ...extra }),
+    ingestCount: async () => (await jsm.streams.info(INGEST_STREAM)).state.messages,
+    async lastIngest(subject) {
+      const stored = await jsm.streams.getMessage(INGEST_STREAM, { last_by_subj: subject });
+      if (!stored) throw new Error(`nothing stored on ${subject}`);
+      return { message: stored.json<IngestMessage>(), msgId: stored.header?.get("Nats-Msg-Id"), seq: stored.seq };
+    },
+    async stop() {
+      await app.close();
+      if (!nc.isClosed()) await nc.close();
+      redis.disconnect();
+      await Promise.all([natsServer.stop(), redisServer.stop()]);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { DEFAULT_PARTITION_COUNT, INGEST_STREAM, type StreamId } from "@heliograph/contracts";
+import {
+  connectNats,
+  connectRedis,
+  createLogger,
+  ensureStreams,
+  type NatsConnection,
+  type Redis,
+} from "@heliograph/platform";
+import { LOG_INGEST_FIELD, partitionLeaseKey, readHead, streamKeys } from "@heliograph/store";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNatsServer,
+  startRedisServer,
+  waitFor,
+} from "@heliograph/testkit";
+import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ingestMessage, publishIngest, readNumbered } from "./ingest-fixture.js";
+import { type SequencerInstance, startSequencerInstance } from "./sequencer-fixture.js";
+
+const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
+const LEASE_TTL_MS = 800;
+const ALL_PARTITIONS = [...Array(DEFAULT_PARTITION_COUNT).keys()];
+
+describe("two sequencer instances", () => {
+  let natsServer: NatsServerHandle;
+  let redisServer: RedisServerHandle;
+  let nc: NatsConnection;
+  let redis: Redis;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  const instances: SequencerInstance[] = [];
+
+  beforeAll(async () => {
+    [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+    nc = await connectNats(natsServer.url, log, "test");
+    jsm = await ensureStreams(nc, { replicas: 1 });
+    js = jetstream(nc);
+    redis = await connectRedis(redisServer.url, log, "test");
+  });
+
+  afterAll(async () => {
+    for (const instance of instances) await instance.stop().catch(() => {});
+    await nc?.drain();
+    await redis?.quit();
+    await Promise.all([natsServer?.stop(), redisServer?.stop()]);
+  });
+
+  const start = async (id: string) => {
+    const instance = await startSequencerInstance({ nats: natsServer.url, redis: redisServer.url }, id, log, {
+      LEASE_TTL_MS,
+    });
+    instances.push(instance);
+    return instance;
+  };
+
+  async function expectExactlyOnceInOrder(streamId: StreamId, count: number) {
+    const { texts, events, published } = await readNumbered(redis, js, streamId);
+    expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
+    expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
+    expect(published).toEqual(texts);
+    const entries = await redis.xrange(streamKeys(streamId).log, "-", "+");
+    const ingestIds = entries.map(([, fields]) => fields[fields.indexOf(LOG_INGEST_FIELD) + 1]);
+    expect(new Set(ingestIds).size).toBe(count);
+  }
+
+  it("never both number one stream, even when leases are taken over under load, and one takes over from a crashed other", async () => {
+    const [a, b] = await Promise.all([start("seq-a"), start("seq-b")]);
+    await waitFor(
+      () => {
+        const owned = [...a.sequencer.ownedPartitions(), ...b.sequencer.ownedPartitions()].sort((x, y) => x - y);
+        return owned.length === DEFAULT_PARTITION_COUNT && owned.every((p, i) => p === i);
+      },
+      { what: "every partition owned exactly once" },
+    );
+
+    const streams = Array.from({ length: 16 }, (_, i) => `lease-${i}`);
+    const perStream = 300;
+    const heads = () => Promise.all(streams.map((s) => readHead(redis, s)));
+    // Chaos: leases vanish as if they expired while their owner still runs (a paused process), so
+    // partitions change hands mid-load; the epoch fence must keep every stream in order.
+    let chaos = true;
+    let takeovers = 0;
+    const chaosLoop = (async () => {
+      while (chaos) {
+        const victim = ALL_PARTITIONS[Math.floor(Math.random() * ALL_PARTITIONS.length)]!;
+        takeovers += await redis.del(partitionLeaseKey(victim));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    for (let k = 0; k < perStream; k += 10) {
+      const chunk: Promise<unknown>[] = [];
+      for (let j = k; j < k + 10; j++)
+        for (const sid of streams) chunk.push(publishIngest(js, ingestMessage(sid, `${sid}-${j}`, j)));
+      await Promise.all(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    try {
+      await waitFor(async () => (await heads()).every((h) => h === perStream - 1), {
+        what: "every stream numbered under chaos",
+        timeoutMs: 25_000,
+      });
+    } finally {
+      chaos = false;
+      await chaosLoop;
+    }
+    expect(takeovers).toBeGreaterThan(5);
+    const numberedBy = async (instance: SequencerInstance) =>
+      Number(
+        (await instance.metrics.getSingleMetricAsString("heliograph_sequencer_events_total")).match(/ (\d+)$/m)?.[1],
+      );
+    const [byA, byB] = [await numberedBy(a), await numberedBy(b)];
+    expect(byA).toBeGreaterThan(0);
+    expect(byB).toBeGreaterThan(0);
+    expect(byA + byB).toBe(streams.length * perStream);
+    for (const sid of streams) await expectExactlyOnceInOrder(sid, perStream);
+
+    // The crash of one instance: the other takes its partitions within a few lease TTLs.
+    await waitFor(() => a.sequencer.ownedPartitions().length > 0, { what: "a owns a partition", timeoutMs: 5_000 });
+    await a.crash();
+    const t0 = Date.now();
+    await waitFor(() => b.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT, {
+      what: "b owns every partition",
+      timeoutMs: 5 * LEASE_TTL_MS,
+    });
+    expect(Date.now() - t0).toBeLessThan(4 * LEASE_TTL_MS);
+    const more = 30;
+    const chunk: Promise<unknown>[] = [];
+    for (let j = perStream; j < perStream + more; j++)
+      for (const sid of streams) chunk.push(publishIngest(js, ingestMessage(sid, `${sid}-${j}`, j)));
+    await Promise.all(chunk);
+    await waitFor(
+      async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === perStream + more - 1),
+      { what: "b numbered the rest", timeoutMs: 15_000 },
+    );
+    for (const sid of streams) await expectExactlyOnceInOrder(sid, perStream + more);
+    await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+      what: "INGEST drained",
+    });
+  });
+});

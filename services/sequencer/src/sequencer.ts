@@ -1,0 +1,719 @@
+import {
+  eventBodyText,
+  eventMsgId,
+  eventsSubject,
+  INGEST_STREAM,
+  IngestMessage,
+  ingestPartitionFilter,
+  type StreamId,
+  sequencerConsumerName,
+  streamIdOfSubject,
+} from "@heliograph/contracts";
+import { Counter, Gauge, Histogram, type Logger, type Registry } from "@heliograph/platform";
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
+import type { Redis } from "ioredis";
+import type { SequencerConfig } from "./config.js";
+import { PartitionLeases } from "./lease.js";
+import { haltStream, runSequenceStep, StaleEpochError, type StepInput, type StepOutcome } from "./sequence-step.js";
+
+export type SequencerOptions = Pick<
+  SequencerConfig,
+  "SEQUENCER_ID" | "PARTITIONS" | "LEASE_TTL_MS" | "BATCH_MAX" | "APPLIED_TTL_SECONDS"
+>;
+
+export interface SequencerDeps {
+  nc: NatsConnection;
+  redis: Redis;
+  log: Logger;
+  metrics: Registry;
+  config: SequencerOptions;
+}
+
+export interface Sequencer {
+  /** Takes the free partitions and keeps trying to take more; resolves after the first attempt. */
+  start(): Promise<void>;
+  /** Stops consuming, finishes each in-flight batch (its acks go out) and releases the leases. */
+  stop(): Promise<void>;
+  ownedPartitions(): number[];
+}
+
+const ACK_WAIT_MS = 30_000;
+const MAX_ACK_PENDING = 20_000;
+const CONSUME_MAX_MESSAGES = 1_000;
+const HALTED_NAK_DELAY_MS = 5_000;
+const nanos = (ms: number) => ms * 1_000_000;
+const backoffMs = (attempt: number) => Math.min(50 * 2 ** attempt, 2_000);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+}
+
+function createMetrics(registry: Registry) {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    events: get(
+      "heliograph_sequencer_events_total",
+      () => new Counter({ name: "heliograph_sequencer_events_total", help: "Events numbered", registers: [registry] }),
+    ),
+    batchSize: get(
+      "heliograph_sequencer_batch_size",
+      () =>
+        new Histogram({
+          name: "heliograph_sequencer_batch_size",
+          help: "INGEST messages per numbering batch",
+          buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+          registers: [registry],
+        }),
+    ),
+    stepSeconds: get(
+      "heliograph_sequencer_step_seconds",
+      () =>
+        new Histogram({
+          name: "heliograph_sequencer_step_seconds",
+          help: "Duration of a batch's Redis numbering step (all its streams)",
+          buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+          registers: [registry],
+        }),
+    ),
+    retries: get(
+      "heliograph_sequencer_retries_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_retries_total",
+          help: "Retries after a transient failure, by operation",
+          labelNames: ["operation"] as const,
+          registers: [registry],
+        }),
+    ),
+    halted: get(
+      "heliograph_sequencer_halted_messages_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_halted_messages_total",
+          help: "INGEST messages not numbered because their stream is halted",
+          registers: [registry],
+        }),
+    ),
+    resyncs: get(
+      "heliograph_sequencer_resyncs_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_resyncs_total",
+          help: "Partition consumers recreated to restore INGEST order",
+          registers: [registry],
+        }),
+    ),
+    owned: get(
+      "heliograph_sequencer_partitions_owned",
+      () =>
+        new Gauge({
+          name: "heliograph_sequencer_partitions_owned",
+          help: "Partitions this instance holds a lease on",
+          registers: [registry],
+        }),
+    ),
+  };
+}
+type Metrics = ReturnType<typeof createMetrics>;
+
+interface WorkerContext {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  redis: Redis;
+  leases: PartitionLeases;
+  log: Logger;
+  metrics: Metrics;
+  config: SequencerOptions;
+}
+
+/** One consumer incarnation: delivery sequences restart at 1 each time it is recreated. */
+interface Session {
+  messages: ConsumerMessages;
+  nextDelivery: number;
+  closing: boolean;
+  intake: Promise<void>;
+}
+
+interface Item {
+  msg: JsMsg;
+  input: StepInput;
+}
+
+interface StreamGroup {
+  items: Item[];
+  /** A message that can never be numbered, and everything of the stream after it in the batch. */
+  poison?: { msg: JsMsg; reason: string; ingestId: string };
+  afterPoison: JsMsg[];
+}
+
+interface Publication {
+  streamId: StreamId;
+  eventNumber: number;
+  text: string;
+}
+
+type Parsed = { ok: true; message: IngestMessage } | { ok: false; reason: string; ingestId: string };
+
+function parseIngest(msg: JsMsg, streamId: StreamId): Parsed {
+  const ingestId = msg.headers?.get("Nats-Msg-Id") || `ingest-seq-${msg.seq}`;
+  let raw: unknown;
+  try {
+    raw = msg.json();
+  } catch {
+    return { ok: false, reason: "the INGEST message is not JSON", ingestId };
+  }
+  const parsed = IngestMessage.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      reason: `the INGEST message does not match its schema: ${issue?.path.join(".")} ${issue?.message}`,
+      ingestId,
+    };
+  }
+  if (parsed.data.stream_id !== streamId)
+    return { ok: false, reason: `the INGEST message names stream ${parsed.data.stream_id}`, ingestId };
+  return { ok: true, message: parsed.data };
+}
+
+/**
+ * Numbers one partition's INGEST messages while this instance holds its lease. Order is kept by
+ * consuming in delivery order and, whenever that order may be broken (a delivery gap, an unexpected
+ * redelivery, a NATS reconnect, a consumer error), recreating the durable consumer: INGEST is a
+ * work queue, so the new consumer starts at the oldest unacked message, and the Lua step skips what
+ * was applied already.
+ */
+class PartitionWorker {
+  private readonly log: Logger;
+  private readonly consumerName: string;
+  private queue: JsMsg[] = [];
+  private inFlight: JsMsg[] = [];
+  private session: Session | undefined;
+  private resyncReason: string | undefined;
+  private stopping = false;
+  private deadReason: string | undefined;
+  /** Stream sequences of halted messages we nak'ed: their redelivery is expected. */
+  private readonly naked = new Set<number>();
+  private wakeProcessor: (() => void) | undefined;
+  private wakeIntake: (() => void) | undefined;
+  private runPromise: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly partition: number,
+    readonly epoch: number,
+    private readonly ctx: WorkerContext,
+  ) {
+    this.log = ctx.log.child({ partition, epoch });
+    this.consumerName = sequencerConsumerName(partition);
+  }
+
+  start(): Promise<void> {
+    this.runPromise = this.run();
+    return this.runPromise;
+  }
+
+  get dead(): string | undefined {
+    return this.deadReason;
+  }
+
+  /** Graceful: stop consuming, finish the in-flight batch. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    this.interrupt();
+    return this.runPromise;
+  }
+
+  /** The lease is gone: no more writes, stop at once. */
+  abort(reason: string): Promise<void> {
+    this.kill(reason);
+    return this.runPromise;
+  }
+
+  requestResync(reason: string): void {
+    if (this.resyncReason || this.stopping) return;
+    this.resyncReason = reason;
+    this.ctx.metrics.resyncs.inc();
+    this.log.warn({ reason }, "resyncing partition consumer");
+    this.interrupt();
+  }
+
+  private kill(reason: string): void {
+    if (!this.deadReason) {
+      this.deadReason = reason;
+      this.log.warn({ reason }, "partition worker stopping: lease lost");
+    }
+    this.stopping = true;
+    this.interrupt();
+  }
+
+  private interrupt(): void {
+    const session = this.session;
+    if (session && !session.closing) {
+      session.closing = true;
+      void session.messages.close().catch(() => {});
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    const processor = this.wakeProcessor;
+    const intake = this.wakeIntake;
+    this.wakeProcessor = undefined;
+    this.wakeIntake = undefined;
+    processor?.();
+    intake?.();
+  }
+
+  private async run(): Promise<void> {
+    // Held messages must not reach their ack wait while a batch retries or waits its turn.
+    const keepAlive = setInterval(() => {
+      for (const msg of this.inFlight) msg.working();
+      for (const msg of this.queue) msg.working();
+    }, ACK_WAIT_MS / 3);
+    let attempt = 0;
+    try {
+      while (!this.stopping) {
+        try {
+          await this.openSession();
+          attempt = 0;
+        } catch (err) {
+          if (err instanceof LeaseLostError) {
+            this.kill(err.message);
+            break;
+          }
+          if (this.stopping) break;
+          this.ctx.metrics.retries.inc({ operation: "consumer" });
+          this.log.warn({ err, attempt }, "could not (re)create the partition consumer; retrying");
+          await sleep(backoffMs(attempt++));
+          continue;
+        }
+        await this.processLoop();
+        await this.closeSession();
+      }
+    } finally {
+      clearInterval(keepAlive);
+      await this.closeSession();
+    }
+  }
+
+  private async openSession(): Promise<void> {
+    this.resyncReason = undefined;
+    // A replaced owner must not recreate the consumer its successor is reading from.
+    await this.assertEpoch();
+    const { jsm, js } = this.ctx;
+    try {
+      await jsm.consumers.delete(INGEST_STREAM, this.consumerName);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await jsm.consumers.add(INGEST_STREAM, {
+      durable_name: this.consumerName,
+      filter_subject: ingestPartitionFilter(this.partition),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_deliver: -1,
+      max_ack_pending: MAX_ACK_PENDING,
+      deliver_policy: DeliverPolicy.All,
+    });
+    const consumer = await js.consumers.get(INGEST_STREAM, this.consumerName);
+    const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES });
+    const session: Session = { messages, nextDelivery: 1, closing: false, intake: Promise.resolve() };
+    this.session = session;
+    if (this.stopping || this.resyncReason) session.closing = true;
+    session.intake = this.intake(session);
+    void this.watchConsumer(session);
+    this.log.debug("partition consumer ready");
+  }
+
+  private async closeSession(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    this.session = undefined;
+    session.closing = true;
+    this.wake();
+    await session.messages.close().catch(() => {});
+    await session.intake;
+    // Whatever was received and not numbered comes back, in order, from the recreated consumer.
+    this.queue = [];
+    this.naked.clear();
+    // Acks of the last batch should reach the server before the consumer is deleted; if they do
+    // not, those messages come back and the Lua step skips them.
+    await this.ctx.nc.flush().catch(() => {});
+  }
+
+  private async intake(session: Session): Promise<void> {
+    const highWater = Math.max(this.ctx.config.BATCH_MAX * 4, CONSUME_MAX_MESSAGES);
+    try {
+      for await (const msg of session.messages) {
+        if (session.closing) break;
+        const info = msg.info;
+        if (info.deliverySequence !== session.nextDelivery) {
+          this.requestResync(`delivery sequence ${info.deliverySequence}, expected ${session.nextDelivery}`);
+          break;
+        }
+        session.nextDelivery++;
+        if ((info.deliveryCount > 1 || msg.redelivered) && !this.naked.delete(msg.seq)) {
+          this.requestResync(`unexpected redelivery of stream sequence ${msg.seq}`);
+          break;
+        }
+        this.queue.push(msg);
+        this.wake();
+        while (this.queue.length >= highWater && !session.closing) {
+          await new Promise<void>((resolve) => {
+            this.wakeIntake = resolve;
+          });
+        }
+      }
+    } catch (err) {
+      if (!session.closing) this.log.warn({ err }, "partition consumer failed");
+    }
+    if (!session.closing) this.requestResync("partition consumer ended");
+  }
+
+  private async watchConsumer(session: Session): Promise<void> {
+    try {
+      for await (const status of session.messages.status()) {
+        if (session.closing) break;
+        switch (status.type) {
+          case "heartbeats_missed":
+          case "consumer_deleted":
+          case "consumer_not_found":
+          case "stream_not_found":
+            this.requestResync(`consumer status ${status.type}`);
+            return;
+          default:
+            break;
+        }
+      }
+    } catch (err) {
+      if (!session.closing) this.log.debug({ err }, "consumer status iterator ended");
+    }
+  }
+
+  private async processLoop(): Promise<void> {
+    while (!this.stopping && !this.resyncReason) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeProcessor = resolve;
+        });
+        continue;
+      }
+      // Everything queued goes at once: an idle partition numbers a lone message without waiting.
+      const batch = this.queue.splice(0, this.ctx.config.BATCH_MAX);
+      this.wake();
+      this.inFlight = batch;
+      try {
+        await this.processBatch(batch);
+      } catch (err) {
+        this.log.error({ err }, "numbering batch failed");
+        this.requestResync("numbering batch failed");
+      } finally {
+        this.inFlight = [];
+      }
+    }
+  }
+
+  private async assertEpoch(): Promise<void> {
+    const current = await this.ctx.leases.currentEpoch(this.partition);
+    if (current !== this.epoch) throw new LeaseLostError(`partition epoch is now ${current}`);
+  }
+
+  private async processBatch(batch: JsMsg[]): Promise<void> {
+    const { metrics, config, redis } = this.ctx;
+    metrics.batchSize.observe(batch.length);
+    const publishedAt = new Date().toISOString();
+    const groups = new Map<StreamId, StreamGroup>();
+    for (const msg of batch) {
+      const streamId = streamIdOfSubject(msg.subject);
+      let group = groups.get(streamId);
+      if (!group) {
+        group = { items: [], afterPoison: [] };
+        groups.set(streamId, group);
+      }
+      if (group.poison) {
+        group.afterPoison.push(msg);
+        continue;
+      }
+      const parsed = parseIngest(msg, streamId);
+      if (!parsed.ok) {
+        group.poison = { msg, reason: parsed.reason, ingestId: parsed.ingestId };
+        continue;
+      }
+      group.items.push({
+        msg,
+        input: { ingestId: parsed.message.ingest_id, bodyText: eventBodyText(parsed.message, publishedAt) },
+      });
+    }
+
+    // 1. Number: one Lua call per stream, all sent together (ioredis pipelines them).
+    let outcomes: Map<StreamId, StepOutcome[]> | undefined;
+    for (let attempt = 0; !outcomes; attempt++) {
+      if (this.deadReason) return;
+      const t0 = performance.now();
+      try {
+        // The per-stream fence only guards streams the new owner has written; this guards the rest.
+        await this.assertEpoch();
+        const entries = await Promise.all(
+          [...groups].map(async ([streamId, group]) => {
+            const result = await runSequenceStep(
+              redis,
+              streamId,
+              this.epoch,
+              config.APPLIED_TTL_SECONDS,
+              group.items.map((item) => item.input),
+            );
+            if (group.poison) await haltStream(redis, streamId, group.poison.reason, group.poison.ingestId);
+            return [streamId, result] as const;
+          }),
+        );
+        outcomes = new Map(entries);
+        metrics.stepSeconds.observe((performance.now() - t0) / 1000);
+      } catch (err) {
+        if (err instanceof StaleEpochError || err instanceof LeaseLostError) {
+          this.kill(err.message);
+          return;
+        }
+        if (this.stopping) {
+          this.log.warn({ err }, "numbering failed while stopping; the batch will be redelivered");
+          return;
+        }
+        metrics.retries.inc({ operation: "number" });
+        this.log.warn({ err, attempt, messages: batch.length }, "numbering step failed; retrying the batch");
+        await sleep(backoffMs(attempt));
+      }
+    }
+
+    // 2. Publish every numbered event, then 3. ack (or hold back what a halt refused).
+    const publications: Publication[] = [];
+    const acks: JsMsg[] = [];
+    const refused: JsMsg[] = [];
+    for (const [streamId, group] of groups) {
+      const results = outcomes.get(streamId) ?? [];
+      let haltedCount = 0;
+      group.items.forEach((item, i) => {
+        const outcome = results[i];
+        if (outcome?.kind === "numbered") {
+          if (outcome.fresh) metrics.events.inc();
+          if (outcome.text) publications.push({ streamId, eventNumber: outcome.eventNumber, text: outcome.text });
+          else
+            this.log.warn(
+              { streamId, eventNumber: outcome.eventNumber, ingestId: item.input.ingestId },
+              "applied event is missing from the log; not republished",
+            );
+          acks.push(item.msg);
+        } else {
+          haltedCount++;
+          refused.push(item.msg);
+        }
+      });
+      if (group.poison) {
+        this.log.error(
+          { streamId, ingestId: group.poison.ingestId, reason: group.poison.reason },
+          "INGEST message cannot be numbered; stream halted",
+        );
+        refused.push(group.poison.msg, ...group.afterPoison);
+        haltedCount += 1 + group.afterPoison.length;
+      }
+      if (haltedCount > 0) {
+        metrics.halted.inc(haltedCount);
+        this.log.error({ streamId, messages: haltedCount }, "stream is halted; messages not numbered");
+      }
+    }
+    if (!(await this.publishAll(publications))) return;
+    for (const msg of acks) msg.ack();
+    // TODO(halting issue): park a halted stream's messages in order instead of nak'ing them. A nak
+    // redelivers out of order; that is harmless only while the stream stays halted, because the Lua
+    // step numbers nothing of a halted stream.
+    for (const msg of refused) {
+      this.naked.add(msg.seq);
+      msg.nak(HALTED_NAK_DELAY_MS);
+    }
+  }
+
+  /** Publishes without waiting one before the next; retries failures with their same msgID. */
+  private async publishAll(publications: Publication[]): Promise<boolean> {
+    let pending = publications;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const results = await Promise.allSettled(
+        pending.map((p) =>
+          this.ctx.js.publish(eventsSubject(p.streamId), p.text, { msgID: eventMsgId(p.streamId, p.eventNumber) }),
+        ),
+      );
+      const failed: Publication[] = [];
+      let firstError: unknown;
+      results.forEach((result, i) => {
+        if (result.status === "rejected") {
+          failed.push(pending[i]!);
+          firstError ??= result.reason;
+        }
+      });
+      if (failed.length === 0) return true;
+      // Numbered in Redis already: whoever gets these messages next republishes the stored text.
+      if (this.stopping) {
+        this.log.warn({ err: firstError, failed: failed.length }, "EVENTS publish failed while stopping");
+        return false;
+      }
+      this.ctx.metrics.retries.inc({ operation: "publish" });
+      this.log.warn({ err: firstError, failed: failed.length, attempt }, "EVENTS publish failed; retrying");
+      await sleep(backoffMs(attempt));
+      pending = failed;
+    }
+    return true;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: number; api_error?: { err_code?: number } };
+  return e?.api_error?.err_code === 10014 || /consumer not found/i.test(e?.message ?? "");
+}
+
+function shuffled(count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+export function createSequencer(deps: SequencerDeps): Sequencer {
+  const { nc, redis, config } = deps;
+  const log = deps.log.child({ component: "sequencer", sequencerId: config.SEQUENCER_ID });
+  const metrics = createMetrics(deps.metrics);
+  const leases = new PartitionLeases(redis, config.SEQUENCER_ID, config.LEASE_TTL_MS);
+  const workers = new Map<number, PartitionWorker>();
+  const lastRenewed = new Map<number, number>();
+  /** Partitions whose worker is still winding down: not taken again until it is done. */
+  const retiring = new Map<number, Promise<void>>();
+  let ctx: WorkerContext | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> = Promise.resolve();
+  let statusWatch: QueuedIterator<Status> | undefined;
+
+  const setOwnedGauge = () => metrics.owned.set(workers.size);
+
+  function retire(partition: number, worker: PartitionWorker, reason: string): void {
+    if (workers.get(partition) !== worker) return;
+    workers.delete(partition);
+    lastRenewed.delete(partition);
+    setOwnedGauge();
+    const done = worker
+      .abort(reason)
+      .then(() => leases.release(partition))
+      .catch((err) => log.warn({ err, partition }, "could not release a lost lease"))
+      .then(() => {
+        retiring.delete(partition);
+      });
+    retiring.set(partition, done);
+  }
+
+  function startWorker(partition: number, epoch: number): void {
+    if (!ctx) return;
+    const worker = new PartitionWorker(partition, epoch, ctx);
+    workers.set(partition, worker);
+    lastRenewed.set(partition, Date.now());
+    setOwnedGauge();
+    log.info({ partition, epoch }, "partition acquired");
+    void worker.start().then(() => {
+      // The worker ended by itself (its epoch was superseded): give the partition up.
+      if (worker.dead) retire(partition, worker, worker.dead);
+    });
+  }
+
+  async function tick(): Promise<void> {
+    await Promise.all(
+      [...workers].map(async ([partition, worker]) => {
+        try {
+          if (await leases.renew(partition)) lastRenewed.set(partition, Date.now());
+          else retire(partition, worker, "lease taken over");
+        } catch (err) {
+          const since = Date.now() - (lastRenewed.get(partition) ?? 0);
+          if (since >= config.LEASE_TTL_MS) retire(partition, worker, "lease could not be renewed in time");
+          else log.warn({ err, partition }, "lease renewal failed; retrying");
+        }
+      }),
+    );
+    if (stopped) return;
+    await Promise.all(
+      shuffled(config.PARTITIONS).map(async (partition) => {
+        if (workers.has(partition) || retiring.has(partition)) return;
+        try {
+          const epoch = await leases.acquire(partition);
+          if (epoch === undefined) return;
+          if (stopped) {
+            await leases.release(partition);
+            return;
+          }
+          startWorker(partition, epoch);
+        } catch (err) {
+          log.warn({ err, partition }, "could not acquire a partition lease");
+        }
+      }),
+    );
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(
+      () => {
+        ticking = tick()
+          .catch((err) => log.error({ err }, "lease tick failed"))
+          .finally(schedule);
+      },
+      Math.max(50, Math.floor(config.LEASE_TTL_MS / 3)),
+    );
+  }
+
+  async function watchNats(iterator: QueuedIterator<Status>): Promise<void> {
+    for await (const status of iterator) {
+      // Deliveries may have been lost while disconnected: re-read each partition in order.
+      if (status.type === "reconnect") for (const worker of workers.values()) worker.requestResync("NATS reconnected");
+    }
+  }
+
+  return {
+    async start() {
+      ctx = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), redis, leases, log, metrics, config };
+      statusWatch = nc.status() as QueuedIterator<Status>;
+      void watchNats(statusWatch).catch((err) => log.warn({ err }, "NATS status watch ended"));
+      ticking = tick().catch((err) => log.error({ err }, "lease tick failed"));
+      await ticking;
+      schedule();
+    },
+
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await ticking;
+      statusWatch?.stop();
+      const owned = [...workers];
+      workers.clear();
+      setOwnedGauge();
+      await Promise.all(owned.map(([, worker]) => worker.stop()));
+      await Promise.all([...retiring.values()]);
+      await Promise.all(
+        owned.map(([partition]) =>
+          leases.release(partition).catch((err) => log.warn({ err, partition }, "could not release a lease")),
+        ),
+      );
+      log.info({ partitions: owned.map(([p]) => p) }, "sequencer stopped");
+    },
+
+    ownedPartitions() {
+      return [...workers.keys()].sort((a, b) => a - b);
+    },
+  };
+}

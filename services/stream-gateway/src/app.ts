@@ -1,0 +1,84 @@
+import compress from "@fastify/compress";
+import {
+  Counter,
+  createHttpApp,
+  createMetricsRegistry,
+  type HttpApp,
+  type Logger,
+  type NatsConnection,
+  type Redis,
+  type Registry,
+} from "@heliograph/platform";
+import { ControlPlane } from "@heliograph/store";
+import type { StreamGatewayConfig } from "./config.js";
+import { StreamHub } from "./hub.js";
+import { registerStreamRoutes } from "./stream-routes.js";
+
+export interface StreamGatewayDeps {
+  log: Logger;
+  nc: NatsConnection;
+  redis: Redis;
+  config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS">;
+  metrics?: Registry;
+}
+
+/** The HTTP app plus its waiter hub (stats for tests, drain/stop for shutdown). */
+export type StreamGatewayApp = HttpApp & { readonly hub: StreamHub };
+
+/** Bodies smaller than this go uncompressed: compressing them costs more than it saves. */
+export const COMPRESS_THRESHOLD_BYTES = 8 * 1024;
+
+/**
+ * The subscriber API. Starts the hub's JetStream consumer (the EVENTS stream must exist) and
+ * never listens; closing the app answers held long polls with [] and stops the consumer.
+ */
+export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayApp> {
+  const metrics = deps.metrics ?? createMetricsRegistry("stream-gateway");
+  const hub = new StreamHub({
+    nc: deps.nc,
+    log: deps.log.child({ component: "hub" }),
+    metrics,
+    maxWaiters: deps.config.MAX_WAITERS,
+  });
+  await hub.start();
+  try {
+    const app = await createHttpApp({
+      logger: deps.log,
+      service: "stream-gateway",
+      description: "Subscriber reads of Heliograph streams over HTTP long polling",
+      metrics,
+      readiness: [
+        { name: "nats", check: () => deps.nc.rtt() },
+        { name: "redis", check: () => deps.redis.ping() },
+        {
+          name: "events-consumer",
+          check: async () => {
+            if (hub.stats().consumers !== 1) throw new Error("not consuming EVENTS");
+          },
+        },
+      ],
+    });
+    // Held polls are answered before the server waits for in-flight requests to finish.
+    app.addHook("preClose", async () => hub.drain());
+    app.addHook("onClose", async () => hub.stop());
+    await app.register(compress, { global: true, threshold: COMPRESS_THRESHOLD_BYTES, encodings: ["br", "gzip"] });
+    const reads = new Counter({
+      name: "heliograph_stream_reads_total",
+      help: "Stream reads by outcome: immediate, woken, rechecked, empty, released, aborted, shed, recent",
+      labelNames: ["outcome"] as const,
+      registers: [metrics],
+    });
+    registerStreamRoutes(app, {
+      redis: deps.redis,
+      controlPlane: new ControlPlane(deps.redis, deps.config.CONTROL_PLANE_CACHE_MS),
+      hub,
+      reads,
+      log: deps.log.child({ component: "stream-routes" }),
+    });
+    app.decorate("hub", hub);
+    return app as StreamGatewayApp;
+  } catch (err) {
+    await hub.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,24 @@
+import { ConfigError, loadConfig } from "@heliograph/platform";
+import { describe, expect, it } from "vitest";
+import { StreamGatewayEnv } from "./config.js";
+
+describe("stream-gateway config", () => {
+  it("has the documented defaults", () => {
+    expect(loadConfig(StreamGatewayEnv, {})).toMatchObject({
+      HOST: "127.0.0.1",
+      PORT: 8081,
+      MAX_WAITERS: 50_000,
+      CONTROL_PLANE_CACHE_MS: 1_000,
+    });
+  });
+
+  it("names every bad variable", () => {
+    try {
+      loadConfig(StreamGatewayEnv, { MAX_WAITERS: "0", PORT: "http" });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual(["MAX_WAITERS", "PORT"]);
+    }
+  });
+});

@@ -53,9 +53,9 @@ async function main() {
   let nats: Awaited<ReturnType<typeof startNatsServer>>;
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
   try {
-    nats = await startNatsServer({ port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats") });
+    nats = await startNatsServer({ port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats"), ownProcessGroup: true });
     stopping.unshift(() => nats.stop());
-    redis = await startRedisServer({ port: PORTS.redis, dir: join(STATE_DIR, "data/redis") });
+    redis = await startRedisServer({ port: PORTS.redis, dir: join(STATE_DIR, "data/redis"), ownProcessGroup: true });
     stopping.unshift(() => redis.stop());
   } catch (err) {
     await Promise.all(stopping.map((s) => s()));
@@ -76,7 +76,7 @@ async function main() {
   console.log("starting ingest-gateway, sequencer, stream-gateway ...");
   const services: ServiceHandle[] = [];
   const start = async (name: ServiceName, p: number) => {
-    const svc = await startService(name, env, { port: p, echo: true });
+    const svc = await startService(name, env, { port: p, echo: true, ownProcessGroup: true });
     services.push(svc);
     stopping.unshift(() => svc.stop());
     return svc;

@@ -1,7 +1,7 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { detailsFromIssues, ERROR_CODES, type ErrorCode, HeliographError, MAX_BODY_BYTES } from "@heliograph/contracts";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -87,7 +87,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: MAX_BODY_BYTES,
-    disableRequestLogging: true,
+    // Per-request lines would cost more than the request at ingest rates; 5xx are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     requestIdHeader: "x-request-id",

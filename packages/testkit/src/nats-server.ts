@@ -33,7 +33,7 @@ export const tcpReady = (port: number) =>
  * `NATS_URL` when it is set (then restart/kill are not available).
  */
 export async function startNatsServer(
-  options: { port?: number; storeDir?: string; reuseEnv?: boolean } = {},
+  options: { port?: number; storeDir?: string; reuseEnv?: boolean; ownProcessGroup?: boolean } = {},
 ): Promise<NatsServerHandle> {
   if (options.reuseEnv !== false && process.env.NATS_URL) {
     const url = process.env.NATS_URL;
@@ -62,15 +62,12 @@ export async function startNatsServer(
     storeDir,
     process: undefined,
     async restart() {
-      handle.process = startProcess("nats-server", binary, [
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-js",
-        "-sd",
-        storeDir,
-      ]);
+      handle.process = startProcess(
+        "nats-server",
+        binary,
+        ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
+        { ownProcessGroup: options.ownProcessGroup },
+      );
       await waitFor(() => tcpReady(port), { timeoutMs: 15_000, what: `nats-server on ${port}` }).catch((err) => {
         throw new Error(`${err.message}\n${handle.process?.output()}`);
       });

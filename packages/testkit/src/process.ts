@@ -24,12 +24,15 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean; ownProcessGroup?: boolean } = {},
 ): ManagedProcess {
   const child: ChildProcess = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
+    // Out of the terminal's process group, so Ctrl-C reaches only the parent, which stops the
+    // children in order (services first, then Redis and NATS).
+    detached: options.ownProcessGroup ?? false,
   });
   let out = "";
   const collect = (chunk: Buffer) => {

@@ -22,7 +22,7 @@ export interface RedisServerHandle {
  * or uses `REDIS_URL` when it is set.
  */
 export async function startRedisServer(
-  options: { port?: number; dir?: string; reuseEnv?: boolean } = {},
+  options: { port?: number; dir?: string; reuseEnv?: boolean; ownProcessGroup?: boolean } = {},
 ): Promise<RedisServerHandle> {
   if (options.reuseEnv !== false && process.env.REDIS_URL) {
     const url = process.env.REDIS_URL;
@@ -51,24 +51,29 @@ export async function startRedisServer(
     dir,
     process: undefined,
     async restart() {
-      handle.process = startProcess("redis-server", binary, [
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--dir",
-        dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-        "--protected-mode",
-        "no",
-      ]);
+      handle.process = startProcess(
+        "redis-server",
+        binary,
+        [
+          "--bind",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--dir",
+          dir,
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "everysec",
+          "--save",
+          "",
+          "--daemonize",
+          "no",
+          "--protected-mode",
+          "no",
+        ],
+        { ownProcessGroup: options.ownProcessGroup },
+      );
       await waitFor(() => tcpReady(port), { timeoutMs: 15_000, what: `redis-server on ${port}` }).catch((err) => {
         throw new Error(`${err.message}\n${handle.process?.output()}`);
       });

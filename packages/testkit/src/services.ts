@@ -23,7 +23,7 @@ export interface ServiceHandle extends ManagedProcess {
 export async function startService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
-  options: { port?: number; echo?: boolean } = {},
+  options: { port?: number; echo?: boolean; ownProcessGroup?: boolean } = {},
 ): Promise<ServiceHandle> {
   const port = options.port ?? (await freePort());
   const fullEnv = { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info", ...env };
@@ -32,6 +32,7 @@ export async function startService(
     env: fullEnv,
     cwd: REPO_ROOT,
     echo: options.echo ?? process.env.HG_ECHO === "1",
+    ownProcessGroup: options.ownProcessGroup,
   });
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -75,3 +75,24 @@ export type SubscriberCredentials = z.infer<typeof SubscriberCredentials>;
 
 export const SetEntitlementsRequest = z.strictObject({ streams: z.array(StreamId).max(10_000) });
 export type SetEntitlementsRequest = z.infer<typeof SetEntitlementsRequest>;
+
+/** An idea channel: a publisher's stream of trade ideas, `ideas-<id>`. */
+export const IdeaChannelId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,57}$/, "channel must match ^[a-z0-9][a-z0-9_-]{0,57}$");
+
+export const CreateIdeaChannelRequest = z.strictObject({
+  id: IdeaChannelId,
+  publisher_id: EntityId,
+  title: Name,
+});
+export type CreateIdeaChannelRequest = z.infer<typeof CreateIdeaChannelRequest>;
+
+export const IdeaChannel = z.object({
+  id: z.string(),
+  publisher_id: z.string(),
+  title: z.string(),
+  stream_id: StreamId,
+  created_at: z.string(),
+});
+export type IdeaChannel = z.infer<typeof IdeaChannel>;

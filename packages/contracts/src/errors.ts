@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   RESOURCE_FORBIDDEN: { status: 403, message: "This resource belongs to another publisher" },
   ALGORITHM_FORBIDDEN: { status: 403, message: "This algorithm belongs to another publisher" },
   STREAM_FORBIDDEN: { status: 403, message: "This subscriber is not entitled to the stream" },
+  IDEA_CHANNEL_FORBIDDEN: { status: 403, message: "This idea channel belongs to another publisher" },
   // 404
   ROUTE_NOT_FOUND: { status: 404, message: "No such route" },
   RESOURCE_NOT_FOUND: { status: 404, message: "No such resource" },
@@ -32,9 +33,28 @@ export const ERROR_CODES = {
   PUBLISHER_NOT_FOUND: { status: 404, message: "No such publisher" },
   SUBSCRIBER_NOT_FOUND: { status: 404, message: "No such subscriber" },
   INGEST_NOT_FOUND: { status: 404, message: "No publish with this ingest id" },
+  IDEA_CHANNEL_NOT_FOUND: { status: 404, message: "No such idea channel" },
+  IDEA_NOT_FOUND: { status: 404, message: "No such idea in this channel" },
+  STREAM_NOT_FOUND: { status: 404, message: "No such stream" },
   // 409 / 422: understood, but refused
   RESOURCE_EXISTS: { status: 409, message: "A resource with this id exists" },
   ALGORITHM_EXISTS: { status: 409, message: "An algorithm with this id exists" },
+  IDEA_CHANNEL_EXISTS: { status: 409, message: "An idea channel with this id exists" },
+  PUBLISHER_EXISTS: { status: 409, message: "A publisher with this id exists" },
+  SUBSCRIBER_EXISTS: { status: 409, message: "A subscriber with this id exists" },
+  IDEA_ALREADY_OPENED: { status: 409, message: "This idea was opened already; open each idea id once" },
+  IDEA_NOT_OPEN: { status: 409, message: "This idea was never opened; open it before updating or closing it" },
+  IDEA_CLOSED: { status: 409, message: "This idea is closed; nothing can follow a close" },
+  IDEA_TIMESTAMP_BACKWARDS: { status: 409, message: "The timestamp is earlier than the idea's last event" },
+  STREAM_NOT_HALTED: { status: 409, message: "The stream is not halted; there is nothing to resolve" },
+  HALT_CHANGED: {
+    status: 409,
+    message: "The stream's offending event is not the one named; list the halts again",
+  },
+  IDEA_BODY_INCONSISTENT: {
+    status: 422,
+    message: "The idea's state or close_timestamp does not match the call (open, update or close)",
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     message: "This Idempotency-Key was used for a different request",

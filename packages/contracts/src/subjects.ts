@@ -32,3 +32,14 @@ export function streamIdOfSubject(subject: string): StreamId {
   const dot = subject.lastIndexOf(".");
   return subject.slice(dot + 1);
 }
+
+/**
+ * Core NATS subject on which the sequencer announces, per batch, what it numbered: a
+ * {@link SequencedNotice}. `<partition>` as in INGEST. Gateways use it to answer a publisher that
+ * asked to wait (201 with the event number) without polling Redis.
+ */
+export const SEQUENCED_SUBJECT_PREFIX = "heliograph.sequenced";
+export const sequencedSubject = (partition: number): string => `${SEQUENCED_SUBJECT_PREFIX}.${partition}`;
+
+/** Core NATS subject an operator's resolution is announced on, so the owning sequencer resumes at once. */
+export const RESUME_SUBJECT = "heliograph.control.resume";

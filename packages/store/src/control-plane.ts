@@ -3,10 +3,13 @@ import {
   type Algorithm,
   algorithmStreamId,
   type CreateAlgorithmRequest,
+  type CreateIdeaChannelRequest,
   type CreatePublisherRequest,
   type CreateResourceRequest,
   type CreateSubscriberRequest,
   HeliographError,
+  type IdeaChannel,
+  ideasStreamId,
   type Publisher,
   type PublisherCredentials,
   type Resource,
@@ -24,7 +27,7 @@ const newSecret = (prefix: string) => `${prefix}_${randomBytes(32).toString("bas
 const DUMMY_HASH = sha256("heliograph-dummy-secret");
 
 /**
- * Publishers, resources, algorithms and subscribers, kept in Redis. Secrets are random 256-bit
+ * Publishers, resources, algorithms, idea channels and subscribers, kept in Redis. Secrets are random 256-bit
  * values, so a SHA-256 is a sufficient stored hash (as for API tokens generally) and keeps
  * authentication cheap on the hot path; comparison is constant time.
  */
@@ -57,7 +60,7 @@ export class ControlPlane {
     const publisher: Publisher = { id, name: req.name, api_key: apiKey, created_at: new Date().toISOString() };
     const created = await this.redis.hsetnx(K.publisher(id), "id", id);
     if (!created)
-      throw new HeliographError("VALIDATION_FAILED", {
+      throw new HeliographError("PUBLISHER_EXISTS", {
         message: `publisher ${id} exists`,
         details: [{ path: "id", message: "exists" }],
       });
@@ -185,12 +188,46 @@ export class ControlPlane {
     return (await Promise.all(ids.map((id) => this.getAlgorithm(id)))).filter((a): a is Algorithm => !!a);
   }
 
+  async createIdeaChannel(req: CreateIdeaChannelRequest): Promise<IdeaChannel> {
+    if (!(await this.getPublisher(req.publisher_id)))
+      throw new HeliographError("PUBLISHER_NOT_FOUND", {
+        details: [{ path: "publisher_id", message: "no such publisher" }],
+      });
+    const channel: IdeaChannel = {
+      id: req.id,
+      publisher_id: req.publisher_id,
+      title: req.title,
+      stream_id: ideasStreamId(req.id),
+      created_at: new Date().toISOString(),
+    };
+    const ok = await this.redis.set(K.ideaChannel(req.id), JSON.stringify(channel), "NX");
+    if (ok !== "OK")
+      throw new HeliographError("IDEA_CHANNEL_EXISTS", {
+        message: `idea channel ${req.id} exists`,
+        details: [{ path: "id", message: "exists" }],
+      });
+    await this.redis.sadd(K.ideaChannelIndex, req.id);
+    return channel;
+  }
+
+  async getIdeaChannel(id: string): Promise<IdeaChannel | undefined> {
+    return this.cached(`chan:${id}`, async () => {
+      const raw = await this.redis.get(K.ideaChannel(id));
+      return raw ? (JSON.parse(raw) as IdeaChannel) : undefined;
+    });
+  }
+
+  async listIdeaChannels(): Promise<IdeaChannel[]> {
+    const ids = (await this.redis.smembers(K.ideaChannelIndex)).sort();
+    return (await Promise.all(ids.map((id) => this.getIdeaChannel(id)))).filter((c): c is IdeaChannel => !!c);
+  }
+
   async createSubscriber(req: CreateSubscriberRequest): Promise<SubscriberCredentials> {
     const id = req.id ?? `sub-${randomUUID().slice(0, 8)}`;
     const token = newSecret("hgt");
     const created = await this.redis.hsetnx(K.subscriber(id), "id", id);
     if (!created)
-      throw new HeliographError("VALIDATION_FAILED", {
+      throw new HeliographError("SUBSCRIBER_EXISTS", {
         message: `subscriber ${id} exists`,
         details: [{ path: "id", message: "exists" }],
       });

@@ -1,3 +1,5 @@
 export * from "./control-plane.js";
+export * from "./halts.js";
+export * from "./ideas.js";
 export * from "./keys.js";
 export * from "./stream-log.js";

@@ -17,6 +17,19 @@ export function streamKeys(streamId: StreamId) {
     fence: `${tag}:fence`,
     /** Prefix of per-ingest-message records (`<prefix><ingest_id>` → event number). */
     appliedPrefix: `${tag}:applied:`,
+    /**
+     * List: publishes kept, in INGEST order, while the stream is halted or draining after a
+     * resolution; the head is the offending one while halted. Entries: `heldEntryText` of halts.ts.
+     */
+    held: `${tag}:held`,
+    /** List of ParkedPublish JSON texts: publishes an operator skipped, never deleted. */
+    parked: `${tag}:parked`,
+    /** Hash: idea id → IdeaProjection JSON text. */
+    ideas: `${tag}:ideas`,
+    /** Hash: idea id → compact state `<o|c>|<timestamp ms>|<events>|<timestamp>` (ideas.ts). */
+    ideaState: `${tag}:idea-state`,
+    /** Set of the ids of open ideas. */
+    openIdeas: `${tag}:open-ideas`,
   } as const;
 }
 export type StreamKeys = ReturnType<typeof streamKeys>;
@@ -45,6 +58,8 @@ export const controlPlaneKeys = {
   subscriberIndex: "hg:cp:subscribers",
   subscriberStreams: (id: string) => `hg:cp:subscriber:${id}:streams`,
   tokenHash: (hash: string) => `hg:cp:token:${hash}`,
+  ideaChannel: (id: string) => `hg:cp:channel:${id}`,
+  ideaChannelIndex: "hg:cp:channels",
 };
 
 /** Idempotency record of one publisher's key (DESIGN.md promise 3). */
@@ -53,4 +68,8 @@ export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem
 export const ingestRecordKey = (ingestId: string) => `hg:ingest:${ingestId}`;
 /** Sequencer partition lease. */
 export const partitionLeaseKey = (partition: number) => `hg:lease:p${partition}`;
+/** Set of the stream ids that are halted (operators list them). */
+export const haltedStreamsKey = "hg:halted";
+/** Set of the stream ids whose halt was resolved and whose held publishes still wait to be numbered. */
+export const resumableStreamsKey = "hg:resumable";
 export const partitionEpochKey = (partition: number) => `hg:lease:p${partition}:epoch`;

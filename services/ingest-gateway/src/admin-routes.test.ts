@@ -3,6 +3,7 @@ import {
   DOCUMENT_TRADING_SIGNAL_BODY,
   ErrorBody,
   type ErrorCode,
+  IdeaChannel,
   Publisher,
   PublisherCredentials,
   Resource,
@@ -47,6 +48,9 @@ describe("admin authentication", () => {
     ["GET", "/resources/1", undefined],
     ["PUT", "/subscribers/x/streams", { streams: [] }],
     ["GET", "/streams/resource-1", undefined],
+    ["GET", "/channels", undefined],
+    ["GET", "/halts", undefined],
+    ["POST", "/streams/resource-1/resolve", { action: "skip" }],
   ] as const)(
     "%s %s is 401 without the token, with a wrong one, or with another scheme",
     async (method, path, body) => {
@@ -93,7 +97,7 @@ describe("publishers", () => {
       created_at: creds.created_at,
     });
     expectError(await admin("GET", "/publishers/nobody"), 404, "PUBLISHER_NOT_FOUND");
-    expectError(await admin("POST", "/publishers", { id: "pub-new", name: "Again" }), 400, "VALIDATION_FAILED");
+    expectError(await admin("POST", "/publishers", { id: "pub-new", name: "Again" }), 409, "PUBLISHER_EXISTS");
     expectError(await admin("POST", "/publishers", { name: "" }), 400, "VALIDATION_FAILED");
     expectError(await admin("POST", "/publishers", { name: "x", id: "Not Valid" }), 400, "VALIDATION_FAILED");
 
@@ -198,6 +202,7 @@ describe("subscribers", () => {
     expect(Subscriber.parse(set.json()).streams).toEqual(["algorithm-1", "resource-1"]);
     expect((await admin("GET", "/subscribers/sub-1")).json()).toMatchObject({ streams: ["algorithm-1", "resource-1"] });
 
+    expectError(await admin("POST", "/subscribers", { id: "sub-1", name: "Again" }), 409, "SUBSCRIBER_EXISTS");
     expectError(await admin("GET", "/subscribers/nobody"), 404, "SUBSCRIBER_NOT_FOUND");
     expectError(await admin("PUT", "/subscribers/nobody/streams", { streams: [] }), 404, "SUBSCRIBER_NOT_FOUND");
     const badStream = await admin("PUT", "/subscribers/sub-1/streams", { streams: ["Bad Stream"] });
@@ -206,12 +211,49 @@ describe("subscribers", () => {
   });
 });
 
+describe("idea channels", () => {
+  it("creates (201), lists and reads; a second create of an id is 409 IDEA_CHANNEL_EXISTS", async () => {
+    const created = await admin("POST", "/channels", { id: "equities", publisher_id: "pub-b", title: "Equities" });
+    expect(created.statusCode, created.body).toBe(201);
+    const channel = IdeaChannel.parse(created.json());
+    expect(channel).toMatchObject({
+      id: "equities",
+      publisher_id: "pub-b",
+      title: "Equities",
+      stream_id: "ideas-equities",
+    });
+    expect((await admin("GET", "/channels/equities")).json()).toEqual(channel);
+    const list = IdeaChannel.array().parse((await admin("GET", "/channels")).json());
+    expect(list.map((c) => c.id)).toEqual(expect.arrayContaining(["a-ideas", "b-ideas", "equities"]));
+    expect(await gw.redis.exists("hg:cp:channel:equities")).toBe(1);
+
+    expectError(
+      await admin("POST", "/channels", { id: "equities", publisher_id: "pub-a", title: "Again" }),
+      409,
+      "IDEA_CHANNEL_EXISTS",
+    );
+    expectError(await admin("GET", "/channels/nothing"), 404, "IDEA_CHANNEL_NOT_FOUND");
+    expectError(
+      await admin("POST", "/channels", { id: "x", publisher_id: "nobody", title: "x" }),
+      404,
+      "PUBLISHER_NOT_FOUND",
+    );
+    expectError(
+      await admin("POST", "/channels", { id: "Bad Id", publisher_id: "pub-a", title: "x" }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expectError(await admin("POST", "/channels", { id: "x", publisher_id: "pub-a" }), 400, "VALIDATION_FAILED");
+  });
+});
+
 describe("streams", () => {
-  it("answers a stream's head and status", async () => {
+  it("answers a stream's head, status and held count", async () => {
     expect((await admin("GET", "/streams/resource-1")).json()).toEqual({
       stream_id: "resource-1",
       head: -1,
       status: "live",
+      held: 0,
     });
     const keys = streamKeys("algorithm-9");
     await gw.redis.set(keys.head, "4");
@@ -220,6 +262,7 @@ describe("streams", () => {
       stream_id: "algorithm-9",
       head: 4,
       status: "halted",
+      held: 0,
     });
     expectError(await admin("GET", "/streams/Not_Valid"), 400, "STREAM_ID_INVALID");
   });
@@ -239,7 +282,13 @@ describe("OpenAPI", () => {
       "/admin/v1/subscribers": ["get", "post"],
       "/admin/v1/subscribers/{id}": ["get"],
       "/admin/v1/subscribers/{id}/streams": ["put"],
+      "/admin/v1/channels": ["get", "post"],
+      "/admin/v1/channels/{id}": ["get"],
+      "/admin/v1/halts": ["get"],
       "/admin/v1/streams/{stream_id}": ["get"],
+      "/admin/v1/streams/{stream_id}/halt": ["get"],
+      "/admin/v1/streams/{stream_id}/resolve": ["post"],
+      "/admin/v1/streams/{stream_id}/parked": ["get"],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const method of methods) {

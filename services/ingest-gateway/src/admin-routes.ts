@@ -1,21 +1,38 @@
 import {
   Algorithm,
   CreateAlgorithmRequest,
+  CreateIdeaChannelRequest,
   CreatePublisherRequest,
   CreateResourceRequest,
   CreateSubscriberRequest,
   ErrorBody,
   HeliographError,
+  IdeaChannel,
+  IdeaChannelId,
+  ParkedPublish,
   Publisher,
   PublisherCredentials,
+  RESUME_SUBJECT,
+  ResolveHaltRequest,
   Resource,
+  type ResumeNotice,
   SetEntitlementsRequest,
   STREAM_ID_PATTERN,
+  StreamHalt,
+  type StreamId,
   StreamStatus,
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
-import { type ControlPlane, readStreamState } from "@heliograph/store";
+import {
+  type ControlPlane,
+  listHaltedStreams,
+  readHalt,
+  readParked,
+  readStreamState,
+  resolveHalt,
+} from "@heliograph/store";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -25,20 +42,41 @@ import { fromRedis } from "./backing-service.js";
 export interface AdminRoutesDeps {
   controlPlane: ControlPlane;
   redis: Redis;
+  /** Announces halt resolutions (RESUME_SUBJECT) to the sequencers. */
+  nc: NatsConnection;
   adminToken: string;
 }
 
 const TextId = z.object({ id: z.string().min(1).max(64).describe("Publisher or subscriber id") });
 const NumericId = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 const StreamParams = z.object({ stream_id: z.string().max(128).describe("^[a-z0-9][a-z0-9_-]{0,63}$") });
+const ChannelParams = z.object({ id: IdeaChannelId });
 
 export const StreamInfo = z.object({
   stream_id: z.string(),
   /** Last event number; -1 when the stream has none. */
   head: z.number().int(),
   status: StreamStatus,
+  /** Publishes kept behind the halt, the offending one included; 0 when live. */
+  held: z.number().int().nonnegative(),
 });
 export type StreamInfo = z.infer<typeof StreamInfo>;
+
+/** Answer of a resolution: what was done to which offending publish. */
+export const ResolveHaltAnswer = z.object({
+  stream_id: z.string(),
+  action: ResolveHaltRequest.shape.action,
+  /** The offending publish that was skipped or retried. */
+  ingest_id: z.string(),
+});
+export type ResolveHaltAnswer = z.infer<typeof ResolveHaltAnswer>;
+
+function streamIdOf(params: { stream_id: string }): StreamId {
+  if (!STREAM_ID_PATTERN.test(params.stream_id)) {
+    throw new HeliographError("STREAM_ID_INVALID", { details: [{ path: "params.stream_id", message: "invalid" }] });
+  }
+  return params.stream_id;
+}
 
 const errors = {
   400: ErrorBody,
@@ -47,16 +85,27 @@ const errors = {
   503: ErrorBody,
 };
 const creationErrors = { ...errors, 409: ErrorBody };
+const haltErrors = {
+  ...errors,
+  404: ErrorBody.describe("STREAM_NOT_FOUND: the stream has no events and no halt"),
+  409: ErrorBody.describe("STREAM_NOT_HALTED (the stream is live) or HALT_CHANGED"),
+};
 
 /**
- * The operator's API: publishers and their keys, resources and their schemas, algorithms,
- * subscribers and their entitlements, and a stream's head and status.
+ * The operator's API: publishers and their keys, resources and their schemas, algorithms, idea
+ * channels, subscribers and their entitlements, a stream's head and status, and stream halts
+ * (list, inspect, resolve, and the publishes parked by a skip).
  */
 export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
   const cp = deps.controlPlane;
   const found = <T>(
     value: T | undefined,
-    code: "PUBLISHER_NOT_FOUND" | "RESOURCE_NOT_FOUND" | "ALGORITHM_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND",
+    code:
+      | "PUBLISHER_NOT_FOUND"
+      | "RESOURCE_NOT_FOUND"
+      | "ALGORITHM_NOT_FOUND"
+      | "SUBSCRIBER_NOT_FOUND"
+      | "IDEA_CHANNEL_NOT_FOUND",
   ): T => {
     if (value === undefined) throw new HeliographError(code);
     return value;
@@ -237,25 +286,152 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
       async (req) => fromRedis(() => cp.setEntitlements(req.params.id, req.body.streams)),
     );
 
+    scope.post(
+      "/channels",
+      {
+        schema: {
+          description: "Creates an idea channel of a publisher; its ideas go to the stream ideas-<id>.",
+          tags: ["admin: idea channels"],
+          body: CreateIdeaChannelRequest,
+          response: { 201: IdeaChannel, ...creationErrors },
+        },
+      },
+      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createIdeaChannel(req.body))),
+    );
+    scope.get(
+      "/channels",
+      {
+        schema: {
+          description: "Lists idea channels.",
+          tags: ["admin: idea channels"],
+          response: { 200: z.array(IdeaChannel), ...errors },
+        },
+      },
+      async () => fromRedis(() => cp.listIdeaChannels()),
+    );
+    scope.get(
+      "/channels/:id",
+      {
+        schema: {
+          description: "One idea channel.",
+          tags: ["admin: idea channels"],
+          params: ChannelParams,
+          response: { 200: IdeaChannel, ...errors },
+        },
+      },
+      async (req) => found(await fromRedis(() => cp.getIdeaChannel(req.params.id)), "IDEA_CHANNEL_NOT_FOUND"),
+    );
+
+    /** The stream's halt, or why there is none: 404 for a stream that has nothing, 409 for a live one. */
+    const haltOf = async (streamId: StreamId): Promise<StreamHalt> => {
+      const halt = await fromRedis(() => readHalt(deps.redis, streamId));
+      if (halt) return halt;
+      const state = await fromRedis(() => readStreamState(deps.redis, streamId));
+      if (state.head < 0) {
+        throw new HeliographError("STREAM_NOT_FOUND", {
+          details: [{ path: "params.stream_id", message: `stream ${streamId} has no events and is not halted` }],
+        });
+      }
+      throw new HeliographError("STREAM_NOT_HALTED", {
+        details: [{ path: "params.stream_id", message: `stream ${streamId} is live (head ${state.head})` }],
+      });
+    };
+
+    scope.get(
+      "/halts",
+      {
+        schema: {
+          description:
+            "Every halted stream: why, since when, the offending publish (its ingest id and event) and how many " +
+            "publishes are held behind it.",
+          tags: ["admin: streams"],
+          response: { 200: z.array(StreamHalt), ...errors },
+        },
+      },
+      async () => fromRedis(() => listHaltedStreams(deps.redis)),
+    );
+    scope.get(
+      "/streams/:stream_id/halt",
+      {
+        schema: {
+          description:
+            "A halted stream's halt with the offending event. 409 STREAM_NOT_HALTED when the stream is live; " +
+            "404 STREAM_NOT_FOUND when it has no events and no halt.",
+          tags: ["admin: streams"],
+          params: StreamParams,
+          response: { 200: StreamHalt, ...haltErrors },
+        },
+      },
+      async (req) => haltOf(streamIdOf(req.params)),
+    );
+    scope.post(
+      "/streams/:stream_id/resolve",
+      {
+        schema: {
+          description:
+            "Resolves a halt: `skip` parks the offending publish (kept in the parked list) and goes on; `retry` " +
+            "numbers it again, with `data` as its fixed data when given. `ingest_id` guards against resolving " +
+            "another halt than the one looked at (409 HALT_CHANGED). The stream's sequencer resumes at once.",
+          tags: ["admin: streams"],
+          params: StreamParams,
+          body: ResolveHaltRequest,
+          response: { 200: ResolveHaltAnswer, ...haltErrors },
+        },
+      },
+      async (req): Promise<ResolveHaltAnswer> => {
+        const streamId = streamIdOf(req.params);
+        const resolved = await fromRedis(async () => {
+          try {
+            return await resolveHalt(deps.redis, streamId, req.body);
+          } catch (err) {
+            // A stream with nothing at all is a typo more likely than a live stream.
+            if (err instanceof HeliographError && err.code === "STREAM_NOT_HALTED") await haltOf(streamId);
+            throw err;
+          }
+        });
+        // Core NATS, fire and forget: the resolution is already durable in Redis, and a sequencer
+        // that misses the notice finds the stream resumable on its own, only later.
+        try {
+          const notice: ResumeNotice = { stream_id: streamId };
+          deps.nc.publish(RESUME_SUBJECT, JSON.stringify(notice));
+        } catch (err) {
+          req.log.warn({ err, stream_id: streamId }, "announcing the resolution failed; the sequencer resumes later");
+        }
+        req.log.info({ stream_id: streamId, action: resolved.action, ingest_id: resolved.ingest_id }, "halt resolved");
+        return resolved;
+      },
+    );
+    scope.get(
+      "/streams/:stream_id/parked",
+      {
+        schema: {
+          description: "The publishes operators skipped on this stream, oldest first; they are kept, never deleted.",
+          tags: ["admin: streams"],
+          params: StreamParams,
+          response: { 200: z.array(ParkedPublish), ...errors },
+        },
+      },
+      async (req) => fromRedis(() => readParked(deps.redis, streamIdOf(req.params))),
+    );
+
     scope.get(
       "/streams/:stream_id",
       {
         schema: {
-          description: "A stream's head (last event number, -1 when empty) and status (live or halted).",
+          description:
+            "A stream's head (last event number, -1 when empty), status (live or halted) and the number of " +
+            "publishes held behind a halt.",
           tags: ["admin: streams"],
           params: StreamParams,
           response: { 200: StreamInfo, ...errors },
         },
       },
       async (req): Promise<StreamInfo> => {
-        const streamId = req.params.stream_id;
-        if (!STREAM_ID_PATTERN.test(streamId)) {
-          throw new HeliographError("STREAM_ID_INVALID", {
-            details: [{ path: "params.stream_id", message: "invalid" }],
-          });
-        }
+        const streamId = streamIdOf(req.params);
         const state = await fromRedis(() => readStreamState(deps.redis, streamId));
-        return { stream_id: streamId, ...state };
+        // Only a halted stream holds anything; a live one costs no extra read.
+        const halt = state.status === "halted" ? await fromRedis(() => readHalt(deps.redis, streamId)) : undefined;
+        return { stream_id: streamId, ...state, held: halt?.held ?? 0 };
       },
     );
   };

@@ -7,6 +7,7 @@ import type { IngestConfig } from "./config.js";
 import { IdempotencyStore } from "./idempotency.js";
 import { IngestPublisher } from "./ingest-publisher.js";
 import { publishRoutes } from "./publish-routes.js";
+import { SequencedWaiters } from "./sequenced-waiters.js";
 
 export interface IngestGatewayDeps {
   log: Logger;
@@ -24,8 +25,10 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
     logger: log,
     service: "ingest-gateway",
     description:
-      "Publisher API (API-KEY + API-SECRET headers): upload resources and post trading signals. " +
-      "Admin API (Authorization: Bearer <admin token>): publishers, resources, algorithms, subscribers. " +
+      "Publisher API (API-KEY + API-SECRET headers): upload resources, post trading signals, open, update and " +
+      "close trade ideas, look a publish up. " +
+      "Admin API (Authorization: Bearer <admin token>): publishers, resources, algorithms, idea channels, " +
+      "subscribers, streams and their halts. " +
       'Every error answers {"error":{"code","message","details"}}.',
     metrics,
     readiness: [
@@ -42,8 +45,15 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
   // Fastify parses text/plain by default; a publish is JSON or a 415.
   app.removeContentTypeParser("text/plain");
 
+  // One subscription per process for every publish that waits for its number (X-Heliograph-Wait).
+  const waiters = new SequencedWaiters(nc, log);
+  // Waits end (202) when the app starts closing, so shutdown is not held up by them.
+  app.addHook("preClose", async () => waiters.close());
+
   await app.register(
     publishRoutes({
+      redis,
+      waiters,
       controlPlane: new ControlPlane(redis, config.CONTROL_PLANE_CACHE_MS),
       idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
       publisher: new IngestPublisher(nc, {
@@ -56,8 +66,11 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
     { prefix: "/api/v1" },
   );
   // Admin reads are not on a hot path and must see what was just written: no cache.
-  await app.register(adminRoutes({ controlPlane: new ControlPlane(redis, 0), redis, adminToken: config.ADMIN_TOKEN }), {
-    prefix: "/admin/v1",
-  });
+  await app.register(
+    adminRoutes({ controlPlane: new ControlPlane(redis, 0), redis, nc, adminToken: config.ADMIN_TOKEN }),
+    {
+      prefix: "/admin/v1",
+    },
+  );
   return app;
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
-import { idempotencyKey } from "@heliograph/store";
+import { idempotencyKey, ingestRecordKey } from "@heliograph/store";
 import type { FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import { fromRedis } from "./backing-service.js";
@@ -59,6 +59,12 @@ export interface IdempotencyRecord {
   body: unknown;
 }
 
+/** Stored at `ingestRecordKey(ingest_id)` for the retention window: whose publish, to which stream. */
+export interface IngestRecord {
+  stream_id: string;
+  publisher_id: string;
+}
+
 /** Outcome of looking a key up: nothing yet, the first answer to replay, or a reuse. */
 export type IdempotencyLookup = { kind: "new" } | { kind: "replay"; record: IdempotencyRecord };
 
@@ -77,6 +83,40 @@ export class IdempotencyStore {
     const raw = await fromRedis(() => this.redis.get(this.redisKey(publisherId, key)));
     if (raw === null) return { kind: "new" };
     return { kind: "replay", record: sameRequest(JSON.parse(raw) as IdempotencyRecord, hash) };
+  }
+
+  /**
+   * After the PubAck: writes where the publish can be looked up by its ingest id
+   * (`GET /api/v1/publishes/:ingest_id`) and, with an Idempotency-Key, the first answer to it
+   * (only the first: SET NX), in one round trip. Returns the first answer to the key: this one,
+   * or a concurrent request's that recorded first.
+   */
+  async recordPublish(
+    ingest: IngestRecord & { ingest_id: string },
+    idempotency?: { publisherId: string; key: string; record: IdempotencyRecord },
+  ): Promise<IdempotencyRecord | undefined> {
+    const { ingest_id, ...value } = ingest;
+    const pipeline = this.redis
+      .pipeline()
+      .set(ingestRecordKey(ingest_id), JSON.stringify(value satisfies IngestRecord), "EX", this.ttlSeconds);
+    if (idempotency) {
+      const redisKey = this.redisKey(idempotency.publisherId, idempotency.key);
+      pipeline.set(redisKey, JSON.stringify(idempotency.record), "EX", this.ttlSeconds, "NX").get(redisKey);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    if (!idempotency) return undefined;
+    if (results[1]?.[1] === "OK") return idempotency.record;
+    const stored = results[2]?.[1];
+    if (typeof stored !== "string") return idempotency.record;
+    return sameRequest(JSON.parse(stored) as IdempotencyRecord, idempotency.record.request_hash);
+  }
+
+  /** Who published an ingest id, and to which stream; undefined when unknown or expired. */
+  async ingestRecord(ingestId: string): Promise<IngestRecord | undefined> {
+    const raw = await fromRedis(() => this.redis.get(ingestRecordKey(ingestId)));
+    return raw === null ? undefined : (JSON.parse(raw) as IngestRecord);
   }
 
   /**

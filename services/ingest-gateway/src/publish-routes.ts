@@ -3,19 +3,29 @@ import {
   canonicalSignal,
   checkResourceValues,
   ErrorBody,
+  type ErrorCode,
   type EventType,
   HeliographError,
   IDEMPOTENT_REPLAY_HEADER,
+  IdeaChannelId,
+  type IdeaEventType,
+  IdeaPublishRequest,
+  type IdeaState,
   type IngestMessage,
+  ideaBodyProblems,
+  ideaTransitionViolation,
   PublishAccepted,
+  PublishSequenced,
+  PublishStatus,
   resourceStreamId,
   type StreamId,
   TradingSignalRequest,
   UploadResourceRequest,
 } from "@heliograph/contracts";
-import type { ControlPlane } from "@heliograph/store";
+import { type ControlPlane, readIdeaState, readPublishStatus } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { fromRedis } from "./backing-service.js";
 import {
@@ -27,11 +37,22 @@ import {
 } from "./idempotency.js";
 import type { IngestPublisher } from "./ingest-publisher.js";
 import { publisherAuthHook, publisherOf } from "./publisher-auth.js";
+import { type SequencedWaiter, type SequencedWaiters, waitMsOf } from "./sequenced-waiters.js";
 
 export interface PublishRoutesDeps {
   controlPlane: ControlPlane;
   idempotency: IdempotencyStore;
   publisher: IngestPublisher;
+  redis: Redis;
+  waiters: SequencedWaiters;
+}
+
+/** What a route's checks may need to know of the publish being prepared. */
+interface PublishContext {
+  ingestId: string;
+  receivedAt: string;
+  /** An Idempotency-Key was sent: the ingest id is the same on every retry. */
+  keyed: boolean;
 }
 
 /** What a route has checked and built; the shared path below publishes it and answers. */
@@ -46,6 +67,13 @@ interface PreparedPublish {
 const PublisherHeaders = z.looseObject({
   "api-key": z.string().optional().describe("Publisher API key"),
   "api-secret": z.string().optional().describe("Publisher API secret"),
+  "x-heliograph-wait": z
+    .string()
+    .optional()
+    .describe(
+      "Seconds (0 to 30, decimals allowed) to wait until the publish is numbered: 201 with its event_number " +
+        "when it is numbered within the bound, else the usual 202. 0 or absent: answer 202 once stored.",
+    ),
   "idempotency-key": z
     .string()
     .optional()
@@ -56,12 +84,13 @@ const PublisherHeaders = z.looseObject({
 });
 
 const errorResponses = {
-  400: ErrorBody.describe("MALFORMED_JSON, VALIDATION_FAILED or IDEMPOTENCY_KEY_INVALID"),
+  400: ErrorBody.describe("MALFORMED_JSON, VALIDATION_FAILED, IDEMPOTENCY_KEY_INVALID or WAIT_INVALID"),
   401: ErrorBody.describe("AUTH_MISSING or AUTH_INVALID"),
   403: ErrorBody.describe("The resource or algorithm belongs to another publisher"),
-  404: ErrorBody.describe("No such resource or algorithm"),
+  404: ErrorBody.describe("No such resource, algorithm or idea channel"),
   413: ErrorBody.describe("BODY_TOO_LARGE: over 64 KiB"),
   415: ErrorBody.describe("UNSUPPORTED_MEDIA_TYPE: send application/json"),
+  409: ErrorBody.describe("The idea event cannot follow the idea's current state (IDEA_* codes)"),
   422: ErrorBody.describe("Understood but refused (see the code)"),
   503: ErrorBody.describe(
     "INGEST_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After, with the same Idempotency-Key",
@@ -69,30 +98,32 @@ const errorResponses = {
 };
 
 /**
- * The publisher API of the resources document: `upload_resource` and `create_trading_signal`.
- * Checks run in this order: credentials (onRequest, before the body is read), the body's schema,
- * the Idempotency-Key record, then ownership and content. A publish is answered 202 only once
- * JetStream has stored it.
+ * The publisher API: `upload_resource` and `create_trading_signal` of the resources document, the
+ * idea calls (open, update, close) of the trade-ideas document, and the lookup of a publish.
+ * Checks run in this order: credentials and headers (onRequest, before the body is read), the
+ * body's schema, the Idempotency-Key record, then ownership and content. A publish is answered 202
+ * only once JetStream has stored it, or 201 once it is numbered when the client asked to wait.
  */
 export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
-  const { controlPlane, idempotency, publisher } = deps;
+  const { controlPlane, idempotency, publisher, redis, waiters } = deps;
 
   async function accept(
     req: FastifyRequest,
     reply: FastifyReply,
-    prepare: (ingestId: string, receivedAt: string) => Promise<PreparedPublish>,
+    prepare: (ctx: PublishContext) => Promise<PreparedPublish>,
   ): Promise<FastifyReply> {
     const publisherId = publisherOf(req);
     const key = idempotencyKeyOf(req);
+    const waitMs = waitMsOf(req);
     const hash = key === undefined ? "" : requestHash(req.method, req.url, req.body);
     if (key !== undefined) {
       const found = await idempotency.lookup(publisherId, key, hash);
-      if (found.kind === "replay") return replay(reply, found.record);
+      if (found.kind === "replay") return replay(req, reply, found.record, waitMs);
     }
 
     const receivedAt = new Date().toISOString();
     const ingestId = ingestIdFor(publisherId, key);
-    const prepared = await prepare(ingestId, receivedAt);
+    const prepared = await prepare({ ingestId, receivedAt, keyed: key !== undefined });
     const message: IngestMessage = {
       ingest_id: ingestId,
       stream_id: prepared.stream_id,
@@ -101,7 +132,15 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       data: prepared.data,
       received_at: receivedAt,
     };
-    const ack = await publisher.publish(message);
+    // Registered before the publish: the sequencer's notice can come before the PubAck does.
+    const waiter = waitMs > 0 ? waiters.register(ingestId) : undefined;
+    let ack: Awaited<ReturnType<IngestPublisher["publish"]>>;
+    try {
+      ack = await publisher.publish(message);
+    } catch (err) {
+      waiter?.settle(undefined);
+      throw err;
+    }
     if (ack.duplicate)
       req.log.info({ ingest_id: ingestId, seq: ack.seq }, "INGEST already held this publish (a retry)");
 
@@ -111,20 +150,102 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       stream_id: prepared.stream_id,
       id: prepared.id,
     };
-    if (key !== undefined) {
-      const record: IdempotencyRecord = { request_hash: hash, status: 202, body: answer };
-      let first: IdempotencyRecord = record;
-      try {
-        first = await idempotency.record(publisherId, key, record);
-      } catch (err) {
-        if (err instanceof HeliographError) throw err;
-        // The event is stored: answer 202. A retry publishes again with the same Nats-Msg-Id and
-        // ingest id, which JetStream and the sequencer drop, so no second event is created.
-        req.log.error({ err, ingest_id: ingestId }, "recording the idempotency key failed");
+    const record: IdempotencyRecord = { request_hash: hash, status: 202, body: answer };
+    let first: IdempotencyRecord | undefined = record;
+    try {
+      first = await idempotency.recordPublish(
+        { ingest_id: ingestId, stream_id: prepared.stream_id, publisher_id: publisherId },
+        key === undefined ? undefined : { publisherId, key, record },
+      );
+    } catch (err) {
+      if (err instanceof HeliographError) {
+        waiter?.settle(undefined);
+        throw err;
       }
-      if (first !== record) return replay(reply, first);
+      // The event is stored: answer 202. A retry publishes again with the same Nats-Msg-Id and
+      // ingest id, which JetStream and the sequencer drop, so no second event is created.
+      req.log.error({ err, ingest_id: ingestId }, "recording the publish (ingest id, idempotency key) failed");
     }
+    if (key !== undefined && first !== undefined && first !== record) {
+      waiter?.settle(undefined);
+      return replay(req, reply, first, waitMs);
+    }
+    if (waiter) return answerWhenSequenced(reply, waiter, answer, waitMs, false);
     return reply.code(202).send(answer);
+  }
+
+  /** A replayed first answer; a 202 is upgraded to a 201 when the client waits and it gets numbered. */
+  async function replay(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    record: IdempotencyRecord,
+    waitMs: number,
+  ): Promise<FastifyReply> {
+    const accepted = record.status === 202 ? PublishAccepted.safeParse(record.body) : undefined;
+    if (waitMs > 0 && accepted?.success) {
+      req.log.debug({ ingest_id: accepted.data.ingest_id }, "replaying an idempotent publish; waiting for its number");
+      return answerWhenSequenced(reply, waiters.register(accepted.data.ingest_id), accepted.data, waitMs, true);
+    }
+    return reply.code(record.status).header(IDEMPOTENT_REPLAY_HEADER, "true").send(record.body);
+  }
+
+  /** 201 with the event number once the publish is numbered, or 202 when `waitMs` passes first. */
+  async function answerWhenSequenced(
+    reply: FastifyReply,
+    waiter: SequencedWaiter,
+    answer: PublishAccepted,
+    waitMs: number,
+    replayed: boolean,
+  ): Promise<FastifyReply> {
+    // A client that goes away stops waiting at once (the response closes before it is sent).
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once("close", onClose);
+    let eventNumber: number | undefined;
+    try {
+      eventNumber = await waiters.wait(
+        waiter,
+        waitMs,
+        async () => {
+          // It may have been numbered before the wait began (a retry, a fast sequencer).
+          const status = await readPublishStatus(redis, answer.stream_id, answer.ingest_id);
+          if (status?.status === "sequenced") return status.event_number;
+          // Skipped by an operator: it will never be numbered, so waiting is pointless.
+          if (status?.status === "parked") return "never";
+          return undefined;
+        },
+        gone.signal,
+      );
+    } finally {
+      reply.raw.off("close", onClose);
+    }
+    if (replayed) reply.header(IDEMPOTENT_REPLAY_HEADER, "true");
+    if (eventNumber === undefined) return reply.code(202).send(answer);
+    const sequenced: PublishSequenced = { ...answer, status: "sequenced", event_number: eventNumber };
+    return reply.code(201).send(sequenced);
+  }
+
+  /**
+   * The 409 pre-checks of an idea event against the idea's numbered state. They are a courtesy
+   * that answers most mistakes at once; two publishes racing each other can both pass, and the
+   * sequencer's integrity rule (a halt) is what holds then.
+   */
+  async function checkIdeaTransition(
+    streamId: StreamId,
+    eventType: IdeaEventType,
+    body: IdeaPublishRequest,
+    ctx: PublishContext,
+  ): Promise<void> {
+    const current = await fromRedis(() => readIdeaState(redis, streamId, body.id));
+    const violation = ideaTransitionViolation(current, eventType, body.timestamp);
+    if (violation === undefined) return;
+    // An Idempotency-Key retry of a publish that already got through (its answer was lost before
+    // the key was recorded) must get its 2xx, not a 409 caused by its own first attempt.
+    if (ctx.keyed && (await fromRedis(() => readPublishStatus(redis, streamId, ctx.ingestId))) !== undefined) return;
+    const code = ideaViolationCode(current?.state, eventType);
+    throw new HeliographError(code, {
+      details: [{ path: code === "IDEA_TIMESTAMP_BACKWARDS" ? "timestamp" : "id", message: violation }],
+    });
   }
 
   return async (scope) => {
@@ -132,10 +253,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     // The key is checked with the credentials, before the body is read.
     scope.addHook("onRequest", async (req) => {
       idempotencyKeyOf(req);
+      if (req.method === "POST") waitMsOf(req);
     });
     // A body that is not an object (none, null, an array, a scalar) gets one clear 400, whatever
     // the schema's refinements would make of it.
     scope.addHook("preValidation", async (req) => {
+      if (req.method !== "POST") return;
       if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) {
         throw new HeliographError("VALIDATION_FAILED", {
           message: "The request body must be a JSON object",
@@ -155,12 +278,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           tags: ["publisher"],
           headers: PublisherHeaders,
           body: TradingSignalRequest,
-          response: { 202: PublishAccepted, ...errorResponses },
+          response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
         },
       },
       async (req, reply) => {
         const body = req.body;
-        return accept(req, reply, async (ingestId, receivedAt) => {
+        return accept(req, reply, async ({ ingestId, receivedAt }) => {
           if (body.order_type !== "market") {
             throw new HeliographError("SIGNAL_ORDER_TYPE_UNSUPPORTED", {
               details: [{ path: "order_type", message: `"${body.order_type}" is not supported; send "market"` }],
@@ -199,12 +322,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           tags: ["publisher"],
           headers: PublisherHeaders,
           body: UploadResourceRequest,
-          response: { 202: PublishAccepted, ...errorResponses },
+          response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
         },
       },
       async (req, reply) => {
         const body = req.body;
-        return accept(req, reply, async (_ingestId, receivedAt) => {
+        return accept(req, reply, async ({ receivedAt }) => {
           const resource = await fromRedis(() => controlPlane.getResource(body.resource_id));
           if (!resource) {
             throw new HeliographError("RESOURCE_NOT_FOUND", {
@@ -234,9 +357,108 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
         });
       },
     );
+
+    for (const [action, eventType] of IDEA_CALLS) {
+      scope.post(
+        `/ideas/:channel/${action}`,
+        {
+          schema: {
+            description:
+              `Publishes an \`${eventType}\` event of one of your idea channels into its stream \`ideas-<channel>\`. ` +
+              "The body is the event's `data` exactly as the trade-ideas document shows it, without `published_at` " +
+              `(Heliograph adds it when it numbers the event). ${IDEA_CALL_RULES[eventType]}`,
+            tags: ["publisher: ideas"],
+            headers: PublisherHeaders,
+            params: ChannelParams,
+            body: IdeaPublishRequest,
+            response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
+          },
+        },
+        async (req, reply) => {
+          const body = req.body;
+          return accept(req, reply, async (ctx) => {
+            const channel = await fromRedis(() => controlPlane.getIdeaChannel(req.params.channel));
+            if (!channel) {
+              throw new HeliographError("IDEA_CHANNEL_NOT_FOUND", {
+                details: [{ path: "params.channel", message: `no idea channel ${req.params.channel}` }],
+              });
+            }
+            if (channel.publisher_id !== publisherOf(req)) {
+              throw new HeliographError("IDEA_CHANNEL_FORBIDDEN", {
+                details: [{ path: "params.channel", message: `idea channel ${channel.id} is not yours` }],
+              });
+            }
+            const problems = ideaBodyProblems(eventType, body);
+            if (problems.length > 0) throw new HeliographError("IDEA_BODY_INCONSISTENT", { details: problems });
+            await checkIdeaTransition(channel.stream_id, eventType, body, ctx);
+            return { stream_id: channel.stream_id, event_type: eventType, data: body, id: body.id };
+          });
+        },
+      );
+    }
+
+    scope.get(
+      "/publishes/:ingest_id",
+      {
+        schema: {
+          description:
+            "Where one of your publishes is, by the ingest id its answer gave: accepted (stored, not numbered yet), " +
+            "held (its stream is halted), sequenced (with its event number) or parked (skipped by an operator). " +
+            "Known for the retention window (24 h by default).",
+          tags: ["publisher"],
+          headers: PublisherHeaders.pick({ "api-key": true, "api-secret": true }),
+          params: IngestParams,
+          response: {
+            200: PublishStatus,
+            401: errorResponses[401],
+            404: ErrorBody.describe("INGEST_NOT_FOUND"),
+            503: errorResponses[503],
+          },
+        },
+      },
+      async (req): Promise<PublishStatus> => {
+        const ingestId = req.params.ingest_id;
+        const record = await idempotency.ingestRecord(ingestId);
+        // Another publisher's ingest id answers as an unknown one: it reveals nothing.
+        if (!record || record.publisher_id !== publisherOf(req)) {
+          throw new HeliographError("INGEST_NOT_FOUND", {
+            details: [{ path: "params.ingest_id", message: `no publish ${ingestId} of yours` }],
+          });
+        }
+        const status = await fromRedis(() => readPublishStatus(redis, record.stream_id, ingestId));
+        return status ?? { status: "accepted", ingest_id: ingestId, stream_id: record.stream_id };
+      },
+    );
   };
 }
 
-function replay(reply: FastifyReply, record: IdempotencyRecord): FastifyReply {
-  return reply.code(record.status).header(IDEMPOTENT_REPLAY_HEADER, "true").send(record.body);
+const IDEA_CALLS = [
+  ["open", "IdeaOpened"],
+  ["update", "IdeaUpdated"],
+  ["close", "IdeaClosed"],
+] as const satisfies readonly (readonly [string, IdeaEventType])[];
+
+const IDEA_CALL_RULES: Record<IdeaEventType, string> = {
+  IdeaOpened:
+    '`idea.state` must be "open" and `idea.close_timestamp` null (else 422); an idea id is opened once (else 409).',
+  IdeaUpdated:
+    '`idea.state` must be "open" and `idea.close_timestamp` null (else 422); the idea must be open and the ' +
+    "timestamp not earlier than its last event's (else 409).",
+  IdeaClosed:
+    '`idea.state` must be "closed" with a `idea.close_timestamp` (else 422); the idea must be open and the ' +
+    "timestamp not earlier than its last event's (else 409).",
+};
+
+const ChannelParams = z.object({ channel: IdeaChannelId.describe("The idea channel; its stream is ideas-<channel>") });
+const IngestParams = z.object({
+  ingest_id: z.string().min(1).max(128).describe("The ingest_id of a publish's answer"),
+});
+
+/** The error code of an `ideaTransitionViolation`, from the idea's state and the event. */
+function ideaViolationCode(state: IdeaState | undefined, eventType: IdeaEventType): ErrorCode {
+  if (state === undefined) return "IDEA_NOT_OPEN";
+  // Anything after a close, a second open included: the idea's story is over.
+  if (state === "closed") return "IDEA_CLOSED";
+  if (eventType === "IdeaOpened") return "IDEA_ALREADY_OPENED";
+  return "IDEA_TIMESTAMP_BACKWARDS";
 }

@@ -1,7 +1,8 @@
 /**
  * For tests: the gateway app against a real nats-server and redis-server of its own, seeded with
- * two publishers (A owns resource 1 of the resources document, resource 3 with an optional key
- * and algorithm 1; B owns resource 2 and algorithm 2), plus helpers to read INGEST back.
+ * two publishers (A owns resource 1 of the resources document, resource 3 with an optional key,
+ * algorithm 1 and idea channel `a-ideas`; B owns resource 2, algorithm 2 and idea channel
+ * `b-ideas`), plus helpers to read INGEST back and to start a real sequencer against it.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -22,7 +23,14 @@ import {
   type StreamSettings,
 } from "@heliograph/platform";
 import { ControlPlane } from "@heliograph/store";
-import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  type ServiceHandle,
+  startNatsServer,
+  startRedisServer,
+  startService,
+} from "@heliograph/testkit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { buildApp } from "./app.js";
 import { type IngestConfig, IngestEnv } from "./config.js";
@@ -37,9 +45,9 @@ export interface TestGateway {
   config: IngestConfig;
   controlPlane: ControlPlane;
   adminToken: string;
-  /** Owns resources 1 and 3 and algorithm 1. */
+  /** Owns resources 1 and 3, algorithm 1 and idea channel a-ideas. */
   a: PublisherCredentials;
-  /** Owns resource 2 and algorithm 2. */
+  /** Owns resource 2, algorithm 2 and idea channel b-ideas. */
   b: PublisherCredentials;
   /** Publisher headers of A (or of the given credentials). */
   headers(creds?: PublisherCredentials, extra?: Record<string, string>): Record<string, string>;
@@ -47,6 +55,8 @@ export interface TestGateway {
   ingestCount(): Promise<number>;
   /** The last message stored on a subject, parsed, with its Nats-Msg-Id. */
   lastIngest(subject: string): Promise<{ message: IngestMessage; msgId: string | undefined; seq: number }>;
+  /** Starts a sequencer process against this gateway's NATS and Redis; stopped by `stop()`. */
+  startSequencer(): Promise<ServiceHandle>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +100,9 @@ export async function startTestGateway(
   });
   await controlPlane.createAlgorithm({ id: 1, name: "A's algorithm", publisher_id: a.id });
   await controlPlane.createAlgorithm({ id: 2, name: "B's algorithm", publisher_id: b.id });
+  await controlPlane.createIdeaChannel({ id: "a-ideas", title: "A's ideas", publisher_id: a.id });
+  await controlPlane.createIdeaChannel({ id: "b-ideas", title: "B's ideas", publisher_id: b.id });
+  const sequencers: ServiceHandle[] = [];
 
   return {
     app,
@@ -110,7 +123,17 @@ export async function startTestGateway(
       if (!stored) throw new Error(`nothing stored on ${subject}`);
       return { message: stored.json<IngestMessage>(), msgId: stored.header?.get("Nats-Msg-Id"), seq: stored.seq };
     },
+    async startSequencer() {
+      const sequencer = await startService("sequencer", {
+        NATS_URL: natsServer.url,
+        REDIS_URL: redisServer.url,
+        PARTITIONS: String(config.PARTITIONS),
+      });
+      sequencers.push(sequencer);
+      return sequencer;
+    },
     async stop() {
+      await Promise.all(sequencers.map((s) => s.stop()));
       await app.close();
       if (!nc.isClosed()) await nc.close();
       redis.disconnect();

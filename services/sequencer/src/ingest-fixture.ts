@@ -1,7 +1,9 @@
 import {
   DEFAULT_PARTITION_COUNT,
+  DOCUMENT_IDEA_OPENED,
   EVENTS_STREAM,
   eventsSubject,
+  type IdeaEventType,
   type IngestMessage,
   ingestSubject,
   partitionOf,
@@ -23,6 +25,34 @@ export function ingestMessage(streamId: StreamId, ingestId: string, k: number): 
     event_type: "TradingSignalCreated",
     data: { id: `signal-${k}`, timestamp: now, k },
     received_at: now,
+  };
+}
+
+/** An idea publish as the ingest gateway stores it: the document's example with this id, type and timestamp. */
+export function ideaMessage(
+  streamId: StreamId,
+  ingestId: string,
+  eventType: IdeaEventType,
+  ideaId: string,
+  timestamp: string,
+  extra: Record<string, unknown> = {},
+): IngestMessage {
+  const { published_at: _, ...data } = DOCUMENT_IDEA_OPENED.data;
+  const closed = eventType === "IdeaClosed";
+  return {
+    ingest_id: ingestId,
+    stream_id: streamId,
+    publisher_id: "pub-test",
+    event_type: eventType,
+    data: {
+      ...data,
+      id: ideaId,
+      timestamp,
+      comment: `${eventType} ${ingestId}`,
+      idea: { ...data.idea, state: closed ? "closed" : "open", close_timestamp: closed ? timestamp : null },
+      ...extra,
+    },
+    received_at: new Date().toISOString(),
   };
 }
 

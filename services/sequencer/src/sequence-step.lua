@@ -1,58 +1,183 @@
--- One numbering step for one Heliograph stream (DESIGN.md, Sequencer).
--- KEYS: head, log, status, fence, applied_1 .. applied_k   (all share the stream's hash tag)
--- ARGV: epoch, applied_ttl_seconds, k, then per message: ingest_id, body_text
--- body_text is the event JSON without its leading '{"event_number":N,' (contracts eventBodyText).
--- Returns one entry per message, in order:
---   { n, text, 1 }  numbered now
---   { n, text, 0 }  numbered before (a redelivery): the stored text
---   { -1 }          the stream is halted: not numbered
+-- One numbering step for one Heliograph stream (DESIGN.md, Sequencer; promises 2 and 6).
+-- KEYS: head, log, status, fence, held, idea_state, ideas, open_ideas, applied_1 .. applied_k
+--       (all share the stream's hash tag)
+-- ARGV: mode ('step' | 'drain'), epoch, applied_ttl_seconds, now (ISO text), k, then per message
+--       the 9 fields: ingest_id, body_text, event_type, idea_id, ts_ms, ts_text, projection_prefix,
+--       problem, held_entry
+--   body_text: the event JSON without its leading '{"event_number":N,' (contracts eventBodyText).
+--   event_type: only for idea events (IdeaOpened, IdeaUpdated, IdeaClosed), else '' (no rules).
+--   ts_ms: the timestamp in ms, '' when it does not parse (then it is never "earlier").
+--   projection_prefix: the IdeaProjection JSON without its closing '}' and without event_number
+--     and events, which are appended here.
+--   problem: non-empty when the message can never be numbered as it is (unreadable): a violation.
+--   held_entry: the held-list text of the message (store heldEntryText).
+-- mode 'step': INGEST messages. A message applied before returns its outcome; while the stream
+--   is halted or its held list is not empty, messages go to the held list's tail; otherwise the
+--   rules are checked and the message is numbered, or halts the stream and is held.
+-- mode 'drain': the held list's head entries, in order, after a halt was resolved. Each must
+--   still be at the head (else the drain stops: 'changed'); numbered ones are popped.
+-- Returns { results, { halted 0|1, held length, stop } }, results one per message processed:
+--   { n, text, 1 }   numbered now
+--   { n, text, 0 }   numbered before (a redelivery): the stored text
+--   { -1 }           held (kept in the held list, not numbered)
+--   { -2, reason }   broke the rules: the stream is halted now, the message is the held head
+--   { -3 }           parked by an operator before (a redelivery)
+-- In drain mode the results stop at the first message that was not numbered; stop says why:
+-- 'halted', 'changed' or ''.
+-- The applied record of a held message has no expiry (a halt may outlast the TTL); it gets the TTL
+-- once the message is numbered (here) or parked (store resolveHalt).
 -- Errors with STALE_EPOCH when a newer lease epoch has written this stream.
--- Log entry fields 'e' and 'i' are LOG_EVENT_FIELD and LOG_INGEST_FIELD of packages/store.
+-- Log entry fields 'e' and 'i' are LOG_EVENT_FIELD and LOG_INGEST_FIELD of packages/store; the
+-- idea state text is store ideaStateText; held/status layout as store halts.ts reads it.
 
-local epoch = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local k = tonumber(ARGV[3])
+local K_HEAD, K_LOG, K_STATUS, K_FENCE, K_HELD, K_ISTATE, K_IDEAS, K_OPEN = 1, 2, 3, 4, 5, 6, 7, 8
+local FIELDS = 9
+local mode = ARGV[1]
+local epoch = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local now = ARGV[4]
+local k = tonumber(ARGV[5])
 
-local fence = tonumber(redis.call('GET', KEYS[4]) or '0')
+local fence = tonumber(redis.call('GET', KEYS[K_FENCE]) or '0')
 if epoch < fence then
-  return redis.error_reply('STALE_EPOCH epoch ' .. ARGV[1] .. ' is older than fence ' .. string.format('%d', fence))
+  return redis.error_reply('STALE_EPOCH epoch ' .. ARGV[2] .. ' is older than fence ' .. string.format('%d', fence))
 end
 if epoch > fence then
-  redis.call('SET', KEYS[4], ARGV[1])
+  redis.call('SET', KEYS[K_FENCE], ARGV[2])
 end
 
-local head = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local halted = redis.call('HGET', KEYS[3], 'status') == 'halted'
-local results = {}
+local head = tonumber(redis.call('GET', KEYS[K_HEAD]) or '-1')
+local halted = redis.call('HGET', KEYS[K_STATUS], 'status') == 'halted'
+local held_len = redis.call('LLEN', KEYS[K_HELD])
 
-for j = 1, k do
-  local applied_key = KEYS[4 + j]
-  local ingest_id = ARGV[2 + 2 * j]
-  local body = ARGV[3 + 2 * j]
-  local prior = redis.call('GET', applied_key)
-  if prior then
-    local id = string.format('%d-0', tonumber(prior) + 1)
-    local entries = redis.call('XRANGE', KEYS[2], id, id)
-    local text = ''
-    local entry = entries[1]
-    if entry then
-      local fields = entry[2]
-      for f = 1, #fields, 2 do
-        if fields[f] == 'e' then text = fields[f + 1] end
+local function arg(j, f) return ARGV[5 + (j - 1) * FIELDS + f] end
+
+local function idea_state(id)
+  local text = redis.call('HGET', KEYS[K_ISTATE], id)
+  if not text then return nil end
+  local s, ms, events, ts = string.match(text, '^(%a)|(%-?%d*)|(%d+)|(.*)$')
+  return { state = s, ms = ms, events = tonumber(events), ts = ts }
+end
+
+-- Exactly contracts ideaTransitionViolation (a unit test holds the two together).
+local function violation(j)
+  local problem = arg(j, 8)
+  if problem ~= '' then return problem end
+  local etype = arg(j, 3)
+  if etype == '' then return nil end
+  local cur = idea_state(arg(j, 4))
+  if etype == 'IdeaOpened' then
+    if cur then
+      return 'idea is already ' .. (cur.state == 'o' and 'open' or 'closed') .. '; it cannot be opened again'
+    end
+    return nil
+  end
+  if not cur then return etype .. ' of an idea that was never opened' end
+  if cur.state == 'c' then return etype .. ' after the idea was closed' end
+  local ms = arg(j, 5)
+  if ms ~= '' and cur.ms ~= '' and tonumber(ms) < tonumber(cur.ms) then
+    return 'timestamp ' .. arg(j, 6) .. " is earlier than the idea's last event (" .. cur.ts .. ')'
+  end
+  return nil
+end
+
+local function stored_text(n)
+  local id = string.format('%d-0', n + 1)
+  local entry = redis.call('XRANGE', KEYS[K_LOG], id, id)[1]
+  if entry then
+    local fields = entry[2]
+    for f = 1, #fields, 2 do
+      if fields[f] == 'e' then return fields[f + 1] end
+    end
+  end
+  return ''
+end
+
+local function number(j)
+  head = head + 1
+  local n = string.format('%d', head)
+  local text = '{"event_number":' .. n .. ',' .. arg(j, 2)
+  redis.call('XADD', KEYS[K_LOG], string.format('%d-0', head + 1), 'e', text, 'i', arg(j, 1))
+  -- Head right after its entry: a script that errors part way is not rolled back.
+  redis.call('SET', KEYS[K_HEAD], n)
+  redis.call('SET', KEYS[8 + j], n, 'EX', ttl)
+  local etype = arg(j, 3)
+  if etype ~= '' then
+    local id = arg(j, 4)
+    local cur = idea_state(id)
+    local events = string.format('%d', (cur and cur.events or 0) + 1)
+    local closed = etype == 'IdeaClosed'
+    redis.call('HSET', KEYS[K_ISTATE], id, (closed and 'c' or 'o') .. '|' .. arg(j, 5) .. '|' .. events .. '|' .. arg(j, 6))
+    redis.call('HSET', KEYS[K_IDEAS], id, arg(j, 7) .. ',"event_number":' .. n .. ',"events":' .. events .. '}')
+    if closed then redis.call('SREM', KEYS[K_OPEN], id) else redis.call('SADD', KEYS[K_OPEN], id) end
+  end
+  return { head, text, 1 }
+end
+
+local function halt(j, reason)
+  halted = true
+  redis.call('HSET', KEYS[K_STATUS], 'status', 'halted', 'reason', reason, 'ingest_id', arg(j, 1), 'since', now)
+  return { -2, reason }
+end
+
+local results = {}
+local stop = ''
+
+if mode == 'step' then
+  for j = 1, k do
+    local applied_key = KEYS[8 + j]
+    local prior = redis.call('GET', applied_key)
+    if prior == 'held' then
+      results[j] = { -1 }
+    elseif prior == 'parked' then
+      results[j] = { -3 }
+    elseif prior then
+      results[j] = { tonumber(prior), stored_text(tonumber(prior)), 0 }
+    elseif halted or held_len > 0 then
+      redis.call('RPUSH', KEYS[K_HELD], arg(j, 9))
+      held_len = held_len + 1
+      redis.call('SET', applied_key, 'held')
+      results[j] = { -1 }
+    else
+      local reason = violation(j)
+      if reason then
+        redis.call('RPUSH', KEYS[K_HELD], arg(j, 9))
+        held_len = held_len + 1
+        redis.call('SET', applied_key, 'held')
+        results[j] = halt(j, reason)
+      else
+        results[j] = number(j)
       end
     end
-    results[j] = { tonumber(prior), text, 0 }
-  elseif halted then
-    results[j] = { -1 }
-  else
-    head = head + 1
-    local n = string.format('%d', head)
-    local text = '{"event_number":' .. n .. ',' .. body
-    redis.call('XADD', KEYS[2], string.format('%d-0', head + 1), 'e', text, 'i', ingest_id)
-    -- Head right after its entry: a script that errors part way is not rolled back.
-    redis.call('SET', KEYS[1], n)
-    redis.call('SET', applied_key, n, 'EX', ttl)
-    results[j] = { head, text, 1 }
+  end
+else
+  for j = 1, k do
+    if halted then
+      stop = 'halted'
+      break
+    end
+    if redis.call('LINDEX', KEYS[K_HELD], 0) ~= arg(j, 9) then
+      stop = 'changed'
+      break
+    end
+    local prior = redis.call('GET', KEYS[8 + j])
+    if prior and prior ~= 'held' and prior ~= 'parked' then
+      -- Numbered before it was held (cannot happen through the step; kept safe anyway).
+      redis.call('LPOP', KEYS[K_HELD])
+      held_len = held_len - 1
+      results[j] = { tonumber(prior), stored_text(tonumber(prior)), 0 }
+    else
+      local reason = violation(j)
+      if reason then
+        results[j] = halt(j, reason)
+        stop = 'halted'
+        break
+      end
+      redis.call('LPOP', KEYS[K_HELD])
+      held_len = held_len - 1
+      results[j] = number(j)
+    end
   end
 end
-return results
+
+return { results, { halted and 1 or 0, held_len, stop } }

@@ -1,12 +1,35 @@
-import { eventText } from "@heliograph/contracts";
+import {
+  eventText,
+  foldIdeas,
+  type IdeaEvent,
+  type IdeaEventType,
+  type IngestMessage,
+  ideaTransitionViolation,
+} from "@heliograph/contracts";
 import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
-import { LOG_INGEST_FIELD, readEventsAfter, readHead, streamKeys } from "@heliograph/store";
+import {
+  LOG_INGEST_FIELD,
+  readEventsAfter,
+  readHead,
+  readIdeaProjection,
+  readIdeaState,
+  readOpenIdeas,
+  streamKeys,
+} from "@heliograph/store";
 import { type RedisServerHandle, startRedisServer } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haltStream, runSequenceStep, StaleEpochError } from "./sequence-step.js";
+import { ideaMessage } from "./ingest-fixture.js";
+import { runDrainStep, runSequenceStep, StaleEpochError, type StepInput, stepInputOf } from "./sequence-step.js";
 
 const log = createLogger({ name: "test", level: "warn" });
 const body = (k: number) => `"event_type":"TradingSignalCreated","data":{"id":"s${k}","k":${k}}}`;
+const plain = (ingestId: string, k: number): StepInput => ({
+  ingestId,
+  bodyText: body(k),
+  heldEntry: `{"ingest_id":"${ingestId}"}`,
+});
+const PUBLISHED_AT = "2024-01-01T00:00:00.000Z";
+const idea = (message: IngestMessage) => stepInputOf(message, JSON.stringify(message), PUBLISHED_AT);
 
 describe("sequence step (Lua)", () => {
   let server: RedisServerHandle;
@@ -22,36 +45,28 @@ describe("sequence step (Lua)", () => {
   });
 
   it("numbers a batch head+1 onwards, appends the log and records each ingest id", async () => {
-    const out = await runSequenceStep(redis, "step-a", 1, 3600, [
-      { ingestId: "i0", bodyText: body(0) },
-      { ingestId: "i1", bodyText: body(1) },
-    ]);
-    expect(out).toEqual([
+    const out = await runSequenceStep(redis, "step-a", 1, 3600, [plain("i0", 0), plain("i1", 1)]);
+    expect(out.outcomes).toEqual([
       { kind: "numbered", eventNumber: 0, text: eventText(0, body(0)), fresh: true },
       { kind: "numbered", eventNumber: 1, text: eventText(1, body(1)), fresh: true },
     ]);
-    const more = await runSequenceStep(redis, "step-a", 1, 3600, [{ ingestId: "i2", bodyText: body(2) }]);
-    expect(more[0]).toMatchObject({ eventNumber: 2, fresh: true });
+    expect(out).toMatchObject({ halted: false, held: 0 });
+    const more = await runSequenceStep(redis, "step-a", 1, 3600, [plain("i2", 2)]);
+    expect(more.outcomes[0]).toMatchObject({ eventNumber: 2, fresh: true });
     expect(await readHead(redis, "step-a")).toBe(2);
     expect(await readEventsAfter(redis, "step-a", -1, 10)).toEqual([0, 1, 2].map((n) => eventText(n, body(n))));
-    for (const text of await readEventsAfter(redis, "step-a", -1, 10)) JSON.parse(text);
     const entries = await redis.xrange(streamKeys("step-a").log, "-", "+");
     expect(entries.map(([id]) => id)).toEqual(["1-0", "2-0", "3-0"]);
     expect(entries[1]?.[1]).toContain(LOG_INGEST_FIELD);
-    const ttl = await redis.ttl(`${streamKeys("step-a").appliedPrefix}i1`);
-    expect(ttl).toBeGreaterThan(3500);
+    expect(await redis.ttl(`${streamKeys("step-a").appliedPrefix}i1`)).toBeGreaterThan(3500);
     expect(await redis.get(`${streamKeys("step-a").appliedPrefix}i1`)).toBe("1");
   });
 
   it("returns the stored number and text for an ingest id applied before, also within one batch", async () => {
-    const first = await runSequenceStep(redis, "step-b", 1, 3600, [{ ingestId: "x", bodyText: body(7) }]);
-    const again = await runSequenceStep(redis, "step-b", 1, 3600, [
-      { ingestId: "x", bodyText: body(99) },
-      { ingestId: "y", bodyText: body(8) },
-      { ingestId: "y", bodyText: body(8) },
-    ]);
-    expect(first[0]).toEqual({ kind: "numbered", eventNumber: 0, text: eventText(0, body(7)), fresh: true });
-    expect(again).toEqual([
+    const first = await runSequenceStep(redis, "step-b", 1, 3600, [plain("x", 7)]);
+    const again = await runSequenceStep(redis, "step-b", 1, 3600, [plain("x", 99), plain("y", 8), plain("y", 8)]);
+    expect(first.outcomes[0]).toEqual({ kind: "numbered", eventNumber: 0, text: eventText(0, body(7)), fresh: true });
+    expect(again.outcomes).toEqual([
       { kind: "numbered", eventNumber: 0, text: eventText(0, body(7)), fresh: false },
       { kind: "numbered", eventNumber: 1, text: eventText(1, body(8)), fresh: true },
       { kind: "numbered", eventNumber: 1, text: eventText(1, body(8)), fresh: false },
@@ -59,50 +74,155 @@ describe("sequence step (Lua)", () => {
     expect(await readHead(redis, "step-b")).toBe(1);
   });
 
-  it("refuses an epoch older than the stream's fence and raises the fence for newer ones", async () => {
-    await runSequenceStep(redis, "step-c", 5, 3600, [{ ingestId: "a", bodyText: body(0) }]);
-    await expect(runSequenceStep(redis, "step-c", 4, 3600, [{ ingestId: "b", bodyText: body(1) }])).rejects.toThrow(
-      StaleEpochError,
-    );
+  it("refuses an epoch older than the stream's fence, in step and drain mode", async () => {
+    await runSequenceStep(redis, "step-c", 5, 3600, [plain("a", 0)]);
+    await expect(runSequenceStep(redis, "step-c", 4, 3600, [plain("b", 1)])).rejects.toThrow(StaleEpochError);
+    await expect(runDrainStep(redis, "step-c", 4, 3600, [plain("b", 1)])).rejects.toThrow(StaleEpochError);
     expect(await readHead(redis, "step-c")).toBe(0);
-    await runSequenceStep(redis, "step-c", 6, 3600, [{ ingestId: "b", bodyText: body(1) }]);
+    await runSequenceStep(redis, "step-c", 6, 3600, [plain("b", 1)]);
     expect(await redis.get(streamKeys("step-c").fence)).toBe("6");
-    await expect(runSequenceStep(redis, "step-c", 5, 3600, [{ ingestId: "c", bodyText: body(2) }])).rejects.toThrow(
-      StaleEpochError,
-    );
+    await expect(runSequenceStep(redis, "step-c", 5, 3600, [plain("c", 2)])).rejects.toThrow(StaleEpochError);
     expect(await readHead(redis, "step-c")).toBe(1);
   });
 
-  it("numbers nothing of a halted stream, but still answers redeliveries of applied messages", async () => {
-    await runSequenceStep(redis, "step-d", 1, 3600, [{ ingestId: "a", bodyText: body(0) }]);
-    await haltStream(redis, "step-d", "test halt", "b");
-    const out = await runSequenceStep(redis, "step-d", 1, 3600, [
-      { ingestId: "a", bodyText: body(0) },
-      { ingestId: "b", bodyText: body(1) },
-      { ingestId: "c", bodyText: body(2) },
+  it("holds everything of a halted stream in order, once each, and still answers applied ones", async () => {
+    const sid = "step-d";
+    const keys = streamKeys(sid);
+    await runSequenceStep(redis, sid, 1, 3600, [plain("a", 0)]);
+    await redis.hset(keys.status, { status: "halted", reason: "test halt", ingest_id: "b" });
+    const out = await runSequenceStep(redis, sid, 1, 3600, [
+      plain("a", 0),
+      plain("b", 1),
+      plain("c", 2),
+      plain("b", 1),
     ]);
-    expect(out).toEqual([
+    expect(out.outcomes).toEqual([
       { kind: "numbered", eventNumber: 0, text: eventText(0, body(0)), fresh: false },
-      { kind: "halted" },
-      { kind: "halted" },
+      { kind: "held" },
+      { kind: "held" },
+      { kind: "held" },
     ]);
-    expect(await readHead(redis, "step-d")).toBe(0);
-    expect(await redis.hgetall(streamKeys("step-d").status)).toMatchObject({
+    expect(out).toMatchObject({ halted: true, held: 2 });
+    expect(await redis.lrange(keys.held, 0, -1)).toEqual([plain("b", 1).heldEntry, plain("c", 2).heldEntry]);
+    expect(await redis.get(`${keys.appliedPrefix}c`)).toBe("held");
+    expect(await redis.ttl(`${keys.appliedPrefix}c`)).toBe(-1);
+    expect(await readHead(redis, sid)).toBe(0);
+    // Draining a halted stream does nothing.
+    const drain = await runDrainStep(redis, sid, 1, 3600, [plain("b", 1)]);
+    expect(drain).toMatchObject({ outcomes: [], halted: true, stop: "halted" });
+
+    // Live again: new messages still queue behind the held ones; the drain numbers in held order.
+    await redis.del(keys.status);
+    const behind = await runSequenceStep(redis, sid, 1, 3600, [plain("d", 3)]);
+    expect(behind).toMatchObject({ outcomes: [{ kind: "held" }], halted: false, held: 3 });
+    // An entry that is not the head stops the drain.
+    expect(await runDrainStep(redis, sid, 1, 3600, [plain("c", 2)])).toMatchObject({ outcomes: [], stop: "changed" });
+    const drained = await runDrainStep(redis, sid, 1, 3600, [plain("b", 1), plain("c", 2), plain("d", 3)]);
+    expect(drained.outcomes.map((o) => (o.kind === "numbered" ? o.eventNumber : o.kind))).toEqual([1, 2, 3]);
+    expect(drained).toMatchObject({ halted: false, held: 0, stop: "" });
+    expect(await redis.get(`${keys.appliedPrefix}c`)).toBe("2");
+    expect(await redis.ttl(`${keys.appliedPrefix}c`)).toBeGreaterThan(3500);
+    const next = await runSequenceStep(redis, sid, 1, 3600, [plain("e", 4), plain("c", 2)]);
+    expect(next.outcomes).toMatchObject([
+      { kind: "numbered", eventNumber: 4, fresh: true },
+      { kind: "numbered", eventNumber: 2, fresh: false },
+    ]);
+  });
+
+  it("halts on an unreadable message and holds what follows it in the batch", async () => {
+    const sid = "step-poison";
+    const bad: StepInput = { ingestId: "bad", bodyText: "", problem: "not JSON", heldEntry: "bad-entry" };
+    const out = await runSequenceStep(redis, sid, 1, 3600, [plain("ok", 0), bad, plain("after", 2)]);
+    expect(out.outcomes).toMatchObject([
+      { kind: "numbered", eventNumber: 0 },
+      { kind: "halted", reason: "not JSON" },
+      { kind: "held" },
+    ]);
+    expect(await redis.hgetall(streamKeys(sid).status)).toMatchObject({
       status: "halted",
-      reason: "test halt",
-      ingest_id: "b",
+      reason: "not JSON",
+      ingest_id: "bad",
     });
-    // The first reason is kept.
-    await haltStream(redis, "step-d", "another", "c");
-    expect(await redis.hget(streamKeys("step-d").status, "reason")).toBe("test halt");
+    expect(await redis.lrange(streamKeys(sid).held, 0, -1)).toEqual(["bad-entry", plain("after", 2).heldEntry]);
   });
 
   it("Redis itself refuses an out-of-order log write", async () => {
-    await runSequenceStep(redis, "step-e", 1, 3600, [{ ingestId: "a", bodyText: body(0) }]);
+    await runSequenceStep(redis, "step-e", 1, 3600, [plain("a", 0)]);
     await redis.set(streamKeys("step-e").head, "-1");
-    await expect(runSequenceStep(redis, "step-e", 1, 3600, [{ ingestId: "b", bodyText: body(1) }])).rejects.toThrow(
-      /equal or smaller/,
-    );
+    await expect(runSequenceStep(redis, "step-e", 1, 3600, [plain("b", 1)])).rejects.toThrow(/equal or smaller/);
     expect(await readEventsAfter(redis, "step-e", -1, 10)).toEqual([eventText(0, body(0))]);
+  });
+
+  it("applies exactly the rules of contracts ideaTransitionViolation", async () => {
+    const T0 = "2024-03-01T10:00:00.000Z";
+    const EARLIER = "2024-03-01T09:59:59.999Z";
+    const SAME_MS = "2024-03-01T10:00:00.000400Z";
+    const LATER = "2024-03-01T10:00:00.001+00:00";
+    const OFFSET_EARLIER = "2024-03-01T11:00:00.000+02:00";
+    type History = [IdeaEventType, string][];
+    const histories: Record<string, History> = {
+      none: [],
+      open: [["IdeaOpened", T0]],
+      updated: [
+        ["IdeaOpened", EARLIER],
+        ["IdeaUpdated", T0],
+      ],
+      closed: [
+        ["IdeaOpened", EARLIER],
+        ["IdeaClosed", T0],
+      ],
+    };
+    const types: IdeaEventType[] = ["IdeaOpened", "IdeaUpdated", "IdeaClosed"];
+    let c = 0;
+    let checked = 0;
+    for (const [name, history] of Object.entries(histories))
+      for (const type of types)
+        for (const ts of [EARLIER, T0, SAME_MS, LATER, OFFSET_EARLIER]) {
+          const sid = `rules-${c++}`;
+          let current: { state: "open" | "closed"; timestamp: string } | undefined;
+          const setup = history.map(([t, at], i) => {
+            current = { state: t === "IdeaClosed" ? "closed" : "open", timestamp: at };
+            return idea(ideaMessage(sid, `${sid}-h${i}`, t, "idea-1", at));
+          });
+          const prior = await runSequenceStep(redis, sid, 1, 3600, setup);
+          expect(prior.halted).toBe(false);
+          const expected = ideaTransitionViolation(current, type, ts);
+          const out = await runSequenceStep(redis, sid, 1, 3600, [
+            idea(ideaMessage(sid, `${sid}-x`, type, "idea-1", ts)),
+          ]);
+          if (expected === undefined)
+            expect(out.outcomes[0], `${name} ${type} ${ts}`).toMatchObject({ kind: "numbered" });
+          else expect(out.outcomes[0], `${name} ${type} ${ts}`).toEqual({ kind: "halted", reason: expected });
+          // A different idea id is never affected by this one's state.
+          const other = await runSequenceStep(redis, `${sid}-o`, 1, 3600, [
+            idea(ideaMessage(`${sid}-o`, `${sid}-o`, type, "idea-2", ts)),
+          ]);
+          expect(other.outcomes[0]?.kind).toBe(type === "IdeaOpened" ? "numbered" : "halted");
+          checked++;
+        }
+    expect(checked).toBe(60);
+  });
+
+  it("keeps the idea projections equal to foldIdeas over the log", async () => {
+    const sid = "ideas-fold";
+    const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
+    await runSequenceStep(redis, sid, 1, 3600, [
+      idea(ideaMessage(sid, "f0", "IdeaOpened", "a", at(0))),
+      idea(ideaMessage(sid, "f1", "IdeaOpened", "b", at(1))),
+      idea(ideaMessage(sid, "f2", "IdeaUpdated", "a", at(2))),
+    ]);
+    await runSequenceStep(redis, sid, 1, 3600, [
+      idea(ideaMessage(sid, "f3", "IdeaClosed", "b", at(3))),
+      idea(ideaMessage(sid, "f4", "IdeaOpened", "c", at(4))),
+      idea(ideaMessage(sid, "f5", "IdeaUpdated", "a", at(5))),
+    ]);
+    const events = (await readEventsAfter(redis, sid, -1, 100)).map((t) => JSON.parse(t) as IdeaEvent);
+    const folded = foldIdeas(events);
+    for (const [id, projection] of folded)
+      expect(JSON.parse((await readIdeaProjection(redis, sid, id)) ?? "null")).toEqual(projection);
+    expect(await readIdeaState(redis, sid, "a")).toEqual({ state: "open", timestamp: at(5), events: 3 });
+    expect(await readIdeaState(redis, sid, "b")).toEqual({ state: "closed", timestamp: at(3), events: 2 });
+    expect(await readIdeaState(redis, sid, "zz")).toBeUndefined();
+    expect((await readOpenIdeas(redis, sid)).map((t) => JSON.parse(t))).toEqual([folded.get("a"), folded.get("c")]);
   });
 });

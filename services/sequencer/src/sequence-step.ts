@@ -1,23 +1,84 @@
 import { readFileSync } from "node:fs";
-import type { StreamId } from "@heliograph/contracts";
-import { streamKeys } from "@heliograph/store";
+import { eventBodyText, IdeaEventType, type IngestMessage, type StreamId } from "@heliograph/contracts";
+import { heldEntryText, streamKeys } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
 const SCRIPT = readFileSync(new URL("./sequence-step.lua", import.meta.url), "utf8");
 const COMMAND = "heliographSequenceStep";
+const FIXED_KEYS = 8;
 
-/** One INGEST message of a stream, ready to number. */
+/** One message of a stream, ready to number: what the Lua step needs of it. */
 export interface StepInput {
   ingestId: string;
   /** `eventBodyText(message, publishedAt)`: the event JSON after its leading `{"event_number":N,`. */
   bodyText: string;
+  /** Idea rule arguments; absent for events that are not idea events. */
+  idea?: { eventType: IdeaEventType; id: string; timestampMs: string; timestamp: string; projectionPrefix: string };
+  /** Why the message can never be numbered as it is (unreadable); it halts the stream. */
+  problem?: string;
+  /** The message's held-list text (store `heldEntryText`). */
+  heldEntry: string;
+}
+
+/**
+ * Builds the step input of a readable IngestMessage. `messageText` is the message's JSON as it is
+ * kept (INGEST payload or held entry), embedded in the held entry as is.
+ */
+export function stepInputOf(message: IngestMessage, messageText: string, publishedAt: string): StepInput {
+  const input: StepInput = {
+    ingestId: message.ingest_id,
+    bodyText: eventBodyText(message, publishedAt),
+    heldEntry: heldEntryText({ ingestId: message.ingest_id, messageText }),
+  };
+  const ideaType = IdeaEventType.safeParse(message.event_type);
+  if (ideaType.success) {
+    const data = message.data as Record<string, unknown>;
+    const ms = Date.parse(message.data.timestamp);
+    const projection = {
+      id: message.data.id,
+      state: ideaType.data === "IdeaClosed" ? "closed" : "open",
+      idea: data.idea ?? null,
+      comment: data.comment ?? null,
+      origin: data.origin ?? "",
+      timestamp: message.data.timestamp,
+      published_at: publishedAt,
+    };
+    const json = JSON.stringify(projection);
+    input.idea = {
+      eventType: ideaType.data,
+      id: message.data.id,
+      timestampMs: Number.isFinite(ms) ? String(ms) : "",
+      timestamp: message.data.timestamp,
+      projectionPrefix: json.slice(0, -1),
+    };
+  }
+  return input;
+}
+
+/** Step input of a message that cannot be read: it halts its stream with `problem` as the reason. */
+export function unreadableStepInput(ingestId: string, raw: string, problem: string): StepInput {
+  return { ingestId, bodyText: "", problem, heldEntry: heldEntryText({ ingestId, raw, problem }) };
 }
 
 export type StepOutcome =
   /** `fresh` is false when the message was numbered before (a redelivery): `text` is the stored one. */
   | { kind: "numbered"; eventNumber: number; text: string; fresh: boolean }
-  /** The stream is halted: the message was not numbered. */
-  | { kind: "halted" };
+  /** Kept in the stream's held list (the stream is halted, or held publishes wait before it). */
+  | { kind: "held" }
+  /** Broke the stream's rules: the stream is halted now and this message heads its held list. */
+  | { kind: "halted"; reason: string }
+  /** An operator skipped it before (a redelivery). */
+  | { kind: "parked" };
+
+export interface StepResult {
+  /** One per input in step mode; in drain mode, up to the first one not numbered. */
+  outcomes: StepOutcome[];
+  /** The stream's state after the step. */
+  halted: boolean;
+  held: number;
+  /** Drain mode: why it stopped early. */
+  stop: "" | "halted" | "changed";
+}
 
 /** A newer lease epoch has written the stream: this owner is stale and must stop. */
 export class StaleEpochError extends Error {
@@ -37,46 +98,93 @@ function stepCommand(redis: Redis): StepCommand {
   return command.bind(redis);
 }
 
-/**
- * Numbers `inputs` (messages of one stream, in INGEST order) in one atomic Redis step: each is
- * skipped if already applied (its number and stored text come back), refused if the stream is
- * halted, otherwise given head+1 and appended to the log.
- */
-export async function runSequenceStep(
+async function run(
+  mode: "step" | "drain",
   redis: Redis,
   streamId: StreamId,
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
-): Promise<StepOutcome[]> {
-  if (inputs.length === 0) return [];
+): Promise<StepResult> {
   const keys = streamKeys(streamId);
-  const args: (string | number)[] = [keys.head, keys.log, keys.status, keys.fence];
+  const args: (string | number)[] = [
+    keys.head,
+    keys.log,
+    keys.status,
+    keys.fence,
+    keys.held,
+    keys.ideaState,
+    keys.ideas,
+    keys.openIdeas,
+  ];
   for (const input of inputs) args.push(keys.appliedPrefix + input.ingestId);
-  args.push(epoch, appliedTtlSeconds, inputs.length);
-  for (const input of inputs) args.push(input.ingestId, input.bodyText);
+  args.push(mode, epoch, appliedTtlSeconds, new Date().toISOString(), inputs.length);
+  for (const input of inputs) {
+    const idea = input.idea;
+    args.push(
+      input.ingestId,
+      input.bodyText,
+      idea?.eventType ?? "",
+      idea?.id ?? "",
+      idea?.timestampMs ?? "",
+      idea?.timestamp ?? "",
+      idea?.projectionPrefix ?? "",
+      input.problem ?? "",
+      input.heldEntry,
+    );
+  }
   let reply: unknown;
   try {
-    reply = await stepCommand(redis)(4 + inputs.length, ...args);
+    reply = await stepCommand(redis)(FIXED_KEYS + inputs.length, ...args);
   } catch (err) {
     if (String((err as Error).message).includes("STALE_EPOCH")) throw new StaleEpochError((err as Error).message);
     throw err;
   }
-  if (!Array.isArray(reply) || reply.length !== inputs.length)
+  const [results, state] = (Array.isArray(reply) ? reply : []) as [unknown[]?, [number, number, string]?];
+  if (!Array.isArray(results) || !Array.isArray(state) || (mode === "step" && results.length !== inputs.length))
     throw new Error(`sequence step answered ${JSON.stringify(reply)?.slice(0, 200)}`);
-  return reply.map((entry): StepOutcome => {
+  const outcomes = results.map((entry): StepOutcome => {
     const [n, text, fresh] = entry as [number, string?, number?];
-    if (n < 0) return { kind: "halted" };
+    if (n === -1) return { kind: "held" };
+    if (n === -2) return { kind: "halted", reason: String(text ?? "") };
+    if (n === -3) return { kind: "parked" };
     return { kind: "numbered", eventNumber: Number(n), text: text ?? "", fresh: fresh === 1 };
   });
+  return {
+    outcomes,
+    halted: Number(state[0]) === 1,
+    held: Number(state[1]),
+    stop: (state[2] ?? "") as StepResult["stop"],
+  };
 }
 
 /**
- * Halts a stream for an INGEST message that can never be numbered, keeping the first reason when
- * it is halted already. The Lua step then numbers nothing more of it.
+ * Numbers `inputs` (INGEST messages of one stream, in INGEST order) in one atomic Redis step: each
+ * is answered from its record if applied before, held while the stream is halted or has held
+ * publishes, halts the stream if it breaks the rules, otherwise is given head+1 and appended.
  */
-export async function haltStream(redis: Redis, streamId: StreamId, reason: string, ingestId: string): Promise<void> {
-  const keys = streamKeys(streamId);
-  if ((await redis.hget(keys.status, "status")) === "halted") return;
-  await redis.hset(keys.status, { status: "halted", reason, ingest_id: ingestId, since: new Date().toISOString() });
+export function runSequenceStep(
+  redis: Redis,
+  streamId: StreamId,
+  epoch: number,
+  appliedTtlSeconds: number,
+  inputs: readonly StepInput[],
+): Promise<StepResult> {
+  if (inputs.length === 0) return Promise.resolve({ outcomes: [], halted: false, held: 0, stop: "" });
+  return run("step", redis, streamId, epoch, appliedTtlSeconds, inputs);
+}
+
+/**
+ * Numbers the head of a live stream's held list: `inputs` are built from its first entries, in
+ * order (their `heldEntry` the exact entry texts). Stops at an entry that is no longer at the head
+ * or that breaks the rules (the stream halts again).
+ */
+export function runDrainStep(
+  redis: Redis,
+  streamId: StreamId,
+  epoch: number,
+  appliedTtlSeconds: number,
+  inputs: readonly StepInput[],
+): Promise<StepResult> {
+  return run("drain", redis, streamId, epoch, appliedTtlSeconds, inputs);
 }

@@ -1,15 +1,20 @@
 import {
-  eventBodyText,
   eventMsgId,
   eventsSubject,
   INGEST_STREAM,
   IngestMessage,
   ingestPartitionFilter,
+  partitionOf,
+  RESUME_SUBJECT,
+  ResumeNotice,
+  type SequencedNotice,
   type StreamId,
+  sequencedSubject,
   sequencerConsumerName,
   streamIdOfSubject,
 } from "@heliograph/contracts";
 import { Counter, Gauge, Histogram, type Logger, type Registry } from "@heliograph/platform";
+import { haltedStreamsKey, parseHeldEntry, resumableStreamsKey, streamKeys } from "@heliograph/store";
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -20,11 +25,19 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
+import type { NatsConnection, QueuedIterator, Status, Subscription } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
 import type { SequencerConfig } from "./config.js";
 import { PartitionLeases } from "./lease.js";
-import { haltStream, runSequenceStep, StaleEpochError, type StepInput, type StepOutcome } from "./sequence-step.js";
+import {
+  runDrainStep,
+  runSequenceStep,
+  StaleEpochError,
+  type StepInput,
+  type StepResult,
+  stepInputOf,
+  unreadableStepInput,
+} from "./sequence-step.js";
 
 export type SequencerOptions = Pick<
   SequencerConfig,
@@ -50,7 +63,8 @@ export interface Sequencer {
 const ACK_WAIT_MS = 30_000;
 const MAX_ACK_PENDING = 20_000;
 const CONSUME_MAX_MESSAGES = 1_000;
-const HALTED_NAK_DELAY_MS = 5_000;
+/** How often each instance looks for resolved halts of its partitions (a lost ResumeNotice). */
+const RESUME_SCAN_MS = 1_000;
 const nanos = (ms: number) => ms * 1_000_000;
 const backoffMs = (attempt: number) => Math.min(50 * 2 ** attempt, 2_000);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -101,7 +115,25 @@ function createMetrics(registry: Registry) {
       () =>
         new Counter({
           name: "heliograph_sequencer_halted_messages_total",
-          help: "INGEST messages not numbered because their stream is halted",
+          help: "INGEST messages kept in a held list, not numbered, because their stream is halted",
+          registers: [registry],
+        }),
+    ),
+    halts: get(
+      "heliograph_sequencer_halts_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_halts_total",
+          help: "Streams halted by a message that breaks their integrity rules",
+          registers: [registry],
+        }),
+    ),
+    drained: get(
+      "heliograph_sequencer_drained_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_drained_total",
+          help: "Held publishes numbered after their stream's halt was resolved",
           registers: [registry],
         }),
     ),
@@ -151,41 +183,47 @@ interface Item {
   input: StepInput;
 }
 
-interface StreamGroup {
-  items: Item[];
-  /** A message that can never be numbered, and everything of the stream after it in the batch. */
-  poison?: { msg: JsMsg; reason: string; ingestId: string };
-  afterPoison: JsMsg[];
-}
-
 interface Publication {
   streamId: StreamId;
   eventNumber: number;
   text: string;
+  ingestId: string;
 }
 
-type Parsed = { ok: true; message: IngestMessage } | { ok: false; reason: string; ingestId: string };
-
-function parseIngest(msg: JsMsg, streamId: StreamId): Parsed {
-  const ingestId = msg.headers?.get("Nats-Msg-Id") || `ingest-seq-${msg.seq}`;
+/** The step input of an INGEST message; a message that cannot be read halts its stream when its turn comes. */
+function ingestStepInput(msg: JsMsg, streamId: StreamId, publishedAt: string): StepInput {
+  const headerId = msg.headers?.get("Nats-Msg-Id") || `ingest-seq-${msg.seq}`;
+  const text = msg.string();
   let raw: unknown;
   try {
-    raw = msg.json();
+    raw = JSON.parse(text);
   } catch {
-    return { ok: false, reason: "the INGEST message is not JSON", ingestId };
+    return unreadableStepInput(headerId, text, "the INGEST message is not JSON");
   }
   const parsed = IngestMessage.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return {
-      ok: false,
-      reason: `the INGEST message does not match its schema: ${issue?.path.join(".")} ${issue?.message}`,
-      ingestId,
-    };
+    return unreadableStepInput(
+      headerId,
+      text,
+      `the INGEST message does not match its schema: ${issue?.path.join(".")} ${issue?.message}`,
+    );
   }
   if (parsed.data.stream_id !== streamId)
-    return { ok: false, reason: `the INGEST message names stream ${parsed.data.stream_id}`, ingestId };
-  return { ok: true, message: parsed.data };
+    return unreadableStepInput(headerId, text, `the INGEST message names stream ${parsed.data.stream_id}`);
+  return stepInputOf(parsed.data, text, publishedAt);
+}
+
+/** The step input of a held-list entry: `heldEntry` is the entry text itself, so the drain can check it is still the head. */
+function heldStepInput(entryText: string, streamId: StreamId, publishedAt: string): StepInput {
+  const entry = parseHeldEntry(entryText);
+  const message = entry.message;
+  let input: StepInput;
+  if (!message) input = unreadableStepInput(entry.ingest_id, entry.raw ?? "", entry.problem ?? "unreadable");
+  else if (message.stream_id !== streamId)
+    input = unreadableStepInput(entry.ingest_id, "", `the held message names stream ${message.stream_id}`);
+  else input = stepInputOf(message, "", publishedAt);
+  return { ...input, heldEntry: entryText };
 }
 
 /**
@@ -204,8 +242,8 @@ class PartitionWorker {
   private resyncReason: string | undefined;
   private stopping = false;
   private deadReason: string | undefined;
-  /** Stream sequences of halted messages we nak'ed: their redelivery is expected. */
-  private readonly naked = new Set<number>();
+  /** Streams whose held list waits to be numbered (their halt was resolved). */
+  private readonly drains = new Set<StreamId>();
   private wakeProcessor: (() => void) | undefined;
   private wakeIntake: (() => void) | undefined;
   private runPromise: Promise<void> = Promise.resolve();
@@ -347,7 +385,6 @@ class PartitionWorker {
     await session.intake;
     // Whatever was received and not numbered comes back, in order, from the recreated consumer.
     this.queue = [];
-    this.naked.clear();
     // Acks of the last batch should reach the server before the consumer is deleted; if they do
     // not, those messages come back and the Lua step skips them.
     await this.ctx.nc.flush().catch(() => {});
@@ -364,7 +401,7 @@ class PartitionWorker {
           break;
         }
         session.nextDelivery++;
-        if ((info.deliveryCount > 1 || msg.redelivered) && !this.naked.delete(msg.seq)) {
+        if (info.deliveryCount > 1 || msg.redelivered) {
           this.requestResync(`unexpected redelivery of stream sequence ${msg.seq}`);
           break;
         }
@@ -402,8 +439,36 @@ class PartitionWorker {
     }
   }
 
+  /** A resolved halt of `streamId` (or held publishes on a live stream): number its held list between batches. */
+  requestDrain(streamId: StreamId): void {
+    if (this.stopping || this.drains.has(streamId)) return;
+    this.drains.add(streamId);
+    this.wake();
+  }
+
   private async processLoop(): Promise<void> {
+    let drainFailures = 0;
     while (!this.stopping && !this.resyncReason) {
+      // Drains run here, between batches, so a stream's step and drain never interleave and the
+      // EVENTS publishes of one stream go out in number order.
+      if (this.drains.size > 0) {
+        for (const streamId of [...this.drains]) {
+          if (this.stopping || this.resyncReason) break;
+          try {
+            if (await this.drainOnce(streamId)) this.drains.delete(streamId);
+            drainFailures = 0;
+          } catch (err) {
+            if (err instanceof StaleEpochError || err instanceof LeaseLostError) {
+              this.kill(err.message);
+              return;
+            }
+            this.ctx.metrics.retries.inc({ operation: "drain" });
+            this.log.warn({ err, streamId }, "draining held publishes failed; retrying");
+            await sleep(backoffMs(drainFailures++));
+          }
+        }
+        if (this.queue.length === 0) continue;
+      }
       if (this.queue.length === 0) {
         await new Promise<void>((resolve) => {
           this.wakeProcessor = resolve;
@@ -430,55 +495,124 @@ class PartitionWorker {
     if (current !== this.epoch) throw new LeaseLostError(`partition epoch is now ${current}`);
   }
 
+  /** Logs and counts a halt the step or a drain just made. */
+  private recordHalt(streamId: StreamId, ingestId: string, reason: string): void {
+    this.ctx.metrics.halts.inc();
+    this.log.error({ stream_id: streamId, reason, ingest_id: ingestId }, "stream halted: a publish breaks its rules");
+  }
+
+  /**
+   * Adds streams to a global set (haltedStreamsKey for operators, resumableStreamsKey for drains),
+   * before the batch is acked. Done for every step that sees the state, not only the one that made
+   * it, so a crash between the step and this command heals on redelivery.
+   */
+  private async markStreams(key: string, streamIds: StreamId[]): Promise<boolean> {
+    for (let attempt = 0; streamIds.length > 0; attempt++) {
+      try {
+        await this.ctx.redis.sadd(key, ...streamIds);
+        return true;
+      } catch (err) {
+        if (this.stopping) return false;
+        this.ctx.metrics.retries.inc({ operation: "mark-streams" });
+        this.log.warn({ err, attempt, key }, "could not mark streams; retrying");
+        await sleep(backoffMs(attempt));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Numbers up to BATCH_MAX entries from the head of a live stream's held list. True when there is
+   * nothing more to do for now (held list empty, or the stream halted again).
+   */
+  private async drainOnce(streamId: StreamId): Promise<boolean> {
+    const { redis, config, metrics } = this.ctx;
+    await this.assertEpoch();
+    const keys = streamKeys(streamId);
+    // Halted again (or not resolved yet): its resolution brings it back; no need to read the list.
+    if ((await redis.hget(keys.status, "status")) === "halted") return true;
+    const entries = await redis.lrange(keys.held, 0, config.BATCH_MAX - 1);
+    if (entries.length === 0) {
+      await redis.srem(resumableStreamsKey, streamId);
+      return true;
+    }
+    const publishedAt = new Date().toISOString();
+    const inputs = entries.map((text) => heldStepInput(text, streamId, publishedAt));
+    const result = await runDrainStep(redis, streamId, this.epoch, config.APPLIED_TTL_SECONDS, inputs);
+    const publications: Publication[] = [];
+    result.outcomes.forEach((outcome, i) => {
+      const ingestId = inputs[i]!.ingestId;
+      if (outcome.kind === "numbered") {
+        if (outcome.fresh) {
+          metrics.events.inc();
+          metrics.drained.inc();
+        }
+        if (outcome.text)
+          publications.push({ streamId, eventNumber: outcome.eventNumber, text: outcome.text, ingestId });
+      }
+    });
+    const halt = result.outcomes.at(-1);
+    if (halt?.kind === "halted") this.recordHalt(streamId, inputs[result.outcomes.length - 1]!.ingestId, halt.reason);
+    if (result.halted && !(await this.markStreams(haltedStreamsKey, [streamId]))) return false;
+    if (!(await this.publishAll(publications))) return false;
+    this.announce(publications);
+    if (result.halted) return true;
+    if (result.held === 0) {
+      await redis.srem(resumableStreamsKey, streamId);
+      // A publish may have been held between the drain and the SREM: look once more.
+      return (await redis.llen(keys.held)) === 0;
+    }
+    return false;
+  }
+
+  /** Tells the gateways (201 waits) what was numbered. */
+  private announce(publications: Publication[]): void {
+    if (publications.length === 0) return;
+    const notice: SequencedNotice = publications.map((p) => [p.ingestId, p.streamId, p.eventNumber]);
+    try {
+      this.ctx.nc.publish(sequencedSubject(this.partition), JSON.stringify(notice));
+    } catch (err) {
+      // Best effort: a waiting publisher that misses it falls back to its status lookup.
+      this.log.warn({ err }, "could not publish the sequenced notice");
+    }
+  }
+
   private async processBatch(batch: JsMsg[]): Promise<void> {
     const { metrics, config, redis } = this.ctx;
     metrics.batchSize.observe(batch.length);
     const publishedAt = new Date().toISOString();
-    const groups = new Map<StreamId, StreamGroup>();
+    const groups = new Map<StreamId, Item[]>();
     for (const msg of batch) {
       const streamId = streamIdOfSubject(msg.subject);
       let group = groups.get(streamId);
       if (!group) {
-        group = { items: [], afterPoison: [] };
+        group = [];
         groups.set(streamId, group);
       }
-      if (group.poison) {
-        group.afterPoison.push(msg);
-        continue;
-      }
-      const parsed = parseIngest(msg, streamId);
-      if (!parsed.ok) {
-        group.poison = { msg, reason: parsed.reason, ingestId: parsed.ingestId };
-        continue;
-      }
-      group.items.push({
-        msg,
-        input: { ingestId: parsed.message.ingest_id, bodyText: eventBodyText(parsed.message, publishedAt) },
-      });
+      group.push({ msg, input: ingestStepInput(msg, streamId, publishedAt) });
     }
 
     // 1. Number: one Lua call per stream, all sent together (ioredis pipelines them).
-    let outcomes: Map<StreamId, StepOutcome[]> | undefined;
-    for (let attempt = 0; !outcomes; attempt++) {
+    let results: Map<StreamId, StepResult> | undefined;
+    for (let attempt = 0; !results; attempt++) {
       if (this.deadReason) return;
       const t0 = performance.now();
       try {
         // The per-stream fence only guards streams the new owner has written; this guards the rest.
         await this.assertEpoch();
         const entries = await Promise.all(
-          [...groups].map(async ([streamId, group]) => {
+          [...groups].map(async ([streamId, items]) => {
             const result = await runSequenceStep(
               redis,
               streamId,
               this.epoch,
               config.APPLIED_TTL_SECONDS,
-              group.items.map((item) => item.input),
+              items.map((item) => item.input),
             );
-            if (group.poison) await haltStream(redis, streamId, group.poison.reason, group.poison.ingestId);
             return [streamId, result] as const;
           }),
         );
-        outcomes = new Map(entries);
+        results = new Map(entries);
         metrics.stepSeconds.observe((performance.now() - t0) / 1000);
       } catch (err) {
         if (err instanceof StaleEpochError || err instanceof LeaseLostError) {
@@ -495,51 +629,49 @@ class PartitionWorker {
       }
     }
 
-    // 2. Publish every numbered event, then 3. ack (or hold back what a halt refused).
+    // 2. Publish every numbered event, then 3. ack all: held and parked ones are kept in Redis.
     const publications: Publication[] = [];
-    const acks: JsMsg[] = [];
-    const refused: JsMsg[] = [];
-    for (const [streamId, group] of groups) {
-      const results = outcomes.get(streamId) ?? [];
-      let haltedCount = 0;
-      group.items.forEach((item, i) => {
-        const outcome = results[i];
+    const halted: StreamId[] = [];
+    const resumable: StreamId[] = [];
+    for (const [streamId, items] of groups) {
+      const result = results.get(streamId);
+      if (!result) continue;
+      if (result.halted) halted.push(streamId);
+      let heldCount = 0;
+      items.forEach((item, i) => {
+        const outcome = result.outcomes[i];
+        if (outcome?.kind === "halted") this.recordHalt(streamId, item.input.ingestId, outcome.reason);
         if (outcome?.kind === "numbered") {
           if (outcome.fresh) metrics.events.inc();
-          if (outcome.text) publications.push({ streamId, eventNumber: outcome.eventNumber, text: outcome.text });
+          if (outcome.text)
+            publications.push({
+              streamId,
+              eventNumber: outcome.eventNumber,
+              text: outcome.text,
+              ingestId: item.input.ingestId,
+            });
           else
             this.log.warn(
               { streamId, eventNumber: outcome.eventNumber, ingestId: item.input.ingestId },
               "applied event is missing from the log; not republished",
             );
-          acks.push(item.msg);
-        } else {
-          haltedCount++;
-          refused.push(item.msg);
-        }
+        } else if (outcome?.kind === "held" || outcome?.kind === "halted") heldCount++;
       });
-      if (group.poison) {
-        this.log.error(
-          { streamId, ingestId: group.poison.ingestId, reason: group.poison.reason },
-          "INGEST message cannot be numbered; stream halted",
-        );
-        refused.push(group.poison.msg, ...group.afterPoison);
-        haltedCount += 1 + group.afterPoison.length;
+      if (heldCount > 0) {
+        metrics.halted.inc(heldCount);
+        if (result.halted) this.log.warn({ streamId, messages: heldCount }, "stream is halted; messages held");
       }
-      if (haltedCount > 0) {
-        metrics.halted.inc(haltedCount);
-        this.log.error({ streamId, messages: haltedCount }, "stream is halted; messages not numbered");
+      // Held publishes on a live stream: a resolution's drain is due (its notice may have been lost).
+      if (!result.halted && result.held > 0) {
+        resumable.push(streamId);
+        this.requestDrain(streamId);
       }
     }
+    if (!(await this.markStreams(haltedStreamsKey, halted))) return;
+    if (!(await this.markStreams(resumableStreamsKey, resumable))) return;
     if (!(await this.publishAll(publications))) return;
-    for (const msg of acks) msg.ack();
-    // TODO(halting issue): park a halted stream's messages in order instead of nak'ing them. A nak
-    // redelivers out of order; that is harmless only while the stream stays halted, because the Lua
-    // step numbers nothing of a halted stream.
-    for (const msg of refused) {
-      this.naked.add(msg.seq);
-      msg.nak(HALTED_NAK_DELAY_MS);
-    }
+    for (const msg of batch) msg.ack();
+    this.announce(publications);
   }
 
   /** Publishes without waiting one before the next; retries failures with their same msgID. */
@@ -602,6 +734,26 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   let statusWatch: QueuedIterator<Status> | undefined;
+  let resumeSub: Subscription | undefined;
+  let resumeScan: NodeJS.Timeout | undefined;
+  let scanning = false;
+
+  /** The owning worker of a stream's partition numbers its held list; other instances ignore it. */
+  function drainIfOwned(streamId: StreamId): void {
+    workers.get(partitionOf(streamId, config.PARTITIONS))?.requestDrain(streamId);
+  }
+
+  async function scanResumable(): Promise<void> {
+    if (scanning || workers.size === 0) return;
+    scanning = true;
+    try {
+      for (const streamId of await redis.smembers(resumableStreamsKey)) drainIfOwned(streamId);
+    } catch (err) {
+      log.warn({ err }, "could not read the resumable streams");
+    } finally {
+      scanning = false;
+    }
+  }
 
   const setOwnedGauge = () => metrics.owned.set(workers.size);
 
@@ -689,6 +841,18 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       ctx = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), redis, leases, log, metrics, config };
       statusWatch = nc.status() as QueuedIterator<Status>;
       void watchNats(statusWatch).catch((err) => log.warn({ err }, "NATS status watch ended"));
+      resumeSub = nc.subscribe(RESUME_SUBJECT, {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            const notice = ResumeNotice.safeParse(msg.json());
+            if (notice.success) drainIfOwned(notice.data.stream_id);
+          } catch {
+            // Not JSON: nothing to resume; the periodic scan covers real resolutions.
+          }
+        },
+      });
+      resumeScan = setInterval(() => void scanResumable(), RESUME_SCAN_MS);
       ticking = tick().catch((err) => log.error({ err }, "lease tick failed"));
       await ticking;
       schedule();
@@ -697,6 +861,8 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(resumeScan);
+      resumeSub?.unsubscribe();
       await ticking;
       statusWatch?.stop();
       const owned = [...workers];

@@ -1,0 +1,141 @@
+import { HeliographError, SEQUENCED_SUBJECT_PREFIX, SequencedNotice, WAIT_HEADER } from "@heliograph/contracts";
+import type { Logger } from "@heliograph/platform";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { FastifyRequest } from "fastify";
+
+export const MAX_WAIT_SECONDS = 30;
+
+/**
+ * Milliseconds the publish asks to wait for its number (`X-Heliograph-Wait: <seconds>`, 0 to 30,
+ * decimals allowed); 0 when absent or 0. Anything else is a 400 WAIT_INVALID.
+ */
+export function waitMsOf(req: FastifyRequest): number {
+  const raw = req.headers[WAIT_HEADER];
+  if (raw === undefined) return 0;
+  const seconds = typeof raw === "string" && /^\s*\d{1,3}(\.\d{1,6})?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
+    throw new HeliographError("WAIT_INVALID", {
+      details: [{ path: `headers.${WAIT_HEADER}`, message: "must be a number of seconds from 0 to 30" }],
+    });
+  }
+  return Math.round(seconds * 1000);
+}
+
+type Listener = (eventNumber: number | undefined) => void;
+
+/** A registered wait for one ingest id; `settle` ends it early (a number found another way, or none). */
+export interface SequencedWaiter {
+  /** Resolves with the event number, or undefined when the wait was given up. */
+  readonly numbered: Promise<number | undefined>;
+  settle(eventNumber: number | undefined): void;
+}
+
+/**
+ * Publishers that asked to wait (`X-Heliograph-Wait`) until their publish is numbered. One core
+ * NATS subscription per gateway process over every partition's SequencedNotice, demultiplexed by
+ * ingest id, so a thousand waiting publishes cost one subscription, not a thousand.
+ */
+export class SequencedWaiters {
+  private readonly waiting = new Map<string, Set<Listener>>();
+  private readonly sub: Subscription;
+  private readonly log: Logger;
+  private closed = false;
+
+  constructor(nc: NatsConnection, log: Logger) {
+    this.log = log.child({ component: "sequenced-waiters" });
+    this.sub = nc.subscribe(`${SEQUENCED_SUBJECT_PREFIX}.>`, {
+      callback: (err, msg) => {
+        if (err) {
+          this.log.error({ err }, "sequenced-notice subscription failed");
+          return;
+        }
+        if (this.waiting.size === 0) return;
+        let notice: SequencedNotice;
+        try {
+          notice = SequencedNotice.parse(msg.json());
+        } catch (parseErr) {
+          this.log.warn({ err: parseErr, subject: msg.subject }, "ignoring a malformed sequenced notice");
+          return;
+        }
+        for (const [ingestId, , eventNumber] of notice) this.notify(ingestId, eventNumber);
+      },
+    });
+  }
+
+  /** Publishes being waited on now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * Starts listening for one ingest id. Register before publishing, so a notice that comes
+   * before the PubAck is not missed.
+   */
+  register(ingestId: string): SequencedWaiter {
+    let settled = false;
+    let resolveNumbered!: (n: number | undefined) => void;
+    const numbered = new Promise<number | undefined>((resolve) => {
+      resolveNumbered = resolve;
+    });
+    const listener: Listener = (n) => settle(n);
+    const settle = (n: number | undefined) => {
+      if (settled) return;
+      settled = true;
+      const listeners = this.waiting.get(ingestId);
+      listeners?.delete(listener);
+      if (listeners?.size === 0) this.waiting.delete(ingestId);
+      resolveNumbered(n);
+    };
+    let listeners = this.waiting.get(ingestId);
+    if (!listeners) {
+      listeners = new Set();
+      this.waiting.set(ingestId, listeners);
+    }
+    listeners.add(listener);
+    if (this.closed) settle(undefined);
+    return { numbered, settle };
+  }
+
+  /**
+   * Waits at most `ms` for the registered publish to be numbered; `check` is called once, after
+   * registration, for a number that was already known (the publish may have been numbered before
+   * the wait began). `signal` gives up at once (the client went away).
+   */
+  async wait(
+    waiter: SequencedWaiter,
+    ms: number,
+    check: () => Promise<number | undefined | "never">,
+    signal?: AbortSignal,
+  ): Promise<number | undefined> {
+    const timer = setTimeout(() => waiter.settle(undefined), ms);
+    const abort = () => waiter.settle(undefined);
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      check().then(
+        (known) => {
+          if (known === "never") waiter.settle(undefined);
+          else if (known !== undefined) waiter.settle(known);
+        },
+        (err) => this.log.warn({ err }, "looking up the publish status failed; waiting for the notice"),
+      );
+      return await waiter.numbered;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  private notify(ingestId: string, eventNumber: number): void {
+    const listeners = this.waiting.get(ingestId);
+    if (!listeners) return;
+    for (const listener of [...listeners]) listener(eventNumber);
+  }
+
+  /** Ends every wait (they answer 202) and the subscription. */
+  close(): void {
+    this.closed = true;
+    for (const listeners of [...this.waiting.values()]) for (const listener of [...listeners]) listener(undefined);
+    this.waiting.clear();
+    this.sub.unsubscribe();
+  }
+}

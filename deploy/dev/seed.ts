@@ -1,8 +1,16 @@
-import { DOCUMENT_RESOURCE_1, type PublisherCredentials, type SubscriberCredentials } from "@heliograph/contracts";
+import {
+  algorithmStreamId,
+  DOCUMENT_RESOURCE_1,
+  ideasStreamId,
+  type PublisherCredentials,
+  resourceStreamId,
+  type SubscriberCredentials,
+} from "@heliograph/contracts";
 
 export const DEMO_PUBLISHER_ID = "demo-publisher";
 export const DEMO_SUBSCRIBER_ID = "demo-subscriber";
 export const DEMO_ALGORITHM_ID = 1;
+export const DEMO_IDEA_CHANNEL = "demo";
 
 /** `.heliograph/dev.json`: what a developer (or a script) needs to talk to the local stack. */
 export interface DevConfig {
@@ -13,7 +21,8 @@ export interface DevConfig {
   subscriber: { id: string; token: string };
   resource_id: number;
   algorithm_id: number;
-  streams: { resource: string; algorithm: string };
+  idea_channel: string;
+  streams: { resource: string; algorithm: string; ideas: string };
 }
 
 async function admin<T>(
@@ -33,7 +42,7 @@ async function admin<T>(
 
 /**
  * Seeds the demo tenant through the admin API: resource 1 exactly as in the resources document,
- * algorithm 1, and a subscriber entitled to both streams. Idempotent: what exists is kept, and
+ * algorithm 1, idea channel "demo", and a subscriber entitled to the three streams. Idempotent: what exists is kept, and
  * credentials from an earlier run are reused while they still work.
  */
 export async function seedDemoTenant(options: {
@@ -73,7 +82,16 @@ export async function seedDemoTenant(options: {
     if (r.status !== 201) throw new Error(`creating algorithm 1 failed: ${JSON.stringify(r.body)}`);
   }
 
-  const streams = { resource: `resource-${DOCUMENT_RESOURCE_1.id}`, algorithm: `algorithm-${DEMO_ALGORITHM_ID}` };
+  if ((await call("GET", `/channels/${DEMO_IDEA_CHANNEL}`)).status === 404) {
+    const r = await call("POST", "/channels", { id: DEMO_IDEA_CHANNEL, title: "Demo trade ideas", publisher_id: DEMO_PUBLISHER_ID });
+    if (r.status !== 201) throw new Error(`creating idea channel ${DEMO_IDEA_CHANNEL} failed: ${JSON.stringify(r.body)}`);
+  }
+
+  const streams = {
+    resource: resourceStreamId(DOCUMENT_RESOURCE_1.id),
+    algorithm: algorithmStreamId(DEMO_ALGORITHM_ID),
+    ideas: ideasStreamId(DEMO_IDEA_CHANNEL),
+  };
   let subscriber = previous.subscriber;
   const tokenWorks =
     subscriber &&
@@ -108,6 +126,7 @@ export async function seedDemoTenant(options: {
     subscriber,
     resource_id: DOCUMENT_RESOURCE_1.id,
     algorithm_id: DEMO_ALGORITHM_ID,
+    idea_channel: DEMO_IDEA_CHANNEL,
     streams,
   };
 }

@@ -140,6 +140,15 @@ Read the stream, waiting up to 10 s for new events (curl, as in the trade-ideas 
 
   curl -H 'Authorization: Bearer ${subscriber.token}' -H 'X-Long-Poll: 10' ${dev.stream_url}/api/v1/stream/${dev.streams.algorithm}/-1/100
 
+Open a trade idea (the trade-ideas document's example; then update and close with idea-update.json, idea-close.json):
+
+  curl -s -X POST ${dev.ingest_url}/api/v1/ideas/${dev.idea_channel}/open \\
+    -H 'API-KEY: ${publisher.api_key}' -H 'API-SECRET: ${publisher.api_secret}' \\
+    -H 'Content-Type: application/json' -H 'X-Heliograph-Wait: 5' -d @deploy/dev/examples/idea-open.json
+  curl -H 'Authorization: Bearer ${subscriber.token}' -H 'X-Long-Poll: 10' ${dev.stream_url}/api/v1/stream/${dev.streams.ideas}/-1/100
+
+Operators: pnpm heliograph halts | halt show <stream> | halt skip <stream> | halt retry <stream>
+
 Publish with the resources document's Python code (only BASE_URL changes):
 
   API_KEY='${publisher.api_key}' API_SECRET='${publisher.api_secret}' python3 - <<'PY'

@@ -12,7 +12,10 @@ import {
 import { ControlPlane } from "@heliograph/store";
 import type { StreamGatewayConfig } from "./config.js";
 import { StreamHub } from "./hub.js";
+import { registerIdeaRoutes } from "./idea-routes.js";
+import { coalescedStateReader } from "./long-poll.js";
 import { registerStreamRoutes } from "./stream-routes.js";
+import { subscriberAccess } from "./subscriber-access.js";
 
 export interface StreamGatewayDeps {
   log: Logger;
@@ -68,12 +71,23 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
       labelNames: ["outcome"] as const,
       registers: [metrics],
     });
+    const access = subscriberAccess(
+      new ControlPlane(deps.redis, deps.config.CONTROL_PLANE_CACHE_MS),
+      deps.log.child({ component: "subscriber-access" }),
+    );
     registerStreamRoutes(app, {
       redis: deps.redis,
-      controlPlane: new ControlPlane(deps.redis, deps.config.CONTROL_PLANE_CACHE_MS),
+      access,
       hub,
       reads,
+      readState: coalescedStateReader(deps.redis),
       log: deps.log.child({ component: "stream-routes" }),
+    });
+    registerIdeaRoutes(app, {
+      redis: deps.redis,
+      access,
+      metrics,
+      log: deps.log.child({ component: "idea-routes" }),
     });
     app.decorate("hub", hub);
     return app as StreamGatewayApp;

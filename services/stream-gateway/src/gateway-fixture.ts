@@ -1,6 +1,17 @@
 // Test support only: a real nats-server and redis-server, the app listening on a free port, and a
 // stand-in for the sequencer that writes exactly what the real one writes, in the same order.
-import { eventBodyText, eventMsgId, eventsSubject, eventText, type StreamId } from "@heliograph/contracts";
+import {
+  eventBodyText,
+  eventMsgId,
+  eventsSubject,
+  eventText,
+  type IdeaEvent,
+  type IdeaEventType,
+  type IdeaProjection,
+  type IdeaPublishRequest,
+  reduceIdea,
+  type StreamId,
+} from "@heliograph/contracts";
 import {
   connectNats,
   connectRedis,
@@ -9,7 +20,15 @@ import {
   type NatsConnection,
   type Redis,
 } from "@heliograph/platform";
-import { ControlPlane, LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
+import {
+  ControlPlane,
+  ideaStateText,
+  LOG_EVENT_FIELD,
+  LOG_INGEST_FIELD,
+  logEntryId,
+  readIdeaProjection,
+  streamKeys,
+} from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { buildApp, type StreamGatewayApp } from "./app.js";
@@ -74,6 +93,45 @@ export class SequencerStandIn {
     pipeline.set(keys.head, String(last));
     await pipeline.exec();
     return texts;
+  }
+
+  /**
+   * Appends one idea event with the idea's state as the sequencer's step writes it in the same
+   * script: projection (contracts reduceIdea), compact state and the open set. Returns the event.
+   */
+  async appendIdea(streamId: StreamId, eventType: IdeaEventType, data: IdeaPublishRequest): Promise<IdeaEvent> {
+    const n = await this.nextNumber(streamId);
+    const body = eventBodyText(
+      {
+        ingest_id: `ing-${streamId}-${n}`,
+        stream_id: streamId,
+        publisher_id: "pub-test",
+        event_type: eventType,
+        data,
+        received_at: new Date().toISOString(),
+      },
+      new Date().toISOString(),
+    );
+    const text = eventText(n, body);
+    const event = JSON.parse(text) as IdeaEvent;
+    const before = await readIdeaProjection(this.redis, streamId, data.id);
+    const projection = reduceIdea(before === undefined ? undefined : (JSON.parse(before) as IdeaProjection), event);
+    const keys = streamKeys(streamId);
+    const tx = this.redis
+      .multi()
+      .xadd(keys.log, logEntryId(n), LOG_EVENT_FIELD, text, LOG_INGEST_FIELD, `ing-${n}`)
+      .set(keys.head, String(n))
+      .hset(keys.ideas, data.id, JSON.stringify(projection))
+      .hset(
+        keys.ideaState,
+        data.id,
+        ideaStateText({ state: projection.state, timestamp: projection.timestamp, events: projection.events }),
+      );
+    if (projection.state === "open") tx.sadd(keys.openIdeas, data.id);
+    else tx.srem(keys.openIdeas, data.id);
+    await tx.exec();
+    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n) });
+    return event;
   }
 
   async halt(streamId: StreamId, reason = "IdeaUpdated for an idea that is not open"): Promise<void> {

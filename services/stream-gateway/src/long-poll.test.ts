@@ -4,7 +4,7 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.js";
 import type { Waiter } from "./hub.js";
-import { type LongPollDeps, readOrWait } from "./long-poll.js";
+import { coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
 
 let fx: GatewayFixture;
 let reads: Counter<"outcome">;
@@ -21,6 +21,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fx?.close();
+});
+
+const deps = (): LongPollDeps => ({
+  redis: fx.redis,
+  hub: fx.app.hub,
+  reads,
+  readState: coalescedStateReader(fx.redis),
 });
 
 const request = (streamId: string, after: number, longPollMs: number, signal = new AbortController().signal) => ({
@@ -50,7 +57,10 @@ describe("read-or-wait", () => {
       unregister: (waiter: Waiter) => fx.app.hub.unregister(waiter),
     };
     const t0 = performance.now();
-    const answer = await readOrWait({ redis: fx.redis, hub, reads }, request(sid, 0, 10_000));
+    const answer = await readOrWait(
+      { redis: fx.redis, hub, reads, readState: coalescedStateReader(fx.redis) },
+      request(sid, 0, 10_000),
+    );
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect(answer).toMatchObject({ kind: "events", head: 1, status: "live", outcome: "rechecked" });
     if (answer.kind !== "events") throw new Error("unreachable");
@@ -60,10 +70,7 @@ describe("read-or-wait", () => {
 
   it("an aborted read unregisters at once and answers nothing", async () => {
     const controller = new AbortController();
-    const pending = readOrWait(
-      { redis: fx.redis, hub: fx.app.hub, reads },
-      request("abort-me", -1, 10_000, controller.signal),
-    );
+    const pending = readOrWait(deps(), request("abort-me", -1, 10_000, controller.signal));
     await waitFor(() => fx.app.hub.stats().waiters === 1);
     controller.abort();
     expect(fx.app.hub.stats().waiters).toBe(0);
@@ -73,7 +80,7 @@ describe("read-or-wait", () => {
   it("a recheck with nothing new keeps waiting until the bound", async () => {
     const sid = "recheck-nothing";
     const t0 = performance.now();
-    const pending = readOrWait({ redis: fx.redis, hub: fx.app.hub, reads }, request(sid, -1, 600));
+    const pending = readOrWait(deps(), request(sid, -1, 600));
     await waitFor(() => fx.app.hub.stats().waiters === 1);
     fx.app.hub.recheckAll();
     await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "re-registered after the recheck" });
@@ -82,5 +89,67 @@ describe("read-or-wait", () => {
     expect(answer).toMatchObject({ kind: "events", body: "[]", head: -1, outcome: "empty" });
     expect(elapsed).toBeGreaterThanOrEqual(590);
     expect(elapsed).toBeLessThan(1_000);
+  });
+});
+
+describe("the status of a held poll's answer is read when the wait ends", () => {
+  it("a halt during the wait shows in the [] answered at the bound", async () => {
+    const sid = "halt-while-held";
+    await fx.sequencer.appendHistory(sid, 2);
+    const t0 = performance.now();
+    const pending = readOrWait(deps(), request(sid, 1, 600));
+    await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "a held poll" });
+    await fx.sequencer.halt(sid);
+    const answer = await pending;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(590);
+    expect(answer).toMatchObject({ kind: "events", body: "[]", head: 1, status: "halted", outcome: "empty" });
+  });
+
+  it("an event that wakes a poll after which the stream halted is answered with status halted", async () => {
+    const sid = "halt-after-event";
+    await fx.sequencer.appendHistory(sid, 1);
+    const pending = readOrWait(deps(), request(sid, 0, 10_000));
+    await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "a held poll" });
+    // What the sequencer does when event 1 is numbered and the next publish breaks the rules:
+    // the halt is written before event 1 reaches EVENTS here, so the woken poll must see it.
+    await fx.sequencer.halt(sid);
+    await fx.sequencer.append(sid);
+    const answer = await pending;
+    expect(answer).toMatchObject({ kind: "events", head: 1, status: "halted", outcome: "woken" });
+    if (answer.kind !== "events") throw new Error("unreachable");
+    expect((JSON.parse(answer.body) as { event_number: number }[]).map((e) => e.event_number)).toEqual([1]);
+  });
+
+  it("an event that lands as the bound passes is served rather than []", async () => {
+    const sid = "lands-at-bound";
+    await fx.sequencer.appendHistory(sid, 1);
+    // A hub that never wakes anyone: only the read at the bound can find the event.
+    let registered = false;
+    const hub: LongPollDeps["hub"] = {
+      register: () => {
+        registered = true;
+        return "registered";
+      },
+      unregister: () => undefined,
+    };
+    const t0 = performance.now();
+    const pending = readOrWait({ ...deps(), hub }, request(sid, 0, 300));
+    await waitFor(() => registered, { what: "the waiter registered" });
+    // Sent on the same connection after the post-registration head check, so Redis applies it later.
+    await fx.sequencer.appendHistory(sid, 1);
+    const answer = await pending;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(answer).toMatchObject({ kind: "events", head: 1, status: "live" });
+    if (answer.kind !== "events") throw new Error("unreachable");
+    expect((JSON.parse(answer.body) as { event_number: number }[]).map((e) => e.event_number)).toEqual([1]);
+  });
+
+  it("overlapping state reads of one stream share one Redis read; later ones read again", async () => {
+    const read = coalescedStateReader(fx.redis);
+    const first = read("shared-read");
+    expect(read("shared-read")).toBe(first);
+    expect(read("another-stream")).not.toBe(first);
+    await first;
+    expect(read("shared-read")).not.toBe(first);
   });
 });

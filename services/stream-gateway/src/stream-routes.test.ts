@@ -11,6 +11,7 @@ const BIG = "ideas-big";
 const HALTED = "ideas-halted";
 const EMPTY = "ideas-empty";
 const OTHER = "ideas-other";
+const HALTS_LATER = "ideas-halts-later";
 
 const get = (path: string, headers: Record<string, string> = {}, bearer: string | null = token) =>
   fetch(`${fx.url}${path}`, {
@@ -29,7 +30,7 @@ async function errorOf(res: Response): Promise<ErrorBody["error"]> {
 
 beforeAll(async () => {
   fx = await startGatewayFixture();
-  token = await fx.tokenFor([FIVE, BIG, HALTED, EMPTY]);
+  token = await fx.tokenFor([FIVE, BIG, HALTED, EMPTY, HALTS_LATER]);
   for (let i = 0; i < 5; i++) await fx.sequencer.append(FIVE);
   await fx.sequencer.appendHistory(BIG, 1200, { comment: "x".repeat(200) });
   await fx.sequencer.appendHistory(HALTED, 3);
@@ -227,6 +228,21 @@ describe("a halted stream", () => {
     expect(elapsed).toBeLessThan(1_000);
     expect(res.headers.get(STREAM_STATUS_HEADER)).toBe("halted");
     expect(res.headers.get(STREAM_HEAD_HEADER)).toBe("2");
+  });
+});
+
+describe("a stream halted while a poll is held", () => {
+  it("answers [] at the bound saying halted, not the status read when the wait began", async () => {
+    await fx.sequencer.appendHistory(HALTS_LATER, 2);
+    const t0 = performance.now();
+    const pending = get(`/api/v1/stream/${HALTS_LATER}/1/5`, { "x-long-poll": "0.8" });
+    await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "a held poll" });
+    await fx.sequencer.halt(HALTS_LATER);
+    const res = await pending;
+    expect(await events(res)).toEqual([]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(790);
+    expect(res.headers.get(STREAM_STATUS_HEADER)).toBe("halted");
+    expect(res.headers.get(STREAM_HEAD_HEADER)).toBe("1");
   });
 });
 

@@ -1,6 +1,4 @@
 import {
-  type ErrorCode,
-  HeliographError,
   LONG_POLL_HEADER,
   parseBatchSize,
   parseEventNumber,
@@ -9,19 +7,17 @@ import {
   STREAM_ID_PATTERN,
   STREAM_STATUS_HEADER,
   type StreamId,
-  type StreamStatus,
 } from "@heliograph/contracts";
-import type { Counter, HttpApp, Logger, Redis } from "@heliograph/platform";
-import { type ControlPlane, readLastEvents, readStreamState } from "@heliograph/store";
+import type { HttpApp, Logger } from "@heliograph/platform";
+import { readLastEvents, readStreamState } from "@heliograph/store";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import { type LongPollDeps, readOrWait } from "./long-poll.js";
+import { AUTH_NOTE, backend, invalid, type SubscriberAccess, sendStoredJson } from "./subscriber-access.js";
 
-export interface StreamRoutesDeps {
-  redis: Redis;
-  controlPlane: ControlPlane;
-  hub: LongPollDeps["hub"];
-  reads: Counter<"outcome">;
+export interface StreamRoutesDeps extends LongPollDeps {
+  /** Authentication and entitlement, shared with the other subscriber routes. */
+  access: SubscriberAccess;
   log: Logger;
 }
 
@@ -33,11 +29,6 @@ const StreamParams = z.object({ stream_id: z.string() });
 const BatchParams = z.object({ stream_id: z.string(), event_number: z.string(), batch_size: z.string() });
 
 const TAGS = ["subscriber"];
-const AUTH_NOTE = "Authorization: Bearer <token>. A subscriber reads only the streams it is entitled to.";
-
-function invalid(code: ErrorCode, path: string, raw: unknown, why: string): HeliographError {
-  return new HeliographError(code, { details: [{ path, message: `${JSON.stringify(raw)} ${why}` }] });
-}
 
 function parseStreamId(raw: string): StreamId {
   if (!STREAM_ID_PATTERN.test(raw))
@@ -45,42 +36,9 @@ function parseStreamId(raw: string): StreamId {
   return raw;
 }
 
-/** Redis or NATS trouble is a 503 the client can retry, not a 500. */
-async function backend<T>(log: Logger, what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof HeliographError) throw err;
-    log.warn({ err }, `${what} failed`);
-    throw new HeliographError("SERVICE_UNAVAILABLE", { retryAfter: 1, cause: err });
-  }
-}
-
-function sendEvents(reply: FastifyReply, body: string, head: number, status: StreamStatus): FastifyReply {
-  // The stored JSON texts go out as they are: no parse, no re-serialisation.
-  return reply
-    .header(STREAM_HEAD_HEADER, String(head))
-    .header(STREAM_STATUS_HEADER, status)
-    .header("cache-control", "no-store")
-    .type("application/json; charset=utf-8")
-    .send(body);
-}
-
 export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void {
-  const { controlPlane, log } = deps;
-
-  const authenticate = (authorization: string | undefined): Promise<string> =>
-    backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization));
-
-  /** 403 whether or not the stream exists, so a subscriber cannot probe for stream ids. */
-  const requireEntitled = async (subscriberId: string, streamId: StreamId): Promise<void> => {
-    const entitled = await backend(log, "entitlement check", () => controlPlane.isEntitled(subscriberId, streamId));
-    if (!entitled) {
-      throw new HeliographError("STREAM_FORBIDDEN", {
-        details: [{ path: "params.stream_id", message: `not entitled to ${JSON.stringify(streamId)}` }],
-      });
-    }
-  };
+  const { log } = deps;
+  const { authenticate, requireEntitled } = deps.access;
 
   app.get(
     "/api/v1/stream/:stream_id/:event_number/:batch_size",
@@ -136,7 +94,7 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
       if (result.kind === "aborted") return reply;
       // Shutting down: the client's next poll should open a connection to another instance.
       if (result.outcome === "released") reply.header("connection", "close");
-      return sendEvents(reply, result.body, result.head, result.status);
+      return sendStoredJson(reply, result.body, result);
     },
   );
 
@@ -151,7 +109,7 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
       Promise.all([readLastEvents(deps.redis, streamId, RECENT_EVENTS), readStreamState(deps.redis, streamId)]),
     );
     deps.reads.inc({ outcome: "recent" });
-    return sendEvents(reply, `[${texts.join(",")}]`, state.head, state.status);
+    return sendStoredJson(reply, `[${texts.join(",")}]`, state);
   };
   const recentSchema = {
     tags: TAGS,

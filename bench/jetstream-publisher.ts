@@ -1,0 +1,95 @@
+/**
+ * Child: publishes `count` messages to JetStream from one Node process with `inFlight` PubAcks
+ * outstanding, never awaiting one publish before sending the next (R1, and the backlog of B5).
+ */
+import { type IngestMessage, ingestSubject, partitionOf } from "@heliograph/contracts";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { childMain } from "./child.js";
+import { nowMs } from "./clock.js";
+import { rawMessage } from "./raw-message.js";
+
+export interface PublisherInput {
+  natsUrl: string;
+  count: number;
+  inFlight: number;
+  /** `raw`: ~300-byte JSON to `subject`; `ingest`: IngestMessage JSON to `ingest.<p>.<streamId>`. */
+  mode: "raw" | "ingest";
+  subject?: string;
+  streamId?: string;
+  publisherId?: string;
+  idPrefix: string;
+  partitions?: number;
+  timeLimitMs: number;
+}
+
+export interface PublisherResult {
+  published: number;
+  failed: number;
+  elapsedMs: number;
+  perSecond: number;
+  bytesPerMessage: number;
+}
+
+childMain<PublisherInput, PublisherResult>(async (input) => {
+  const nc = await connect({ servers: input.natsUrl, name: "bench-publisher" });
+  const js = jetstream(nc);
+  const subject =
+    input.mode === "raw"
+      ? input.subject!
+      : ingestSubject(partitionOf(input.streamId!, input.partitions), input.streamId!);
+  const receivedAt = new Date().toISOString();
+  const payload = (i: number): string => {
+    if (input.mode === "raw") return rawMessage(i);
+    const ingestId = `${input.idPrefix}${i}`;
+    const message: IngestMessage = {
+      ingest_id: ingestId,
+      stream_id: input.streamId!,
+      publisher_id: input.publisherId!,
+      event_type: "TradingSignalCreated",
+      data: {
+        id: ingestId,
+        timestamp: receivedAt,
+        ticker_symbol: "AAPL",
+        order_type: "market",
+        portfolio_ratio_investment: 0.01,
+        side: "buy",
+        time_in_force: "gtc",
+      },
+      received_at: receivedAt,
+    };
+    return JSON.stringify(message);
+  };
+  const bytesPerMessage = Buffer.byteLength(payload(0));
+  let published = 0;
+  let failed = 0;
+  let next = 0;
+  const started = nowMs();
+  const deadline = started + input.timeLimitMs;
+  await new Promise<void>((resolve) => {
+    let outstanding = 0;
+    const pump = () => {
+      while (outstanding < input.inFlight && next < input.count && nowMs() < deadline) {
+        const i = next++;
+        outstanding++;
+        js.publish(subject, payload(i), { msgID: `${input.idPrefix}${i}`, timeout: 30_000 }).then(
+          () => {
+            published++;
+            outstanding--;
+            pump();
+          },
+          () => {
+            failed++;
+            outstanding--;
+            pump();
+          },
+        );
+      }
+      if (outstanding === 0) resolve();
+    };
+    pump();
+  });
+  const elapsedMs = nowMs() - started;
+  await nc.drain();
+  return { published, failed, elapsedMs, perSecond: (published / elapsedMs) * 1000, bytesPerMessage };
+});

@@ -1,0 +1,151 @@
+/**
+ * NATS, Redis and the three services, each its own process on free ports (packages/testkit), plus
+ * a benchmark tenant made through the admin API the way deploy/dev/seed.ts makes the demo one.
+ */
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import {
+  DOCUMENT_TRADING_SIGNAL_BODY,
+  type PublisherCredentials,
+  type SubscriberCredentials,
+} from "@heliograph/contracts";
+import { streamKeys } from "@heliograph/store";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  type ServiceHandle,
+  startNatsServer,
+  startRedisServer,
+  startService,
+  waitFor,
+} from "@heliograph/testkit";
+import { Redis } from "ioredis";
+
+export interface Servers {
+  nats: NatsServerHandle;
+  redis: RedisServerHandle;
+  /** The runner's own connection, for reading heads and logs. */
+  client: Redis;
+  stop(): Promise<void>;
+}
+
+export async function startServers(): Promise<Servers> {
+  const [nats, redis] = await Promise.all([
+    startNatsServer({ reuseEnv: false }),
+    startRedisServer({ reuseEnv: false }),
+  ]);
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  return {
+    nats,
+    redis,
+    client,
+    async stop() {
+      client.disconnect();
+      await Promise.all([nats.stop(), redis.stop()]);
+      // The servers' temp folders hold every benchmark's data (hundreds of MB over a full run).
+      for (const dir of [nats.storeDir, redis.dir])
+        if (dir?.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Heliograph {
+  servers: Servers;
+  ingest: ServiceHandle;
+  sequencer: ServiceHandle;
+  stream: ServiceHandle;
+  adminToken: string;
+  publisher: { id: string; apiKey: string; apiSecret: string };
+  subscriber: { id: string; token: string };
+  publisherHeaders: Record<string, string>;
+  /** A new algorithm of the bench publisher, its stream readable by the bench subscriber. */
+  newAlgorithmStream(): Promise<{ algorithmId: number; streamId: string; body: string }>;
+  /** Several at once: one entitlement update, one wait for the gateway's cache. */
+  newAlgorithmStreams(count: number): Promise<Array<{ algorithmId: number; streamId: string; body: string }>>;
+  head(streamId: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const SERVICE_ENV = { LOG_LEVEL: "warn" };
+
+export async function startHeliograph(servers: Servers): Promise<Heliograph> {
+  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+  const env = { NATS_URL: servers.nats.url, REDIS_URL: servers.redis.url, ADMIN_TOKEN: adminToken, ...SERVICE_ENV };
+  const [ingest, sequencer, stream] = await Promise.all([
+    startService("ingest-gateway", env),
+    startService("sequencer", env),
+    startService("stream-gateway", env),
+  ]);
+  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${ingest.url}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const answer = (await res.json()) as T;
+    if (res.status >= 300) throw new Error(`admin ${method} ${path} answered ${res.status}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  const created = await admin<PublisherCredentials>("POST", "/publishers", {
+    id: "bench-publisher",
+    name: "Benchmark",
+  });
+  const subscriberCreated = await admin<SubscriberCredentials>("POST", "/subscribers", {
+    id: "bench-subscriber",
+    name: "Benchmark",
+    streams: [],
+  });
+  const entitled: string[] = [];
+  const h: Heliograph = {
+    servers,
+    ingest,
+    sequencer,
+    stream,
+    adminToken,
+    publisher: { id: created.id, apiKey: created.api_key, apiSecret: created.api_secret },
+    subscriber: { id: subscriberCreated.id, token: subscriberCreated.token },
+    publisherHeaders: { "api-key": created.api_key, "api-secret": created.api_secret },
+    async newAlgorithmStream() {
+      return (await h.newAlgorithmStreams(1))[0]!;
+    },
+    async newAlgorithmStreams(count) {
+      const made: Array<{ algorithmId: number; streamId: string; body: string }> = [];
+      for (let i = 0; i < count; i++) {
+        const algorithm = await admin<{ id: number }>("POST", "/algorithms", {
+          publisher_id: created.id,
+          name: `bench-${entitled.length}`,
+        });
+        const streamId = `algorithm-${algorithm.id}`;
+        entitled.push(streamId);
+        made.push({
+          algorithmId: algorithm.id,
+          streamId,
+          body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: algorithm.id }),
+        });
+      }
+      await admin("PUT", `/subscribers/${subscriberCreated.id}/streams`, { streams: entitled });
+      // The gateway caches entitlements briefly: wait until the new streams are readable.
+      for (const { streamId } of made) {
+        await waitFor(
+          async () =>
+            (
+              await fetch(`${stream.url}/api/v1/stream/${streamId}/`, {
+                headers: { authorization: `Bearer ${subscriberCreated.token}` },
+              })
+            ).status === 200,
+          { timeoutMs: 10_000, intervalMs: 100, what: `${streamId} readable by the bench subscriber` },
+        );
+      }
+      return made;
+    },
+    async head(streamId) {
+      const value = await servers.client.get(streamKeys(streamId).head);
+      return value === null ? -1 : Number(value);
+    },
+    async stop() {
+      await Promise.all([h.ingest.stop(), h.sequencer.stop(), h.stream.stop()]);
+    },
+  };
+  return h;
+}

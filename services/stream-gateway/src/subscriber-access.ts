@@ -1,0 +1,66 @@
+import {
+  type ErrorCode,
+  HeliographError,
+  STREAM_HEAD_HEADER,
+  STREAM_STATUS_HEADER,
+  type StreamId,
+} from "@heliograph/contracts";
+import type { Logger } from "@heliograph/platform";
+import type { ControlPlane, StreamState } from "@heliograph/store";
+import type { FastifyReply } from "fastify";
+
+/** Shared by every subscriber route: who the caller is, what they may read, how answers go out. */
+export interface SubscriberAccess {
+  /** The subscriber id of an `Authorization: Bearer` header, or a 401. */
+  authenticate(authorization: string | undefined): Promise<string>;
+  /** 403 whether or not the stream exists, so a subscriber cannot probe for stream ids. */
+  requireEntitled(subscriberId: string, streamId: StreamId, paramPath?: string): Promise<void>;
+}
+
+export const AUTH_NOTE = "Authorization: Bearer <token>. A subscriber reads only the streams it is entitled to.";
+
+export function invalid(code: ErrorCode, path: string, raw: unknown, why: string, message?: string): HeliographError {
+  return new HeliographError(code, {
+    ...(message ? { message } : {}),
+    details: [{ path, message: `${JSON.stringify(raw)} ${why}` }],
+  });
+}
+
+/** Redis or NATS trouble is a 503 the client can retry, not a 500. */
+export async function backend<T>(log: Logger, what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof HeliographError) throw err;
+    log.warn({ err }, `${what} failed`);
+    throw new HeliographError("SERVICE_UNAVAILABLE", { retryAfter: 1, cause: err });
+  }
+}
+
+export function subscriberAccess(controlPlane: ControlPlane, log: Logger): SubscriberAccess {
+  return {
+    authenticate: (authorization) =>
+      backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization)),
+    async requireEntitled(subscriberId, streamId, paramPath = "params.stream_id") {
+      const entitled = await backend(log, "entitlement check", () => controlPlane.isEntitled(subscriberId, streamId));
+      if (!entitled) {
+        throw new HeliographError("STREAM_FORBIDDEN", {
+          details: [{ path: paramPath, message: `not entitled to ${JSON.stringify(streamId)}` }],
+        });
+      }
+    },
+  };
+}
+
+/**
+ * Sends stored JSON text as it is (no parse, no re-serialisation) with the stream's head and
+ * status, as every subscriber read does.
+ */
+export function sendStoredJson(reply: FastifyReply, body: string, state: StreamState): FastifyReply {
+  return reply
+    .header(STREAM_HEAD_HEADER, String(state.head))
+    .header(STREAM_STATUS_HEADER, state.status)
+    .header("cache-control", "no-store")
+    .type("application/json; charset=utf-8")
+    .send(body);
+}

@@ -67,7 +67,11 @@ export interface Heliograph {
   stop(): Promise<void>;
 }
 
-const SERVICE_ENV = { LOG_LEVEL: "warn" };
+const SERVICE_ENV: Record<string, string> = {
+  LOG_LEVEL: "warn",
+  // HG_BENCH_SERVICE_NODE_OPTIONS: e.g. an --import of a profiler preload, for the services alone.
+  ...(process.env.HG_BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HG_BENCH_SERVICE_NODE_OPTIONS } : {}),
+};
 
 export async function startHeliograph(servers: Servers): Promise<Heliograph> {
   const adminToken = `hga_${randomBytes(24).toString("base64url")}`;

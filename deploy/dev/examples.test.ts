@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ideaBodyProblems, IdeaPublishRequest } from "@heliograph/contracts";
+import { IdeaPublishRequest, ideaBodyProblems } from "@heliograph/contracts";
 import { describe, expect, it } from "vitest";
 
-const example = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, "examples", `${name}.json`), "utf8"));
+const example = (name: string) =>
+  JSON.parse(readFileSync(join(import.meta.dirname, "examples", `${name}.json`), "utf8"));
 
 // The README's idea walkthrough posts these files: they must stay valid publishes.
 describe("README idea examples", () => {

@@ -83,8 +83,13 @@ export async function seedDemoTenant(options: {
   }
 
   if ((await call("GET", `/channels/${DEMO_IDEA_CHANNEL}`)).status === 404) {
-    const r = await call("POST", "/channels", { id: DEMO_IDEA_CHANNEL, title: "Demo trade ideas", publisher_id: DEMO_PUBLISHER_ID });
-    if (r.status !== 201) throw new Error(`creating idea channel ${DEMO_IDEA_CHANNEL} failed: ${JSON.stringify(r.body)}`);
+    const r = await call("POST", "/channels", {
+      id: DEMO_IDEA_CHANNEL,
+      title: "Demo trade ideas",
+      publisher_id: DEMO_PUBLISHER_ID,
+    });
+    if (r.status !== 201)
+      throw new Error(`creating idea channel ${DEMO_IDEA_CHANNEL} failed: ${JSON.stringify(r.body)}`);
   }
 
   const streams = {

@@ -19,6 +19,10 @@ export const ERROR_CODES = {
   BATCH_SIZE_INVALID: { status: 400, message: "batch_size must be an integer >= 1" },
   LONG_POLL_INVALID: { status: 400, message: "X-Long-Poll must be a number of seconds from 0 to 60" },
   WAIT_INVALID: { status: 400, message: "X-Heliograph-Wait must be a number of seconds from 0 to 30" },
+  BODY_TOO_DEEP: { status: 400, message: "The request body nests deeper than 64 levels" },
+  MALFORMED_REQUEST: { status: 400, message: "The HTTP request could not be parsed" },
+  URI_TOO_LONG: { status: 414, message: "A path segment is longer than 256 characters" },
+  HEADERS_TOO_LARGE: { status: 431, message: "The request headers are larger than 16 KiB" },
   // 401 / 403: who are you, and may you
   AUTH_MISSING: { status: 401, message: "Credentials are missing" },
   AUTH_INVALID: { status: 401, message: "Credentials are not valid" },

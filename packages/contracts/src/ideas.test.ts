@@ -43,7 +43,9 @@ describe("idea schemas", () => {
 
   it("refuses an unknown instrument field or a bad currency, naming the field", () => {
     const { published_at: _p, ...body } = structuredClone(DOCUMENT_IDEA_OPENED).data;
-    const bad = structuredClone(body) as Record<string, any>;
+    const bad = structuredClone(body) as unknown as {
+      idea: { recommendations: [{ target_price: { currency: string } }] };
+    };
     bad.idea.recommendations[0].target_price.currency = "kroner";
     const result = IdeaPublishRequest.safeParse(bad);
     expect(result.error?.issues[0]?.path.join(".")).toBe("idea.recommendations.0.target_price.currency");

@@ -63,6 +63,8 @@ export function toHeliographError(err: FastifyError | HeliographError | Error): 
     FST_ERR_CTP_EMPTY_JSON_BODY: "MALFORMED_JSON",
     FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_JSON",
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: "VALIDATION_FAILED",
+    FST_ERR_BAD_URL: "MALFORMED_REQUEST",
+    FST_ERR_MAX_PARAM_LENGTH: "URI_TOO_LONG",
   };
   const mapped = fe.code ? byCode[fe.code] : undefined;
   if (mapped) return new HeliographError(mapped, { cause: err });
@@ -96,6 +98,24 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: "idle",
+    routerOptions: { maxParamLength: 256 },
+    // Errors the router raises before a route runs (bad percent-encoding, an over-long segment)
+    // get the same error body as everything else.
+    frameworkErrors: (err, _req, reply) => sendError(reply, toHeliographError(err)),
+    // Requests Node's HTTP parser refuses never reach Fastify: answer them on the socket.
+    clientErrorHandler: (err, socket) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ECONNRESET" || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const error = new HeliographError(code === "HPE_HEADER_OVERFLOW" ? "HEADERS_TOO_LARGE" : "MALFORMED_REQUEST");
+      const body = JSON.stringify(error.toBody());
+      socket.end(
+        `HTTP/1.1 ${error.statusCode} ${error.statusCode === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -112,6 +132,16 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     if (closing && !req.url.startsWith("/healthz")) {
       reply.header("connection", "close");
       return sendError(reply, new HeliographError("SHUTTING_DOWN", { retryAfter: 1 }));
+    }
+  });
+
+  // Handlers walk bodies recursively (validation, hashing, serialising); a body nested thousands
+  // of levels deep would overflow the stack there, so it is refused up front.
+  app.addHook("preValidation", async (req) => {
+    if (req.body !== undefined && nestingDepthExceeds(req.body, MAX_BODY_DEPTH)) {
+      throw new HeliographError("BODY_TOO_DEEP", {
+        details: [{ path: "", message: `nests deeper than ${MAX_BODY_DEPTH} levels` }],
+      });
     }
   });
 
@@ -168,6 +198,22 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
   );
   return app as unknown as HttpApp;
+}
+
+const MAX_BODY_DEPTH = 64;
+
+/** True when `value` nests objects/arrays deeper than `max`; iterative, so it cannot overflow. */
+export function nestingDepthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== "object") continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -38,7 +38,10 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty) {
     return pino({
       ...base,
-      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "HH:MM:ss.l", singleLine: true, ignore: "pid,hostname" } },
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, translateTime: "HH:MM:ss.l", singleLine: true, ignore: "pid,hostname" },
+      },
     });
   }
   return options.destination ? pino(base, options.destination as pino.DestinationStream) : pino(base);

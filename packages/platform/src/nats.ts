@@ -25,6 +25,9 @@ export async function connectNats(url: string, log: Logger, name: string): Promi
     waitOnFirstConnect: true,
     pingInterval: 5_000,
     maxPingOut: 3,
+    // Otherwise every request (each JetStream publish) builds two Error objects up front for
+    // their stack traces: about a third of the sequencer's CPU when draining a backlog.
+    noAsyncTraces: true,
   });
   const natsLog = log.child({ component: "nats" });
   natsLog.info({ server: nc.getServer() }, "connected to NATS");

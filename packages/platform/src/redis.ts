@@ -4,16 +4,19 @@ import type { Logger } from "pino";
 export { Redis } from "ioredis";
 
 /**
- * Connects to Redis and reconnects forever with a capped backoff. Commands issued while
- * disconnected wait in ioredis's offline queue and fail after a few retries, so a request
- * gets a clear 503 rather than hanging.
+ * Connects to Redis and reconnects forever with a capped backoff. A command issued while
+ * disconnected or stalled fails within about 1.5 s, so a request gets a clear 503 rather than
+ * hanging; the sequencer retries its step, which is idempotent.
  */
 export async function connectRedis(url: string, log: Logger, name: string): Promise<Redis> {
   const redisLog = log.child({ component: "redis" });
   const redis = new Redis(url, {
     connectionName: name,
     lazyConnect: true,
-    maxRetriesPerRequest: 3,
+    // A request must fail fast with a clear 503 when Redis is down or stalled, not after the
+    // client's own timeout: one retry across a reconnect, and no command waits over 1.5 s.
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1_500,
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
   });

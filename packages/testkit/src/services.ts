@@ -19,7 +19,7 @@ export interface ServiceHandle extends ManagedProcess {
   restart(): Promise<ServiceHandle>;
 }
 
-/** Starts one service as its own process (`tsx services/<name>/src/main.ts`) and waits for `/readyz`. */
+/** Starts one service as its own process (`node --import tsx services/<name>/src/main.ts`) and waits for `/readyz`. */
 export async function startService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
@@ -27,13 +27,19 @@ export async function startService(
 ): Promise<ServiceHandle> {
   const port = options.port ?? (await freePort());
   const fullEnv = { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info", ...env };
-  const tsx = join(REPO_ROOT, "node_modules/.bin/tsx");
-  const proc = startProcess(name, tsx, [join(REPO_ROOT, "services", name, "src/main.ts")], {
-    env: fullEnv,
-    cwd: REPO_ROOT,
-    echo: options.echo ?? process.env.HG_ECHO === "1",
-    ownProcessGroup: options.ownProcessGroup,
-  });
+  // node itself with tsx's loader, not the tsx CLI: the CLI would put a wrapper process between
+  // this PID and the service, and a kill -9 would hit the wrapper while the service lived on.
+  const proc = startProcess(
+    name,
+    process.execPath,
+    ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")],
+    {
+      env: fullEnv,
+      cwd: REPO_ROOT,
+      echo: options.echo ?? process.env.HG_ECHO === "1",
+      ownProcessGroup: options.ownProcessGroup,
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(

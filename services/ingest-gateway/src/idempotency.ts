@@ -113,6 +113,21 @@ export class IdempotencyStore {
     return sameRequest(JSON.parse(stored) as IdempotencyRecord, idempotency.record.request_hash);
   }
 
+  /**
+   * Writes where a publish without an Idempotency-Key can be looked up by its ingest id. A lone
+   * command, so the connection's auto-pipelining sends the records of concurrent requests in one
+   * write; the caller runs it alongside the JetStream publish, not after it.
+   */
+  async recordIngest(ingest: IngestRecord & { ingest_id: string }): Promise<void> {
+    const { ingest_id, ...value } = ingest;
+    await this.redis.set(
+      ingestRecordKey(ingest_id),
+      JSON.stringify(value satisfies IngestRecord),
+      "EX",
+      this.ttlSeconds,
+    );
+  }
+
   /** Who published an ingest id, and to which stream; undefined when unknown or expired. */
   async ingestRecord(ingestId: string): Promise<IngestRecord | undefined> {
     const raw = await fromRedis(() => this.redis.get(ingestRecordKey(ingestId)));

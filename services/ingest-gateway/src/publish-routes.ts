@@ -134,6 +134,17 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     };
     // Registered before the publish: the sequencer's notice can come before the PubAck does.
     const waiter = waitMs > 0 ? waiters.register(ingestId) : undefined;
+    const ingestRecord = { ingest_id: ingestId, stream_id: prepared.stream_id, publisher_id: publisherId };
+    // Without a key the ingest id is random and reaches the client only in the 202, so its lookup
+    // record can be written while JetStream stores the publish (one wait, not two in a row); a
+    // record of a publish that then fails names an id nobody learns, and expires.
+    const recorded =
+      key === undefined
+        ? idempotency.recordIngest(ingestRecord).then(
+            () => undefined,
+            (err: unknown) => err,
+          )
+        : undefined;
     let ack: Awaited<ReturnType<IngestPublisher["publish"]>>;
     try {
       ack = await publisher.publish(message);
@@ -153,10 +164,14 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     const record: IdempotencyRecord = { request_hash: hash, status: 202, body: answer };
     let first: IdempotencyRecord | undefined = record;
     try {
-      first = await idempotency.recordPublish(
-        { ingest_id: ingestId, stream_id: prepared.stream_id, publisher_id: publisherId },
-        key === undefined ? undefined : { publisherId, key, record },
-      );
+      if (recorded) {
+        const failed = await recorded;
+        if (failed !== undefined) throw failed;
+      } else
+        first = await idempotency.recordPublish(
+          ingestRecord,
+          key === undefined ? undefined : { publisherId, key, record },
+        );
     } catch (err) {
       if (err instanceof HeliographError) {
         waiter?.settle(undefined);

@@ -17,7 +17,7 @@
 -- mode 'drain': the held list's head entries, in order, after a halt was resolved. Each must
 --   still be at the head (else the drain stops: 'changed'); numbered ones are popped.
 -- Returns { results, { halted 0|1, held length, stop } }, results one per message processed:
---   { n, text, 1 }   numbered now
+--   { n, '', 1 }     numbered now (the caller has the text: '{"event_number":n,' .. body_text)
 --   { n, text, 0 }   numbered before (a redelivery): the stored text
 --   { -1 }           held (kept in the held list, not numbered)
 --   { -2, reason }   broke the rules: the stream is halted now, the message is the held head
@@ -111,7 +111,8 @@ local function number(j)
     redis.call('HSET', KEYS[K_IDEAS], id, arg(j, 7) .. ',"event_number":' .. n .. ',"events":' .. events .. '}')
     if closed then redis.call('SREM', KEYS[K_OPEN], id) else redis.call('SADD', KEYS[K_OPEN], id) end
   end
-  return { head, text, 1 }
+  -- Not the text: the caller builds it from body_text, which spares Redis and the client the copy.
+  return { head, '', 1 }
 end
 
 local function halt(j, reason)

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { eventBodyText, IdeaEventType, type IngestMessage, type StreamId } from "@heliograph/contracts";
+import { eventBodyText, eventText, IdeaEventType, type IngestMessage, type StreamId } from "@heliograph/contracts";
 import { heldEntryText, streamKeys } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
@@ -143,12 +143,16 @@ async function run(
   const [results, state] = (Array.isArray(reply) ? reply : []) as [unknown[]?, [number, number, string]?];
   if (!Array.isArray(results) || !Array.isArray(state) || (mode === "step" && results.length !== inputs.length))
     throw new Error(`sequence step answered ${JSON.stringify(reply)?.slice(0, 200)}`);
-  const outcomes = results.map((entry): StepOutcome => {
+  const outcomes = results.map((entry, i): StepOutcome => {
     const [n, text, fresh] = entry as [number, string?, number?];
     if (n === -1) return { kind: "held" };
     if (n === -2) return { kind: "halted", reason: String(text ?? "") };
     if (n === -3) return { kind: "parked" };
-    return { kind: "numbered", eventNumber: Number(n), text: text ?? "", fresh: fresh === 1 };
+    const eventNumber = Number(n);
+    // Numbered now: the script wrote exactly this text and does not send it back.
+    if (fresh === 1)
+      return { kind: "numbered", eventNumber, text: eventText(eventNumber, inputs[i]!.bodyText), fresh: true };
+    return { kind: "numbered", eventNumber, text: text ?? "", fresh: false };
   });
   return {
     outcomes,

@@ -13,7 +13,7 @@ import {
   sequencerConsumerName,
   streamIdOfSubject,
 } from "@heliograph/contracts";
-import { Counter, Gauge, Histogram, type Logger, type Registry } from "@heliograph/platform";
+import { Counter, Gauge, Histogram, JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
 import { haltedStreamsKey, parseHeldEntry, resumableStreamsKey, streamKeys } from "@heliograph/store";
 import {
   AckPolicy,
@@ -63,6 +63,9 @@ export interface Sequencer {
 const ACK_WAIT_MS = 30_000;
 const MAX_ACK_PENDING = 20_000;
 const CONSUME_MAX_MESSAGES = 1_000;
+const CONSUME_EXPIRES_MS = 4_000;
+/** The JetStream client's default request timeout, as `js.publish` had. */
+const EVENTS_PUBLISH_TIMEOUT_MS = 5_000;
 /** How often each instance looks for resolved halts of its partitions (a lost ResumeNotice). */
 const RESUME_SCAN_MS = 1_000;
 const nanos = (ms: number) => ms * 1_000_000;
@@ -162,6 +165,8 @@ type Metrics = ReturnType<typeof createMetrics>;
 interface WorkerContext {
   nc: NatsConnection;
   js: JetStreamClient;
+  /** EVENTS publishes: PubAcks on one subscription, not a request each. */
+  publisher: JetStreamPublisher;
   jsm: JetStreamManager;
   redis: Redis;
   leases: PartitionLeases;
@@ -192,25 +197,26 @@ interface Publication {
 
 /** The step input of an INGEST message; a message that cannot be read halts its stream when its turn comes. */
 function ingestStepInput(msg: JsMsg, streamId: StreamId, publishedAt: string): StepInput {
-  const headerId = msg.headers?.get("Nats-Msg-Id") || `ingest-seq-${msg.seq}`;
+  // Only an unreadable message needs the header (decoding headers costs as much as the schema check).
+  const headerId = () => msg.headers?.get("Nats-Msg-Id") || `ingest-seq-${msg.seq}`;
   const text = msg.string();
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return unreadableStepInput(headerId, text, "the INGEST message is not JSON");
+    return unreadableStepInput(headerId(), text, "the INGEST message is not JSON");
   }
   const parsed = IngestMessage.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return unreadableStepInput(
-      headerId,
+      headerId(),
       text,
       `the INGEST message does not match its schema: ${issue?.path.join(".")} ${issue?.message}`,
     );
   }
   if (parsed.data.stream_id !== streamId)
-    return unreadableStepInput(headerId, text, `the INGEST message names stream ${parsed.data.stream_id}`);
+    return unreadableStepInput(headerId(), text, `the INGEST message names stream ${parsed.data.stream_id}`);
   return stepInputOf(parsed.data, text, publishedAt);
 }
 
@@ -238,6 +244,12 @@ class PartitionWorker {
   private readonly consumerName: string;
   private queue: JsMsg[] = [];
   private inFlight: JsMsg[] = [];
+  /**
+   * The last numbered batch while its EVENTS publishes are in flight: the next batch is numbered
+   * meanwhile (Redis and JetStream work at once), and publishes only once this one is all stored
+   * and acked, so EVENTS gets every stream's events in number order even when a publish is retried.
+   */
+  private publishing: { batch: JsMsg[]; done: Promise<boolean> } | undefined;
   private session: Session | undefined;
   private resyncReason: string | undefined;
   private stopping = false;
@@ -318,6 +330,7 @@ class PartitionWorker {
     // Held messages must not reach their ack wait while a batch retries or waits its turn.
     const keepAlive = setInterval(() => {
       for (const msg of this.inFlight) msg.working();
+      for (const msg of this.publishing?.batch ?? []) msg.working();
       for (const msg of this.queue) msg.working();
     }, ACK_WAIT_MS / 3);
     let attempt = 0;
@@ -366,7 +379,9 @@ class PartitionWorker {
       deliver_policy: DeliverPolicy.All,
     });
     const consumer = await js.consumers.get(INGEST_STREAM, this.consumerName);
-    const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES });
+    // Short pulls: a pull request lost in a JetStream leader change shows as missed heartbeats
+    // (every expires/2) within seconds, and the worker resyncs, instead of idling for a minute.
+    const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES, expires: CONSUME_EXPIRES_MS });
     const session: Session = { messages, nextDelivery: 1, closing: false, intake: Promise.resolve() };
     this.session = session;
     if (this.stopping || this.resyncReason) session.closing = true;
@@ -447,11 +462,30 @@ class PartitionWorker {
   }
 
   private async processLoop(): Promise<void> {
+    try {
+      await this.numberLoop();
+    } finally {
+      // The last batch's acks go out before the consumer is closed or recreated.
+      await this.settlePublishing();
+    }
+  }
+
+  /** Waits until the batch whose publishes are in flight is stored and acked; false when it was given up. */
+  private async settlePublishing(): Promise<boolean> {
+    const publishing = this.publishing;
+    if (!publishing) return true;
+    const ok = await publishing.done;
+    if (this.publishing === publishing) this.publishing = undefined;
+    return ok;
+  }
+
+  private async numberLoop(): Promise<void> {
     let drainFailures = 0;
     while (!this.stopping && !this.resyncReason) {
       // Drains run here, between batches, so a stream's step and drain never interleave and the
       // EVENTS publishes of one stream go out in number order.
       if (this.drains.size > 0) {
+        if (!(await this.settlePublishing())) return;
         for (const streamId of [...this.drains]) {
           if (this.stopping || this.resyncReason) break;
           try {
@@ -480,7 +514,10 @@ class PartitionWorker {
       this.wake();
       this.inFlight = batch;
       try {
-        await this.processBatch(batch);
+        const publications = await this.numberBatch(batch);
+        // The previous batch's events go out first; if they could not, neither may these.
+        if (!(await this.settlePublishing())) return;
+        if (publications) this.publishing = { batch, done: this.publishBatch(batch, publications) };
       } catch (err) {
         this.log.error({ err }, "numbering batch failed");
         this.requestResync("numbering batch failed");
@@ -577,7 +614,11 @@ class PartitionWorker {
     }
   }
 
-  private async processBatch(batch: JsMsg[]): Promise<void> {
+  /**
+   * Numbers a batch in Redis (one Lua call per stream) and marks halted and resumable streams:
+   * the events to publish, or undefined when the batch was given up (lease lost, stopping).
+   */
+  private async numberBatch(batch: JsMsg[]): Promise<Publication[] | undefined> {
     const { metrics, config, redis } = this.ctx;
     metrics.batchSize.observe(batch.length);
     const publishedAt = new Date().toISOString();
@@ -595,7 +636,7 @@ class PartitionWorker {
     // 1. Number: one Lua call per stream, all sent together (ioredis pipelines them).
     let results: Map<StreamId, StepResult> | undefined;
     for (let attempt = 0; !results; attempt++) {
-      if (this.deadReason) return;
+      if (this.deadReason) return undefined;
       const t0 = performance.now();
       try {
         // The per-stream fence only guards streams the new owner has written; this guards the rest.
@@ -617,11 +658,11 @@ class PartitionWorker {
       } catch (err) {
         if (err instanceof StaleEpochError || err instanceof LeaseLostError) {
           this.kill(err.message);
-          return;
+          return undefined;
         }
         if (this.stopping) {
           this.log.warn({ err }, "numbering failed while stopping; the batch will be redelivered");
-          return;
+          return undefined;
         }
         metrics.retries.inc({ operation: "number" });
         this.log.warn({ err, attempt, messages: batch.length }, "numbering step failed; retrying the batch");
@@ -629,7 +670,7 @@ class PartitionWorker {
       }
     }
 
-    // 2. Publish every numbered event, then 3. ack all: held and parked ones are kept in Redis.
+    // The events to publish (in the next stage), and the streams to mark before any ack.
     const publications: Publication[] = [];
     const halted: StreamId[] = [];
     const resumable: StreamId[] = [];
@@ -667,11 +708,23 @@ class PartitionWorker {
         this.requestDrain(streamId);
       }
     }
-    if (!(await this.markStreams(haltedStreamsKey, halted))) return;
-    if (!(await this.markStreams(resumableStreamsKey, resumable))) return;
-    if (!(await this.publishAll(publications))) return;
-    for (const msg of batch) msg.ack();
-    this.announce(publications);
+    if (!(await this.markStreams(haltedStreamsKey, halted))) return undefined;
+    if (!(await this.markStreams(resumableStreamsKey, resumable))) return undefined;
+    return publications;
+  }
+
+  /** 2. Publishes every numbered event, then 3. acks the whole batch: held and parked ones are kept in Redis. */
+  private async publishBatch(batch: JsMsg[], publications: Publication[]): Promise<boolean> {
+    try {
+      if (!(await this.publishAll(publications))) return false;
+      for (const msg of batch) msg.ack();
+      this.announce(publications);
+      return true;
+    } catch (err) {
+      this.log.error({ err }, "publishing a numbered batch failed");
+      this.requestResync("publishing a numbered batch failed");
+      return false;
+    }
   }
 
   /** Publishes without waiting one before the next; retries failures with their same msgID. */
@@ -680,7 +733,7 @@ class PartitionWorker {
     for (let attempt = 0; pending.length > 0; attempt++) {
       const results = await Promise.allSettled(
         pending.map((p) =>
-          this.ctx.js.publish(eventsSubject(p.streamId), p.text, { msgID: eventMsgId(p.streamId, p.eventNumber) }),
+          this.ctx.publisher.publish(eventsSubject(p.streamId), p.text, eventMsgId(p.streamId, p.eventNumber)),
         ),
       );
       const failed: Publication[] = [];
@@ -838,7 +891,17 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
 
   return {
     async start() {
-      ctx = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), redis, leases, log, metrics, config };
+      ctx = {
+        nc,
+        js: jetstream(nc),
+        publisher: new JetStreamPublisher(nc, EVENTS_PUBLISH_TIMEOUT_MS),
+        jsm: await jetstreamManager(nc),
+        redis,
+        leases,
+        log,
+        metrics,
+        config,
+      };
       statusWatch = nc.status() as QueuedIterator<Status>;
       void watchNats(statusWatch).catch((err) => log.warn({ err }, "NATS status watch ended"));
       resumeSub = nc.subscribe(RESUME_SUBJECT, {
@@ -870,6 +933,8 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       setOwnedGauge();
       await Promise.all(owned.map(([, worker]) => worker.stop()));
       await Promise.all([...retiring.values()]);
+      // Every worker is done (its batches published or given up): nothing waits for a PubAck.
+      ctx?.publisher.close();
       await Promise.all(
         owned.map(([partition]) =>
           leases.release(partition).catch((err) => log.warn({ err, partition }, "could not release a lease")),

@@ -9,7 +9,9 @@ try {
   await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS });
   const redis = await connectRedis(config.REDIS_URL, log, "stream-gateway");
   const app = await buildApp({ log, nc, redis, config });
-  await app.listen({ host: config.HOST, port: config.PORT });
+  // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,
+  // not refused (the kernel caps it at net.core.somaxconn).
+  await app.listen({ host: config.HOST, port: config.PORT, backlog: 8192 });
   onShutdown(log, [
     {
       name: "stop accepting and end long polls",

@@ -1,0 +1,265 @@
+/**
+ * A stack for fault tests: NATS (one server, or a cluster given by URL), Redis and the three
+ * services, each its own process group so a kill -9 really kills the service (see killHard), a
+ * tenant seeded through the admin API, and the ledger check at the end.
+ */
+import { randomBytes } from "node:crypto";
+import { EVENTS_STREAM, INGEST_STREAM, streamIdOfSubject } from "@heliograph/contracts";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  type ServiceHandle,
+  type ServiceName,
+  startNatsServer,
+  startRedisServer,
+  startService,
+  waitFor,
+} from "@heliograph/testkit";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { checkLedger, type LedgerEvent, type LedgerReport } from "../ledger/ledger.js";
+import { type SignalLoad, startSignalLoad } from "../ledger/load.js";
+import { readWholeStream } from "../ledger/read-stream.js";
+
+export interface FaultStack {
+  nats: NatsServerHandle | undefined;
+  redis: RedisServerHandle;
+  natsUrl: string;
+  adminToken: string;
+  services: Record<ServiceName, ServiceHandle>;
+  publisher: { id: string; api_key: string; api_secret: string };
+  subscriber: { id: string; token: string };
+  algorithmIds: number[];
+  /** kill -9 of the service's whole process group; waits until its port no longer answers. */
+  killHard(name: ServiceName): Promise<void>;
+  /** Starts the service again on its port and waits for /readyz. */
+  restart(name: ServiceName): Promise<void>;
+  /** One sequential publishing client per algorithm stream (all of them unless named). */
+  startLoads(ratePerSecond: number, algorithmIds?: number[]): SignalLoad[];
+  /** Stops the loads, waits until INGEST is drained, reads every stream back and checks the ledger. */
+  finish(
+    loads: SignalLoad[],
+    options?: { drainTimeoutMs?: number },
+  ): Promise<{ http: LedgerReport; events: LedgerReport }>;
+  /** Readiness of every service. */
+  allReady(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+const SERVICES: ServiceName[] = ["ingest-gateway", "sequencer", "stream-gateway"];
+
+/**
+ * tsx runs each service as a child process of its own CLI process: a SIGKILL to the handle's PID
+ * kills only the wrapper and leaves the service serving (testkit's ManagedProcess.kill). The
+ * services are started in their own process group, and the whole group is killed.
+ */
+export async function killProcessGroup(handle: ServiceHandle, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  if (handle.pid === undefined) throw new Error(`${handle.name} has no pid`);
+  try {
+    process.kill(-handle.pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
+  await handle.exited();
+  await waitFor(
+    async () => {
+      try {
+        await fetch(`${handle.url}/healthz`, { signal: AbortSignal.timeout(500) });
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { timeoutMs: 5_000, what: `${handle.name} on ${handle.port} to be gone` },
+  );
+}
+
+/** SIGKILL to what is left of a stopped service's process group (started with ownProcessGroup). */
+export function killGroupQuietly(handle: ServiceHandle): void {
+  if (handle.pid === undefined) return;
+  try {
+    process.kill(-handle.pid, "SIGKILL");
+  } catch {
+    // ESRCH: the whole group is gone already.
+  }
+}
+
+export async function startFaultStack(
+  options: { natsUrl?: string; algorithms?: number; env?: Record<string, string> } = {},
+): Promise<FaultStack> {
+  const [nats, redis] = await Promise.all([
+    options.natsUrl ? Promise.resolve(undefined) : startNatsServer({ reuseEnv: false }),
+    startRedisServer({ reuseEnv: false }),
+  ]);
+  const natsUrl = options.natsUrl ?? (nats as NatsServerHandle).url;
+  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+  const env: Record<string, string> = {
+    NATS_URL: natsUrl,
+    REDIS_URL: redis.url,
+    ADMIN_TOKEN: adminToken,
+    // A restarted sequencer takes over the dead one's partitions after this long.
+    LEASE_TTL_MS: "1500",
+    LOG_LEVEL: "warn",
+    ...options.env,
+  };
+  const start = (name: ServiceName) => startService(name, env, { ownProcessGroup: true });
+  // The first one creates the JetStream streams; the others find them.
+  const ingest = await start("ingest-gateway");
+  const [sequencer, stream] = await Promise.all([start("sequencer"), start("stream-gateway")]);
+  const services: Record<ServiceName, ServiceHandle> = {
+    "ingest-gateway": ingest,
+    sequencer,
+    "stream-gateway": stream,
+  };
+
+  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${ingest.url}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as T;
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const publisher = await admin<{ id: string; api_key: string; api_secret: string }>("POST", "/publishers", {
+    id: "fault-publisher",
+    name: "Fault publisher",
+  });
+  const algorithmIds = Array.from({ length: options.algorithms ?? 2 }, (_, i) => i + 1);
+  for (const id of algorithmIds) {
+    await admin("POST", "/algorithms", { id, name: `Fault algorithm ${id}`, publisher_id: publisher.id });
+  }
+  const subscriber = await admin<{ id: string; token: string }>("POST", "/subscribers", {
+    id: "fault-subscriber",
+    name: "Fault subscriber",
+    streams: algorithmIds.map((id) => `algorithm-${id}`),
+  });
+
+  const stack: FaultStack = {
+    nats,
+    redis,
+    natsUrl,
+    adminToken,
+    services,
+    publisher,
+    subscriber,
+    algorithmIds,
+    async killHard(name) {
+      await killProcessGroup(stack.services[name]);
+    },
+    async restart(name) {
+      stack.services[name] = await stack.services[name].restart();
+    },
+    startLoads(ratePerSecond, ids = algorithmIds) {
+      return ids.map((algorithmId) =>
+        startSignalLoad({
+          ingestUrl: ingest.url,
+          publisher,
+          algorithmId,
+          ratePerSecond,
+          tag: `a${algorithmId}-`,
+        }),
+      );
+    },
+    async finish(loads, finishOptions = {}) {
+      const publishes = (await Promise.all(loads.map((l) => l.stop()))).flat();
+      const nc = await connect({ servers: natsUrl.split(","), maxReconnectAttempts: -1 });
+      try {
+        const jsm = await jetstreamManager(nc);
+        await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+          timeoutMs: finishOptions.drainTimeoutMs ?? 20_000,
+          intervalMs: 100,
+          what: "INGEST to be drained (every publish numbered)",
+        }).catch(async (err) => {
+          // Say where it is stuck: what INGEST holds, what each partition's consumer has, what the sequencer said.
+          const info = await jsm.streams.info(INGEST_STREAM).catch((e) => ({ error: String(e) }));
+          const consumers: unknown[] = [];
+          for await (const c of jsm.consumers.list(INGEST_STREAM)) {
+            consumers.push({
+              name: c.name,
+              pending: c.num_pending,
+              ack_pending: c.num_ack_pending,
+              redelivered: c.num_redelivered,
+              waiting: c.num_waiting,
+              delivered: c.delivered.stream_seq,
+              ack_floor: c.ack_floor.stream_seq,
+            });
+          }
+          const seq = stack.services.sequencer;
+          throw new Error(
+            `${(err as Error).message}\nINGEST: ${JSON.stringify((info as { state?: unknown }).state ?? info)}\n` +
+              `consumers: ${JSON.stringify(consumers)}\nsequencer (${seq.running() ? "running" : "exited"}) said:\n` +
+              seq.output().slice(-6_000),
+          );
+        });
+        const httpStreams: Record<string, LedgerEvent[]> = {};
+        const feed = await readEventsFeed(nc);
+        const feedStreams: Record<string, LedgerEvent[]> = {};
+        for (const load of loads) {
+          httpStreams[load.streamId] = await readWholeStream(
+            stack.services["stream-gateway"].url,
+            subscriber.token,
+            load.streamId,
+          );
+          feedStreams[load.streamId] = feed[load.streamId] ?? [];
+        }
+        const reports = {
+          http: checkLedger({ publishes, streams: httpStreams }),
+          events: checkLedger({ publishes, streams: feedStreams }),
+        };
+        if (process.env.HG_LEDGER_LOG === "1") console.log(reports.http.describe());
+        return reports;
+      } finally {
+        await nc.close();
+      }
+    },
+    async allReady() {
+      const answers = await Promise.all(
+        SERVICES.map((name) =>
+          fetch(`${stack.services[name].url}/readyz`, { signal: AbortSignal.timeout(2_000) })
+            .then((r) => r.status === 200)
+            .catch(() => false),
+        ),
+      );
+      return answers.every(Boolean);
+    },
+    async stop() {
+      for (const name of SERVICES) {
+        const handle = stack.services[name];
+        if (handle.running()) await handle.stop(3_000);
+        // stop() SIGKILLs only tsx's wrapper after the grace period: make sure the service itself is gone.
+        killGroupQuietly(handle);
+      }
+      await Promise.all([nats?.stop(), redis.stop()]);
+    },
+  };
+  return stack;
+}
+
+/**
+ * Every event of the EVENTS stream by Heliograph stream, in JetStream order: what downstream
+ * services see. (One unfiltered ordered consumer: nats-server 2.9 has no filter_subjects.)
+ */
+export async function readEventsFeed(nc: Awaited<ReturnType<typeof connect>>): Promise<Record<string, LedgerEvent[]>> {
+  const jsm = await jetstreamManager(nc);
+  const total = (await jsm.streams.info(EVENTS_STREAM)).state.messages;
+  const byStream: Record<string, LedgerEvent[]> = {};
+  if (total === 0) return byStream;
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM);
+  let read = 0;
+  while (read < total) {
+    const batch = await consumer.fetch({ max_messages: 1_000, expires: 2_000 });
+    let got = 0;
+    for await (const m of batch) {
+      const streamId = streamIdOfSubject(m.subject);
+      const list = byStream[streamId] ?? [];
+      list.push(m.json<LedgerEvent>());
+      byStream[streamId] = list;
+      got++;
+    }
+    read += got;
+    if (got === 0) throw new Error(`EVENTS: read ${read} of ${total} messages`);
+  }
+  return byStream;
+}

@@ -1,0 +1,37 @@
+import { waitFor } from "@heliograph/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FaultStack, startFaultStack } from "./fault-stack.js";
+
+// Promise 1 when nats-server (file storage) goes away under load: publishes are answered 503 (never
+// 2xx without a PubAck) and retried; after the restart JetStream still holds INGEST and EVENTS.
+let stack: FaultStack;
+beforeAll(async () => {
+  stack = await startFaultStack({ algorithms: 2 });
+}, 60_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe("nats-server stops and restarts under publish load", () => {
+  it("kill -9 of nats-server: nothing accepted is lost or doubled, and the services recover by themselves", async () => {
+    const nats = stack.nats;
+    if (!nats) throw new Error("needs its own nats-server");
+    const loads = stack.startLoads(40);
+    await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
+
+    await nats.kill("SIGKILL");
+    const accepted = loads.map((l) => l.accepted());
+    // Wait for at least two failed attempts, so the outage is really seen by the clients.
+    await waitFor(() => loads.every((l) => (l.records.at(-1)?.attempts.length ?? 0) >= 2), { timeoutMs: 5_000 });
+    await nats.restart();
+    await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 30_000)));
+    await waitFor(() => stack.allReady(), { timeoutMs: 15_000, what: "every service ready again" });
+
+    const { http, events } = await stack.finish(loads);
+    expect(http.violations, http.describe()).toEqual([]);
+    expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+    // Nothing was accepted while NATS was down (a 2xx needs a PubAck).
+    expect(http.summary.outcomes["503"] ?? 0, http.describe()).toBeGreaterThan(0);
+    expect(loads.map((l) => l.accepted()).every((n, i) => n > (accepted[i] ?? 0))).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,64 @@
+import { waitFor } from "@heliograph/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { followStream } from "../ledger/read-stream.js";
+import { type FaultStack, startFaultStack } from "./fault-stack.js";
+import { isClear503, probePublish } from "./probe.js";
+
+// A stalled Redis (SIGSTOP: connections stay open, nothing answers) for about three seconds.
+// Requests fail with a clear 503 or wait; nothing is lost or doubled; the services recover alone.
+let stack: FaultStack;
+beforeAll(async () => {
+  stack = await startFaultStack({ algorithms: 3 });
+}, 60_000);
+afterAll(async () => {
+  const pid = stack?.redis.process?.pid;
+  // Never leave it stopped, whatever happened.
+  if (pid) process.kill(pid, "SIGCONT");
+  await stack?.stop();
+});
+
+describe("redis-server stalls (SIGSTOP for 3 s, then SIGCONT) under publish load", () => {
+  it("answers 503 or waits, loses and doubles nothing, and recovers by itself", async () => {
+    const pid = stack.redis.process?.pid;
+    if (!pid) throw new Error("needs its own redis-server");
+    const loads = stack.startLoads(40, [1, 2]);
+    const followers = loads.map((l) =>
+      followStream({
+        streamUrl: stack.services["stream-gateway"].url,
+        token: stack.subscriber.token,
+        streamId: l.streamId,
+        longPollSeconds: 1,
+      }),
+    );
+    await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
+
+    // ManagedProcess.kill waits for the exit: a stopped process never exits, so signal the pid.
+    process.kill(pid, "SIGSTOP");
+    const stalledAt = performance.now();
+    // A publish during the stall (algorithm 3, not in the ledger) waits or fails clearly: never a 500.
+    const probe = probePublish(stack.services["ingest-gateway"].url, stack.publisher, 3, "probe-redis-stalled");
+    await waitFor(() => performance.now() - stalledAt >= 3_000, { timeoutMs: 4_000, intervalMs: 50 });
+    process.kill(pid, "SIGCONT");
+    const answer = await probe;
+    expect(answer.status === 202 || isClear503(answer), JSON.stringify(answer)).toBe(true);
+    // Answered within the stall plus a little, not after some long internal timeout.
+    expect(answer.ms).toBeLessThan(5_000);
+
+    await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 20_000)));
+    await waitFor(() => stack.allReady(), { timeoutMs: 10_000, what: "every service ready again" });
+
+    const { http, events } = await stack.finish(loads);
+    expect(http.violations, http.describe()).toEqual([]);
+    expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+    for (const [i, follower] of followers.entries()) {
+      const streamId = loads[i]?.streamId as string;
+      const head = (http.summary.events[streamId] ?? 0) - 1;
+      await follower.waitForEvent(head, 10_000);
+      await follower.stop();
+      expect(follower.breaks).toEqual([]);
+      expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
+      // Errors the follower saw, if any, were 503s with the error body, never a 500.
+      for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
+    }
+  }, 60_000);
+});

@@ -69,6 +69,9 @@ export interface Heliograph {
 
 const SERVICE_ENV: Record<string, string> = {
   LOG_LEVEL: "warn",
+  // One publisher and one subscriber stand for many clients here: per-key limits would measure themselves.
+  PUBLISHER_RATE_LIMIT: "0",
+  SUBSCRIBER_RATE_LIMIT: "0",
   // HG_BENCH_SERVICE_NODE_OPTIONS: e.g. an --import of a profiler preload, for the services alone.
   ...(process.env.HG_BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HG_BENCH_SERVICE_NODE_OPTIONS } : {}),
 };

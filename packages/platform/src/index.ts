@@ -4,5 +4,6 @@ export * from "./jetstream-publisher.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
+export * from "./rate-limit.js";
 export * from "./redis.js";
 export * from "./shutdown.js";

@@ -1,4 +1,11 @@
-import { createHttpApp, createMetricsRegistry, type HttpApp, type Logger, type Registry } from "@heliograph/platform";
+import {
+  createHttpApp,
+  createMetricsRegistry,
+  type HttpApp,
+  type Logger,
+  RateLimiter,
+  type Registry,
+} from "@heliograph/platform";
 import { ControlPlane } from "@heliograph/store";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
@@ -54,6 +61,7 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
     publishRoutes({
       redis,
       waiters,
+      limiter: new RateLimiter({ perSecond: config.PUBLISHER_RATE_LIMIT, burst: config.PUBLISHER_RATE_BURST }),
       controlPlane: new ControlPlane(redis, config.CONTROL_PLANE_CACHE_MS),
       idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
       publisher: new IngestPublisher(nc, {

@@ -16,5 +16,9 @@ export const IngestEnv = BaseEnv.extend({
   PUBLISH_TIMEOUT_MS: envInt(5_000, 1, 120_000),
   /** How long publisher, resource and algorithm lookups are cached in-process. */
   CONTROL_PLANE_CACHE_MS: envInt(1_000, 0, 60_000),
+  /** Publishes per second per publisher and process (0 = no limit); over it, 429 with Retry-After. */
+  PUBLISHER_RATE_LIMIT: envInt(2_000, 0, 10_000_000),
+  /** Publishes a publisher may send at once after being idle. */
+  PUBLISHER_RATE_BURST: envInt(4_000, 1, 10_000_000),
 });
 export type IngestConfig = z.infer<typeof IngestEnv>;

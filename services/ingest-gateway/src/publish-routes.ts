@@ -22,6 +22,7 @@ import {
   TradingSignalRequest,
   UploadResourceRequest,
 } from "@heliograph/contracts";
+import type { RateLimiter } from "@heliograph/platform";
 import { type ControlPlane, readIdeaState, readPublishStatus } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -45,6 +46,8 @@ export interface PublishRoutesDeps {
   publisher: IngestPublisher;
   redis: Redis;
   waiters: SequencedWaiters;
+  /** Per-publisher rate limit (429 with Retry-After); none when absent. */
+  limiter?: RateLimiter;
 }
 
 /** What a route's checks may need to know of the publish being prepared. */
@@ -264,7 +267,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
   }
 
   return async (scope) => {
-    scope.addHook("onRequest", publisherAuthHook(controlPlane));
+    scope.addHook("onRequest", publisherAuthHook(controlPlane, deps.limiter));
     // The key is checked with the credentials, before the body is read.
     scope.addHook("onRequest", async (req) => {
       idempotencyKeyOf(req);

@@ -1,4 +1,5 @@
 import { HeliographError } from "@heliograph/contracts";
+import type { RateLimiter } from "@heliograph/platform";
 import type { ControlPlane } from "@heliograph/store";
 import type { FastifyRequest } from "fastify";
 import { fromRedis } from "./backing-service.js";
@@ -10,11 +11,13 @@ const publishers = new WeakMap<FastifyRequest, string>();
  * It runs before the body is read, so an unauthenticated client cannot make the gateway parse
  * (or buffer) anything.
  */
-export function publisherAuthHook(controlPlane: ControlPlane) {
+export function publisherAuthHook(controlPlane: ControlPlane, limiter?: RateLimiter) {
   return async (req: FastifyRequest): Promise<void> => {
     const apiKey = singleHeader(req.headers["api-key"]);
     const apiSecret = singleHeader(req.headers["api-secret"]);
     const publisherId = await fromRedis(() => controlPlane.authenticatePublisher(apiKey, apiSecret));
+    // After authentication, so a stranger cannot use up a publisher's allowance.
+    limiter?.check(publisherId);
     publishers.set(req, publisherId);
   };
 }

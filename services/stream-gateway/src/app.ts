@@ -6,6 +6,7 @@ import {
   type HttpApp,
   type Logger,
   type NatsConnection,
+  RateLimiter,
   type Redis,
   type Registry,
 } from "@heliograph/platform";
@@ -21,7 +22,8 @@ export interface StreamGatewayDeps {
   log: Logger;
   nc: NatsConnection;
   redis: Redis;
-  config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS">;
+  config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
+    Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST">>;
   metrics?: Registry;
 }
 
@@ -74,6 +76,10 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     const access = subscriberAccess(
       new ControlPlane(deps.redis, deps.config.CONTROL_PLANE_CACHE_MS),
       deps.log.child({ component: "subscriber-access" }),
+      new RateLimiter({
+        perSecond: deps.config.SUBSCRIBER_RATE_LIMIT ?? 0,
+        burst: deps.config.SUBSCRIBER_RATE_BURST ?? 1,
+      }),
     );
     registerStreamRoutes(app, {
       redis: deps.redis,

@@ -8,5 +8,9 @@ export const StreamGatewayEnv = BaseEnv.extend({
   MAX_WAITERS: envInt(50_000, 1),
   /** How long token and entitlement lookups are cached in-process. */
   CONTROL_PLANE_CACHE_MS: envInt(1_000),
+  /** Reads per second per subscriber and process (0 = no limit); over it, 429 with Retry-After. */
+  SUBSCRIBER_RATE_LIMIT: envInt(500, 0, 10_000_000),
+  /** Reads a subscriber may make at once after being idle (long polls held at once count here). */
+  SUBSCRIBER_RATE_BURST: envInt(2_000, 1, 10_000_000),
 });
 export type StreamGatewayConfig = z.infer<typeof StreamGatewayEnv>;

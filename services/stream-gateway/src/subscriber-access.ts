@@ -5,7 +5,7 @@ import {
   STREAM_STATUS_HEADER,
   type StreamId,
 } from "@heliograph/contracts";
-import type { Logger } from "@heliograph/platform";
+import type { Logger, RateLimiter } from "@heliograph/platform";
 import type { ControlPlane, StreamState } from "@heliograph/store";
 import type { FastifyReply } from "fastify";
 
@@ -37,10 +37,14 @@ export async function backend<T>(log: Logger, what: string, run: () => Promise<T
   }
 }
 
-export function subscriberAccess(controlPlane: ControlPlane, log: Logger): SubscriberAccess {
+export function subscriberAccess(controlPlane: ControlPlane, log: Logger, limiter?: RateLimiter): SubscriberAccess {
   return {
-    authenticate: (authorization) =>
-      backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization)),
+    async authenticate(authorization) {
+      const id = await backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization));
+      // After authentication, so a stranger cannot use up a subscriber's allowance.
+      limiter?.check(id);
+      return id;
+    },
     async requireEntitled(subscriberId, streamId, paramPath = "params.stream_id") {
       const entitled = await backend(log, "entitlement check", () => controlPlane.isEntitled(subscriberId, streamId));
       if (!entitled) {

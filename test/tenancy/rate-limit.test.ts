@@ -1,0 +1,96 @@
+import {
+  DOCUMENT_TRADING_SIGNAL_BODY,
+  type PublisherCredentials,
+  type SubscriberCredentials,
+} from "@heliograph/contracts";
+import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
+import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// Small limits so the test reaches them with a handful of requests: 1 per second, burst 2.
+const LIMITS = {
+  PUBLISHER_RATE_LIMIT: "1",
+  PUBLISHER_RATE_BURST: "2",
+  SUBSCRIBER_RATE_LIMIT: "1",
+  SUBSCRIBER_RATE_BURST: "2",
+};
+
+let stack: Stack;
+let dev: DevConfig;
+let other: PublisherCredentials;
+let otherSubscriber: SubscriberCredentials;
+
+async function admin<T>(path: string, body: unknown): Promise<T> {
+  const res = await fetch(`${stack.ingest.url}/admin/v1${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as T;
+}
+
+beforeAll(async () => {
+  stack = await startStack({ env: LIMITS });
+  dev = await seedDemoTenant({
+    ingestUrl: stack.ingest.url,
+    streamUrl: stack.stream.url,
+    adminToken: stack.adminToken,
+    previous: {},
+  });
+  other = await admin<PublisherCredentials>("/publishers", { id: "other-publisher", name: "Other" });
+  await admin("/algorithms", { id: 2, name: "Other's", publisher_id: other.id });
+  otherSubscriber = await admin<SubscriberCredentials>("/subscribers", { name: "Other", streams: ["algorithm-2"] });
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const publish = (creds: { api_key: string; api_secret: string }, algorithmId: number) =>
+  fetch(`${dev.ingest_url}/api/v1/create_trading_signal`, {
+    method: "POST",
+    headers: { "API-KEY": creds.api_key, "API-SECRET": creds.api_secret, "content-type": "application/json" },
+    body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: algorithmId }),
+  });
+
+const read = (token: string, streamId: string) =>
+  fetch(`${dev.stream_url}/api/v1/stream/${streamId}/`, { headers: { authorization: `Bearer ${token}` } });
+
+describe("rate limits per key", () => {
+  it("a publisher over its limit gets 429 with Retry-After; another publisher is unaffected; nothing extra is stored", async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await publish(dev.publisher, 1)).status);
+    expect(statuses.slice(0, 2)).toEqual([202, 202]);
+    expect(statuses.slice(2)).toContain(429);
+
+    const limited = await publish(dev.publisher, 1);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("RATE_LIMITED");
+
+    expect((await publish(other, 2)).status).toBe(202);
+
+    const accepted = statuses.filter((s) => s === 202).length;
+    // Exactly the accepted publishes of the limited publisher were numbered: its stream's head says so.
+    const headOf = async (sid: string) => {
+      const res = await fetch(`${stack.ingest.url}/admin/v1/streams/${sid}`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      return ((await res.json()) as { head: number }).head;
+    };
+    await waitFor(async () => (await headOf("algorithm-1")) === accepted - 1 && (await headOf("algorithm-2")) === 0, {
+      what: "the accepted publishes numbered",
+    });
+  });
+
+  it("a subscriber over its limit gets 429 with Retry-After; another subscriber is unaffected", async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await read(dev.subscriber.token, "algorithm-1")).status);
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    const limited = await read(dev.subscriber.token, "algorithm-1");
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await read(otherSubscriber.token, "algorithm-2")).status).toBe(200);
+  });
+});

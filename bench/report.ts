@@ -1,11 +1,15 @@
 /** bench-results/latest.json and BENCHMARKS.md. */
+
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./child.js";
 import type { Options } from "./options.js";
 import { type Row, renderMarkdown } from "./table.js";
+
+/** Everything from this line on in BENCHMARKS.md is kept when a run rewrites the file. */
+export const ANALYSIS_MARKER = "<!-- analysis: kept across runs -->";
 
 export const RESULTS_DIR = join(REPO_ROOT, "bench-results");
 
@@ -97,6 +101,9 @@ Every figure of every repetition (and extra ones such as B1's 202 rate, B3's fir
 ${[...report.failures.map((f) => `**${f}**`), ...report.notes, ...STANDING_NOTES].map((n) => `- ${n}`).join("\n")}
 `;
   const path = join(REPO_ROOT, "BENCHMARKS.md");
-  writeFileSync(path, md);
+  // The hand-written analysis (profiles, what bounds each figure) outlives the table it explains.
+  const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const analysisAt = previous.indexOf(ANALYSIS_MARKER);
+  writeFileSync(path, analysisAt >= 0 ? `${md}\n${previous.slice(analysisAt)}` : md);
   return path;
 }

@@ -1,8 +1,3 @@
-import { execFile, execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import {
   DOCUMENT_RESOURCE_1,
   DOCUMENT_RESOURCE_DICT,
@@ -13,7 +8,6 @@ import {
   PublishAccepted,
   partitionOf,
 } from "@heliograph/contracts";
-import { which } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "./test-gateway.js";
@@ -115,90 +109,7 @@ describe("the resources document's examples", () => {
     });
   });
 
-  const python = which("python3");
-  const hasRequests =
-    python !== undefined &&
-    (() => {
-      try {
-        execFileSync(python, ["-c", "import requests"], { stdio: "ignore" });
-        return true;
-      } catch {
-        return false;
-      }
-    })();
-  it.skipIf(!hasRequests)("the Python example code works unchanged except for BASE_URL", async () => {
-    await gw.app.listen({ host: "127.0.0.1", port: 0 });
-    const address = gw.app.server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    // The document's two functions and calls, verbatim apart from BASE_URL.
-    const script = `
-import requests
-import os
-
-BASE_URL = 'http://127.0.0.1:${port}/api/v1'
-API_KEY = os.environ['API_KEY']
-API_SECRET = os.environ['API_SECRET']
-HEADERS = {'API-KEY': API_KEY, 'API-SECRET': API_SECRET}
-
-def upload_resource(resource_id, resource_dict):
-    url = "{}/upload_resource".format(BASE_URL)
-    data = {
-      'resource_id': resource_id,
-      'resource_dict': resource_dict
-    }
-    r = requests.post(url, json=data, headers=HEADERS)
-    return r
-
-def create_trading_signal(algorithm_id, symbol, portfolio_ratio_investment, order_type, side, time_in_force):
-    data = {
-        "algorithm_id":algorithm_id,
-        "ticker_symbol":symbol,
-        "order_type": order_type, 
-        "portfolio_ratio_investment": portfolio_ratio_investment, 
-        "side":side, 
-        "time_in_force":time_in_force
-    }
-    url = "{}/create_trading_signal".format(BASE_URL)
-    r = requests.post(url, json=data, headers=HEADERS)
-    return r
-
-data_dict = {
-  "Symbol": "LGND",
-  "Market": "U.S. Nasdaq",
-  "Retracement channels":{
-    "90": {
-        "current_price": 66.51000213623047,
-        "fibonacci_levels": [
-            82.04000091552734,
-            75.13517967224121,
-            70.86355297088623,
-            67.41114234924316,
-            63.958731727600096,
-            59.04343524932861,
-            52.782283782958984
-        ],
-        "trend": "bullish"
-    }
-},
-}
-r1 = upload_resource(1, data_dict)
-print(r1.status_code, r1.text)
-r2 = create_trading_signal(1, 'AAPL', 0.01, 'market', 'buy', 'gtc')
-print(r2.status_code, r2.text)
-`;
-    const file = join(tmpdir(), `hg-example-${process.pid}.py`);
-    writeFileSync(file, script);
-    const before = await gw.ingestCount();
-    const { stdout } = await promisify(execFile)(python as string, [file], {
-      env: { ...process.env, API_KEY: gw.a.api_key, API_SECRET: gw.a.api_secret },
-    });
-    const lines = stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^202 /);
-    expect(lines[1]).toMatch(/^202 /);
-    expect(await gw.ingestCount()).toBe(before + 2);
-    const { message } = await gw.lastIngest(subjectOf("resource-1"));
-    expect(message.data.resource_dict).toEqual(DOCUMENT_RESOURCE_DICT);
-  });
+  // The document's Python code itself runs against the real services in test/e2e/publish-to-read.test.ts.
 });
 
 describe("create_trading_signal", () => {

@@ -9,6 +9,7 @@ import {
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { createLogger } from "./logger.js";
 
 export type { NatsConnection } from "@nats-io/nats-core";
 
@@ -47,16 +48,42 @@ export interface StreamSettings {
   ingestMaxBytes?: number;
   /** Window in which JetStream drops a repeated Nats-Msg-Id. */
   duplicateWindowMs?: number;
+  /** Each retry is logged here at warn (default: a logger of its own). */
+  log?: Logger;
+  /** How long JetStream may stay unavailable before ensureStreams fails (default 30 s). */
+  retryForMs?: number;
 }
 
 const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
 
+const ENSURE_RETRY_FOR_MS = 30_000;
+const ensureBackoffMs = (attempt: number) => Math.min(100 * 2 ** attempt, 2_000) * (0.5 + Math.random() / 2);
+
 /**
  * Creates INGEST and EVENTS, or updates their settings. Every service calls it at start, so
  * whichever starts first makes them; the configuration is identical everywhere.
+ *
+ * On a fresh cluster the JetStream API answers nothing (timeouts, no responders) or "temporarily
+ * unavailable" until its meta leader is elected, and every service starts at that moment: so each
+ * call is retried with a capped backoff for up to `retryForMs` before the error is thrown. A
+ * refusal of the request itself (a 4xx API error, such as a bad configuration) fails at once.
  */
 export async function ensureStreams(nc: NatsConnection, settings: StreamSettings): Promise<JetStreamManager> {
-  const jsm = await jetstreamManager(nc);
+  const log = settings.log ?? createLogger({ name: "nats" });
+  const deadline = Date.now() + (settings.retryForMs ?? ENSURE_RETRY_FOR_MS);
+  const retrying = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const delay = ensureBackoffMs(attempt);
+        if (!isTransientJetStreamError(err) || Date.now() + delay > deadline) throw err;
+        log.warn({ err, attempt, what, retryInMs: Math.round(delay) }, "JetStream not ready; retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+  const jsm = await retrying("JetStream account info", () => jetstreamManager(nc));
   const duplicateWindow = ms(settings.duplicateWindowMs ?? 10 * 60_000);
   const ingest = {
     name: INGEST_STREAM,
@@ -82,20 +109,35 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
     duplicate_window: duplicateWindow,
   };
   for (const config of [ingest, events]) {
-    try {
-      await jsm.streams.info(config.name);
-      await jsm.streams.update(config.name, config);
-    } catch (err) {
-      if (!isStreamNotFound(err)) throw err;
+    // Each call is idempotent, so a retry may safely repeat one that took effect but timed out.
+    await retrying(`stream ${config.name}`, async () => {
       try {
-        await jsm.streams.add(config);
-      } catch (addErr) {
-        // Another service created it between our two calls.
-        if (!String((addErr as Error).message).includes("already in use")) throw addErr;
+        await jsm.streams.info(config.name);
+        await jsm.streams.update(config.name, config);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+        try {
+          await jsm.streams.add(config);
+        } catch (addErr) {
+          // Another service created it between our two calls.
+          if (!String((addErr as Error).message).includes("already in use")) throw addErr;
+        }
       }
-    }
+    });
   }
   return jsm;
+}
+
+/**
+ * Worth another try: a JetStream API error of the server's own (5xx: "JetStream system temporarily
+ * unavailable", no suitable peers while the cluster forms) or no answer at all (a timeout, or no
+ * responders, which the client reports as "jetstream is not enabled", while the servers come up).
+ * A 4xx API error refuses the request itself (a bad configuration): retrying cannot help.
+ */
+function isTransientJetStreamError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; status?: unknown };
+  if (typeof e?.status === "number") return e.status >= 500;
+  return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
 }
 
 function isStreamNotFound(err: unknown): boolean {

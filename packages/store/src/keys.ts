@@ -73,3 +73,5 @@ export const haltedStreamsKey = "hg:halted";
 /** Set of the stream ids whose halt was resolved and whose held publishes still wait to be numbered. */
 export const resumableStreamsKey = "hg:resumable";
 export const partitionEpochKey = (partition: number) => `hg:lease:p${partition}:epoch`;
+/** Sorted set of the live sequencer instances: id → when it was last seen (ms, Redis time). */
+export const sequencerInstancesKey = "hg:sequencers";

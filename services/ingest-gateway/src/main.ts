@@ -23,7 +23,7 @@ const log = createLogger({ name: "ingest-gateway", level: config.LOG_LEVEL, pret
 
 try {
   const nc = await connectNats(config.NATS_URL, log, "ingest-gateway");
-  await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS });
+  await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS, log });
   const redis = await connectRedis(config.REDIS_URL, log, "ingest-gateway");
   const app = await buildApp({ log, nc, redis, config });
   // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
-import { BaseEnv, envInt, loadConfig } from "@heliograph/platform";
+import { BaseEnv, envBoolean, envInt, loadConfig } from "@heliograph/platform";
 import { z } from "zod";
 
 export const SequencerEnv = BaseEnv.extend({
@@ -16,6 +16,11 @@ export const SequencerEnv = BaseEnv.extend({
   BATCH_MAX: envInt(500, 1, 10_000),
   /** How long a numbered ingest message is remembered, so a redelivery is not numbered again. */
   APPLIED_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
+  /**
+   * Redis is a Cluster: the numbering step may then touch only its stream's slot, so the partition
+   * epoch is read with a separate command before each batch instead of inside the step.
+   */
+  REDIS_CLUSTER: envBoolean(false),
 });
 export type SequencerConfig = z.infer<typeof SequencerEnv>;
 

@@ -1,5 +1,5 @@
 import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
-import { partitionEpochKey, partitionLeaseKey } from "@heliograph/store";
+import { partitionEpochKey, partitionLeaseKey, sequencerInstancesKey } from "@heliograph/store";
 import { type RedisServerHandle, startRedisServer, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PartitionLeases } from "./lease.js";
@@ -42,5 +42,19 @@ describe("partition leases", () => {
     const epoch = await waitFor(() => b.acquire(5), { timeoutMs: 3_000, what: "lease expiry" });
     expect(epoch).toBe(2);
     expect(await a.renew(5)).toBe(false);
+  });
+
+  it("counts the instances seen within the window, forgets the silent ones, and lets one leave at once", async () => {
+    const a = new PartitionLeases(redis, "live-a", 300);
+    const b = new PartitionLeases(redis, "live-b", 300);
+    const c = new PartitionLeases(redis, "live-c", 300);
+    expect(await a.heartbeat(300)).toBe(1);
+    expect(await b.heartbeat(300)).toBe(2);
+    expect(await c.heartbeat(300)).toBe(3);
+    await c.deregister();
+    expect(await a.heartbeat(300)).toBe(2);
+    // b falls silent: once its last heartbeat is older than the window, a counts itself alone.
+    await waitFor(async () => (await a.heartbeat(300)) === 1, { timeoutMs: 3_000, what: "b forgotten" });
+    expect(await redis.zrange(sequencerInstancesKey, "0", "-1")).toEqual(["live-a"]);
   });
 });

@@ -1,13 +1,23 @@
-import { partitionEpochKey, partitionLeaseKey } from "@heliograph/store";
+import { partitionEpochKey, partitionLeaseKey, sequencerInstancesKey } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
 // Compare-and-act: only the owner named in the lease may extend or drop it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+// Registers ARGV[1] as seen now, forgets instances not seen for ARGV[2] ms and counts the rest. The
+// time is Redis' own, so instances on machines with skewed clocks still agree on who is live.
+const HEARTBEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - tonumber(ARGV[2])))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZCARD', KEYS[1])`;
 
 type LeaseCommands = {
   heliographLeaseRenew(key: string, owner: string, ttlMs: number): Promise<number>;
   heliographLeaseRelease(key: string, owner: string): Promise<number>;
+  heliographSequencerHeartbeat(key: string, owner: string, liveWindowMs: number): Promise<number>;
 };
 const defined = new WeakSet<Redis>();
 
@@ -15,6 +25,7 @@ function commands(redis: Redis): LeaseCommands {
   if (!defined.has(redis)) {
     redis.defineCommand("heliographLeaseRenew", { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand("heliographLeaseRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("heliographSequencerHeartbeat", { numberOfKeys: 1, lua: HEARTBEAT });
     defined.add(redis);
   }
   return redis as unknown as LeaseCommands;
@@ -56,6 +67,21 @@ export class PartitionLeases {
 
   async release(partition: number): Promise<boolean> {
     return (await commands(this.redis).heliographLeaseRelease(partitionLeaseKey(partition), this.ownerId)) === 1;
+  }
+
+  /**
+   * Records this instance as live in `sequencerInstancesKey` and answers how many instances were
+   * seen within `liveWindowMs` (this one included): partitions are shared among that many.
+   */
+  async heartbeat(liveWindowMs: number): Promise<number> {
+    return Number(
+      await commands(this.redis).heliographSequencerHeartbeat(sequencerInstancesKey, this.ownerId, liveWindowMs),
+    );
+  }
+
+  /** Leaves the live set at once (a graceful stop), so the others take over without waiting it out. */
+  async deregister(): Promise<void> {
+    await this.redis.zrem(sequencerInstancesKey, this.ownerId);
   }
 
   /** The partition's latest epoch: a holder whose epoch differs has been replaced. */

@@ -15,7 +15,7 @@ const log = createLogger({ name: "sequencer", level: config.LOG_LEVEL, pretty: c
 const metrics = createMetricsRegistry("sequencer");
 
 const nc = await connectNats(config.NATS_URL, log, `sequencer-${config.SEQUENCER_ID}`);
-await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS });
+await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS, log });
 const redis = await connectRedis(config.REDIS_URL, log, `sequencer-${config.SEQUENCER_ID}`);
 
 const sequencer = createSequencer({ nc, redis, log, metrics, config });

@@ -1,6 +1,9 @@
 -- One numbering step for one Heliograph stream (DESIGN.md, Sequencer; promises 2 and 6).
 -- KEYS: head, log, status, fence, held, idea_state, ideas, open_ideas, applied_1 .. applied_k
---       (all share the stream's hash tag)
+--       (all share the stream's hash tag), then optionally the partition's lease epoch key
+--       (store partitionEpochKey). That key has no stream hash tag, so passing it makes the call
+--       cross-slot: only on single-node Redis (the sequencer's REDIS_CLUSTER setting leaves it out
+--       and reads the epoch with a separate command instead).
 -- ARGV: mode ('step' | 'drain'), epoch, applied_ttl_seconds, now (ISO text), k, then per message
 --       the 9 fields: ingest_id, body_text, event_type, idea_id, ts_ms, ts_text, projection_prefix,
 --       problem, held_entry
@@ -10,7 +13,8 @@
 --   projection_prefix: the IdeaProjection JSON without its closing '}' and without event_number
 --     and events, which are appended here.
 --   problem: non-empty when the message can never be numbered as it is (unreadable): a violation.
---   held_entry: the held-list text of the message (store heldEntryText).
+--   held_entry: the held-list text of the message (store heldEntryText), or '' when the caller
+--     left it out (only a message that must be held needs it; see 'need_held').
 -- mode 'step': INGEST messages. A message applied before returns its outcome; while the stream
 --   is halted or its held list is not empty, messages go to the held list's tail; otherwise the
 --   rules are checked and the message is numbered, or halts the stream and is held.
@@ -23,10 +27,14 @@
 --   { -2, reason }   broke the rules: the stream is halted now, the message is the held head
 --   { -3 }           parked by an operator before (a redelivery)
 -- In drain mode the results stop at the first message that was not numbered; stop says why:
--- 'halted', 'changed' or ''.
+-- 'halted', 'changed' or ''. In step mode the results stop, with stop 'need_held', at the first
+-- message that must be held but came without its held entry: nothing of it or after it was done,
+-- and the caller sends the rest again with their held entries.
 -- The applied record of a held message has no expiry (a halt may outlast the TTL); it gets the TTL
 -- once the message is numbered (here) or parked (store resolveHalt).
--- Errors with STALE_EPOCH when a newer lease epoch has written this stream.
+-- Errors with STALE_EPOCH when a newer lease epoch has written this stream, or, when the partition
+-- epoch key is given, when the partition's epoch is no longer this one (a takeover, even of
+-- streams the new owner has not written yet).
 -- Log entry fields 'e' and 'i' are LOG_EVENT_FIELD and LOG_INGEST_FIELD of packages/store; the
 -- idea state text is store ideaStateText; held/status layout as store halts.ts reads it.
 
@@ -37,6 +45,14 @@ local epoch = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local now = ARGV[4]
 local k = tonumber(ARGV[5])
+
+local partition_epoch_key = KEYS[8 + k + 1]
+if partition_epoch_key then
+  local current = redis.call('GET', partition_epoch_key) or '0'
+  if tonumber(current) ~= epoch then
+    return redis.error_reply('STALE_EPOCH epoch ' .. ARGV[2] .. ' is not the partition epoch ' .. current)
+  end
+end
 
 local fence = tonumber(redis.call('GET', KEYS[K_FENCE]) or '0')
 if epoch < fence then
@@ -134,6 +150,9 @@ if mode == 'step' then
       results[j] = { -3 }
     elseif prior then
       results[j] = { tonumber(prior), stored_text(tonumber(prior)), 0 }
+    elseif (halted or held_len > 0) and arg(j, 9) == '' then
+      stop = 'need_held'
+      break
     elseif halted or held_len > 0 then
       redis.call('RPUSH', KEYS[K_HELD], arg(j, 9))
       held_len = held_len + 1
@@ -141,7 +160,11 @@ if mode == 'step' then
       results[j] = { -1 }
     else
       local reason = violation(j)
-      if reason then
+      if reason and arg(j, 9) == '' then
+        -- The caller sends the entry of every message that can break a rule; kept safe anyway.
+        stop = 'need_held'
+        break
+      elseif reason then
         redis.call('RPUSH', KEYS[K_HELD], arg(j, 9))
         held_len = held_len + 1
         redis.call('SET', applied_key, 'held')

@@ -9,6 +9,7 @@ import {
 import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
 import {
   LOG_INGEST_FIELD,
+  partitionEpochKey,
   readEventsAfter,
   readHead,
   readIdeaProjection,
@@ -83,6 +84,45 @@ describe("sequence step (Lua)", () => {
     expect(await redis.get(streamKeys("step-c").fence)).toBe("6");
     await expect(runSequenceStep(redis, "step-c", 5, 3600, [plain("c", 2)])).rejects.toThrow(StaleEpochError);
     expect(await readHead(redis, "step-c")).toBe(1);
+  });
+
+  it("refuses, writing nothing, unless the partition epoch is the step's, also on a stream the new epoch never wrote", async () => {
+    const epochKey = partitionEpochKey(6);
+    await redis.set(epochKey, "3");
+    const ok = await runSequenceStep(redis, "step-pe", 3, 3600, [plain("a", 0)], { partitionEpochKey: epochKey });
+    expect(ok.outcomes).toMatchObject([{ kind: "numbered", eventNumber: 0 }]);
+    await redis.incr(epochKey); // taken over by epoch 4, which has not written step-pe yet
+    await expect(
+      runSequenceStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
+    ).rejects.toThrow(StaleEpochError);
+    await expect(
+      runDrainStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
+    ).rejects.toThrow(StaleEpochError);
+    expect(await readHead(redis, "step-pe")).toBe(0);
+    expect(await redis.get(streamKeys("step-pe").fence)).toBe("3");
+    expect(await redis.exists(`${streamKeys("step-pe").appliedPrefix}b`)).toBe(0);
+  });
+
+  it("stores the full held entry of a message sent without one: the rest of the batch is sent again", async () => {
+    const sid = "step-resend";
+    const keys = streamKeys(sid);
+    const bad: StepInput = { ingestId: "bad", bodyText: "", problem: "not JSON", heldEntry: "bad-entry" };
+    // The halt comes mid-batch: what follows it is held in full although the caller left the entries out.
+    const out = await runSequenceStep(redis, sid, 1, 3600, [plain("a", 0), bad, plain("b", 1), plain("c", 2)]);
+    expect(out.outcomes).toMatchObject([{ kind: "numbered" }, { kind: "halted" }, { kind: "held" }, { kind: "held" }]);
+    expect(out).toMatchObject({ halted: true, held: 3, stop: "" });
+    // Already halted when the step starts: the first message is held in full, the applied one still answered.
+    const again = await runSequenceStep(redis, sid, 1, 3600, [plain("d", 3), plain("a", 0)]);
+    expect(again.outcomes).toMatchObject([{ kind: "held" }, { kind: "numbered", eventNumber: 0, fresh: false }]);
+    expect(await redis.lrange(keys.held, 0, -1)).toEqual([
+      "bad-entry",
+      plain("b", 1).heldEntry,
+      plain("c", 2).heldEntry,
+      plain("d", 3).heldEntry,
+    ]);
+    const withHeld = await runSequenceStep(redis, sid, 1, 3600, [plain("e", 4)], { withHeld: true });
+    expect(withHeld).toMatchObject({ outcomes: [{ kind: "held" }], held: 5 });
+    expect(await redis.lindex(keys.held, -1)).toBe(plain("e", 4).heldEntry);
   });
 
   it("holds everything of a halted stream in order, once each, and still answers applied ones", async () => {

@@ -5,7 +5,6 @@ import type { Redis } from "ioredis";
 
 const SCRIPT = readFileSync(new URL("./sequence-step.lua", import.meta.url), "utf8");
 const COMMAND = "heliographSequenceStep";
-const FIXED_KEYS = 8;
 
 /** One message of a stream, ready to number: what the Lua step needs of it. */
 export interface StepInput {
@@ -18,6 +17,22 @@ export interface StepInput {
   problem?: string;
   /** The message's held-list text (store `heldEntryText`). */
   heldEntry: string;
+}
+
+export interface StepOptions {
+  /**
+   * Send every message's held entry up front: the caller expects the stream to hold messages (it
+   * was halted or had held publishes). Otherwise only messages that can break a rule carry theirs
+   * (about half of what Redis parses per message), and if the stream turns out to hold messages,
+   * the rest of the batch is sent again with its entries.
+   */
+  withHeld?: boolean;
+  /**
+   * The partition's lease epoch key (store `partitionEpochKey`): the step refuses unless it holds
+   * `epoch`, atomically with the writes. It is in another hash slot than the stream's keys, so
+   * this is for single-node Redis only; on Cluster leave it out and check the epoch separately.
+   */
+  partitionEpochKey?: string;
 }
 
 /**
@@ -76,7 +91,7 @@ export interface StepResult {
   /** The stream's state after the step. */
   halted: boolean;
   held: number;
-  /** Drain mode: why it stopped early. */
+  /** Drain mode: why it stopped early (step mode: always ""). */
   stop: "" | "halted" | "changed";
 }
 
@@ -98,14 +113,18 @@ function stepCommand(redis: Redis): StepCommand {
   return command.bind(redis);
 }
 
-async function run(
+/** A message that can break a rule (an idea event, an unreadable message) always carries its held entry. */
+const mayBreakRules = (input: StepInput) => input.idea !== undefined || input.problem !== undefined;
+
+async function call(
   mode: "step" | "drain",
   redis: Redis,
   streamId: StreamId,
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
-): Promise<StepResult> {
+  options: StepOptions,
+): Promise<StepResult & { needHeld: boolean }> {
   const keys = streamKeys(streamId);
   const args: (string | number)[] = [
     keys.head,
@@ -118,7 +137,10 @@ async function run(
     keys.openIdeas,
   ];
   for (const input of inputs) args.push(keys.appliedPrefix + input.ingestId);
+  if (options.partitionEpochKey) args.push(options.partitionEpochKey);
+  const numKeys = args.length;
   args.push(mode, epoch, appliedTtlSeconds, new Date().toISOString(), inputs.length);
+  const allHeld = mode === "drain" || options.withHeld === true;
   for (const input of inputs) {
     const idea = input.idea;
     args.push(
@@ -130,18 +152,25 @@ async function run(
       idea?.timestamp ?? "",
       idea?.projectionPrefix ?? "",
       input.problem ?? "",
-      input.heldEntry,
+      allHeld || mayBreakRules(input) ? input.heldEntry : "",
     );
   }
   let reply: unknown;
   try {
-    reply = await stepCommand(redis)(FIXED_KEYS + inputs.length, ...args);
+    reply = await stepCommand(redis)(numKeys, ...args);
   } catch (err) {
     if (String((err as Error).message).includes("STALE_EPOCH")) throw new StaleEpochError((err as Error).message);
     throw err;
   }
   const [results, state] = (Array.isArray(reply) ? reply : []) as [unknown[]?, [number, number, string]?];
-  if (!Array.isArray(results) || !Array.isArray(state) || (mode === "step" && results.length !== inputs.length))
+  const stop = String(state?.[2] ?? "");
+  const needHeld = stop === "need_held";
+  if (
+    !Array.isArray(results) ||
+    !Array.isArray(state) ||
+    (mode === "step" && !needHeld && results.length !== inputs.length) ||
+    (needHeld && (mode !== "step" || allHeld || results.length >= inputs.length))
+  )
     throw new Error(`sequence step answered ${JSON.stringify(reply)?.slice(0, 200)}`);
   const outcomes = results.map((entry, i): StepOutcome => {
     const [n, text, fresh] = entry as [number, string?, number?];
@@ -158,8 +187,29 @@ async function run(
     outcomes,
     halted: Number(state[0]) === 1,
     held: Number(state[1]),
-    stop: (state[2] ?? "") as StepResult["stop"],
+    stop: needHeld ? "" : (stop as StepResult["stop"]),
+    needHeld,
   };
+}
+
+async function run(
+  mode: "step" | "drain",
+  redis: Redis,
+  streamId: StreamId,
+  epoch: number,
+  appliedTtlSeconds: number,
+  inputs: readonly StepInput[],
+  options: StepOptions,
+): Promise<StepResult> {
+  const first = await call(mode, redis, streamId, epoch, appliedTtlSeconds, inputs, options);
+  if (!first.needHeld) return { outcomes: first.outcomes, halted: first.halted, held: first.held, stop: first.stop };
+  // The stream holds messages after all: the rest goes again, every message with its held entry.
+  // Two atomic steps in a row number the batch exactly as one would, as two batches would.
+  const rest = await call(mode, redis, streamId, epoch, appliedTtlSeconds, inputs.slice(first.outcomes.length), {
+    ...options,
+    withHeld: true,
+  });
+  return { outcomes: [...first.outcomes, ...rest.outcomes], halted: rest.halted, held: rest.held, stop: rest.stop };
 }
 
 /**
@@ -173,9 +223,10 @@ export function runSequenceStep(
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
+  options: StepOptions = {},
 ): Promise<StepResult> {
   if (inputs.length === 0) return Promise.resolve({ outcomes: [], halted: false, held: 0, stop: "" });
-  return run("step", redis, streamId, epoch, appliedTtlSeconds, inputs);
+  return run("step", redis, streamId, epoch, appliedTtlSeconds, inputs, options);
 }
 
 /**
@@ -189,6 +240,7 @@ export function runDrainStep(
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
+  options: Pick<StepOptions, "partitionEpochKey"> = {},
 ): Promise<StepResult> {
-  return run("drain", redis, streamId, epoch, appliedTtlSeconds, inputs);
+  return run("drain", redis, streamId, epoch, appliedTtlSeconds, inputs, options);
 }

@@ -75,6 +75,13 @@ describe("two sequencer instances", () => {
       },
       { what: "every partition owned exactly once" },
     );
+    // Started together, they share the partitions evenly.
+    await waitFor(
+      () =>
+        a.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT / 2 &&
+        b.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT / 2,
+      { what: "half of the partitions each", timeoutMs: 10 * LEASE_TTL_MS },
+    );
 
     const streams = Array.from({ length: 16 }, (_, i) => `lease-${i}`);
     const perStream = 300;

@@ -14,7 +14,13 @@ import {
   streamIdOfSubject,
 } from "@heliograph/contracts";
 import { Counter, Gauge, Histogram, JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
-import { haltedStreamsKey, parseHeldEntry, resumableStreamsKey, streamKeys } from "@heliograph/store";
+import {
+  haltedStreamsKey,
+  parseHeldEntry,
+  partitionEpochKey,
+  resumableStreamsKey,
+  streamKeys,
+} from "@heliograph/store";
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -34,6 +40,7 @@ import {
   runSequenceStep,
   StaleEpochError,
   type StepInput,
+  type StepOptions,
   type StepResult,
   stepInputOf,
   unreadableStepInput,
@@ -42,7 +49,8 @@ import {
 export type SequencerOptions = Pick<
   SequencerConfig,
   "SEQUENCER_ID" | "PARTITIONS" | "LEASE_TTL_MS" | "BATCH_MAX" | "APPLIED_TTL_SECONDS"
->;
+> &
+  Partial<Pick<SequencerConfig, "REDIS_CLUSTER">>;
 
 export interface SequencerDeps {
   nc: NatsConnection;
@@ -53,7 +61,10 @@ export interface SequencerDeps {
 }
 
 export interface Sequencer {
-  /** Takes the free partitions and keeps trying to take more; resolves after the first attempt. */
+  /**
+   * Registers the instance and takes free partitions up to its fair share (the partition count
+   * over the live instances, rounded up), then keeps balancing; resolves after the first attempt.
+   */
   start(): Promise<void>;
   /** Stops consuming, finishes each in-flight batch (its acks go out) and releases the leases. */
   stop(): Promise<void>;
@@ -68,6 +79,14 @@ const CONSUME_EXPIRES_MS = 4_000;
 const EVENTS_PUBLISH_TIMEOUT_MS = 5_000;
 /** How often each instance looks for resolved halts of its partitions (a lost ResumeNotice). */
 const RESUME_SCAN_MS = 1_000;
+/**
+ * An instance not seen for this many lease TTLs no longer counts toward the fair share. Heartbeat
+ * and renewals go out together every TTL/3, so an instance silent for over a TTL has lost every
+ * lease it held: counting it longer would only leave a crashed instance's partitions without an
+ * owner for longer (the others stay at their smaller share until it is forgotten). The half TTL
+ * on top absorbs a slow tick.
+ */
+const LIVE_WINDOW_TTLS = 1.5;
 const nanos = (ms: number) => ms * 1_000_000;
 const backoffMs = (attempt: number) => Math.min(50 * 2 ** attempt, 2_000);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -256,6 +275,16 @@ class PartitionWorker {
   private deadReason: string | undefined;
   /** Streams whose held list waits to be numbered (their halt was resolved). */
   private readonly drains = new Set<StreamId>();
+  /**
+   * Streams the last step found halted or holding publishes: their next step sends every held
+   * entry up front. For the others the step asks for them only if it turns out to need them.
+   */
+  private readonly holding = new Set<StreamId>();
+  /**
+   * Single-node Redis: the step itself refuses unless the partition epoch is still ours, atomically
+   * with its writes. On Cluster that key is in another slot, so it is read before each batch.
+   */
+  private readonly epochKey: string | undefined;
   private wakeProcessor: (() => void) | undefined;
   private wakeIntake: (() => void) | undefined;
   private runPromise: Promise<void> = Promise.resolve();
@@ -267,6 +296,16 @@ class PartitionWorker {
   ) {
     this.log = ctx.log.child({ partition, epoch });
     this.consumerName = sequencerConsumerName(partition);
+    this.epochKey = ctx.config.REDIS_CLUSTER ? undefined : partitionEpochKey(partition);
+  }
+
+  private stepOptions(streamId: StreamId): StepOptions {
+    return { withHeld: this.holding.has(streamId), partitionEpochKey: this.epochKey };
+  }
+
+  private noteHolding(streamId: StreamId, result: StepResult): void {
+    if (result.halted || result.held > 0) this.holding.add(streamId);
+    else this.holding.delete(streamId);
   }
 
   start(): Promise<void> {
@@ -575,7 +614,10 @@ class PartitionWorker {
     }
     const publishedAt = new Date().toISOString();
     const inputs = entries.map((text) => heldStepInput(text, streamId, publishedAt));
-    const result = await runDrainStep(redis, streamId, this.epoch, config.APPLIED_TTL_SECONDS, inputs);
+    const result = await runDrainStep(redis, streamId, this.epoch, config.APPLIED_TTL_SECONDS, inputs, {
+      partitionEpochKey: this.epochKey,
+    });
+    this.noteHolding(streamId, result);
     const publications: Publication[] = [];
     result.outcomes.forEach((outcome, i) => {
       const ingestId = inputs[i]!.ingestId;
@@ -639,8 +681,10 @@ class PartitionWorker {
       if (this.deadReason) return undefined;
       const t0 = performance.now();
       try {
-        // The per-stream fence only guards streams the new owner has written; this guards the rest.
-        await this.assertEpoch();
+        // The per-stream fence only guards streams the new owner has written; the partition epoch
+        // guards the rest: checked inside each step (one round trip less per batch, and no window
+        // between check and write), or here before the batch when Redis is a Cluster.
+        if (!this.epochKey) await this.assertEpoch();
         const entries = await Promise.all(
           [...groups].map(async ([streamId, items]) => {
             const result = await runSequenceStep(
@@ -649,6 +693,7 @@ class PartitionWorker {
               this.epoch,
               config.APPLIED_TTL_SECONDS,
               items.map((item) => item.input),
+              this.stepOptions(streamId),
             );
             return [streamId, result] as const;
           }),
@@ -677,6 +722,7 @@ class PartitionWorker {
     for (const [streamId, items] of groups) {
       const result = results.get(streamId);
       if (!result) continue;
+      this.noteHolding(streamId, result);
       if (result.halted) halted.push(streamId);
       let heldCount = 0;
       items.forEach((item, i) => {
@@ -810,6 +856,12 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
 
   const setOwnedGauge = () => metrics.owned.set(workers.size);
 
+  /** Partitions released to rebalance: their worker finishes its batch while the lease is kept. */
+  const handingOver = new Map<number, PartitionWorker>();
+  /** Live instances, this one included, as of the last heartbeat. */
+  let liveInstances = 1;
+  const fairShare = () => Math.ceil(config.PARTITIONS / Math.max(1, liveInstances));
+
   function retire(partition: number, worker: PartitionWorker, reason: string): void {
     if (workers.get(partition) !== worker) return;
     workers.delete(partition);
@@ -820,6 +872,29 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       .then(() => leases.release(partition))
       .catch((err) => log.warn({ err, partition }, "could not release a lost lease"))
       .then(() => {
+        retiring.delete(partition);
+      });
+    retiring.set(partition, done);
+  }
+
+  /**
+   * Gives a partition up for another instance to take: the worker stops after its in-flight batch
+   * (numbered, published, acked) while the lease is still renewed, then the lease is released. The
+   * taker's higher epoch fences anything that still came late.
+   */
+  function handOver(partition: number, worker: PartitionWorker, share: number): void {
+    if (workers.get(partition) !== worker) return;
+    workers.delete(partition);
+    handingOver.set(partition, worker);
+    setOwnedGauge();
+    log.info({ partition, share, liveInstances }, "releasing a partition to balance the instances");
+    const done = worker
+      .stop()
+      .then(() => leases.release(partition))
+      .catch((err) => log.warn({ err, partition }, "could not release a partition lease"))
+      .then(() => {
+        handingOver.delete(partition);
+        lastRenewed.delete(partition);
         retiring.delete(partition);
       });
     retiring.set(partition, done);
@@ -838,36 +913,76 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
     });
   }
 
-  async function tick(): Promise<void> {
+  function lose(partition: number, worker: PartitionWorker, reason: string): void {
+    if (handingOver.get(partition) === worker) void worker.abort(reason);
+    else retire(partition, worker, reason);
+  }
+
+  async function renewAll(): Promise<void> {
     await Promise.all(
-      [...workers].map(async ([partition, worker]) => {
+      [...workers, ...handingOver].map(async ([partition, worker]) => {
         try {
           if (await leases.renew(partition)) lastRenewed.set(partition, Date.now());
-          else retire(partition, worker, "lease taken over");
+          else lose(partition, worker, "lease taken over");
         } catch (err) {
           const since = Date.now() - (lastRenewed.get(partition) ?? 0);
-          if (since >= config.LEASE_TTL_MS) retire(partition, worker, "lease could not be renewed in time");
+          if (since >= config.LEASE_TTL_MS) lose(partition, worker, "lease could not be renewed in time");
           else log.warn({ err, partition }, "lease renewal failed; retrying");
         }
       }),
     );
-    if (stopped) return;
-    await Promise.all(
-      shuffled(config.PARTITIONS).map(async (partition) => {
-        if (workers.has(partition) || retiring.has(partition)) return;
-        try {
-          const epoch = await leases.acquire(partition);
-          if (epoch === undefined) return;
-          if (stopped) {
-            await leases.release(partition);
-            return;
+  }
+
+  async function heartbeat(): Promise<void> {
+    try {
+      liveInstances = Math.max(1, await leases.heartbeat(Math.round(LIVE_WINDOW_TTLS * config.LEASE_TTL_MS)));
+    } catch (err) {
+      // The last count stands; the next tick tries again.
+      log.warn({ err }, "could not register this instance as live");
+    }
+  }
+
+  /** Tries free partitions, a round of `room` at a time, until `room` are taken or none is left. */
+  async function acquireUpTo(room: number): Promise<void> {
+    const candidates = shuffled(config.PARTITIONS).filter((p) => !workers.has(p) && !retiring.has(p));
+    for (let next = 0; room > 0 && next < candidates.length && !stopped; ) {
+      const round = candidates.slice(next, next + room);
+      next += round.length;
+      const taken = await Promise.all(
+        round.map(async (partition) => {
+          try {
+            const epoch = await leases.acquire(partition);
+            if (epoch === undefined) return false;
+            if (stopped) {
+              await leases.release(partition);
+              return false;
+            }
+            startWorker(partition, epoch);
+            return true;
+          } catch (err) {
+            log.warn({ err, partition }, "could not acquire a partition lease");
+            return false;
           }
-          startWorker(partition, epoch);
-        } catch (err) {
-          log.warn({ err, partition }, "could not acquire a partition lease");
-        }
-      }),
-    );
+        }),
+      );
+      room -= taken.filter(Boolean).length;
+    }
+  }
+
+  async function tick(): Promise<void> {
+    await Promise.all([heartbeat(), renewAll()]);
+    if (stopped) return;
+    const share = fairShare();
+    if (workers.size > share) {
+      // Another instance joined. One partition per tick, and only once the last one is handed
+      // over, so shares settle without flapping; the highest-numbered goes first, so every
+      // instance agrees on which move.
+      if (handingOver.size > 0) return;
+      const partition = Math.max(...workers.keys());
+      handOver(partition, workers.get(partition)!, share);
+      return;
+    }
+    if (workers.size < share) await acquireUpTo(share - workers.size);
   }
 
   function schedule(): void {
@@ -927,6 +1042,8 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       clearInterval(resumeScan);
       resumeSub?.unsubscribe();
       await ticking;
+      // Out of the live set first: the others' shares grow before these leases come free.
+      await leases.deregister().catch((err) => log.warn({ err }, "could not leave the live instances"));
       statusWatch?.stop();
       const owned = [...workers];
       workers.clear();

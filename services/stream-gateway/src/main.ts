@@ -6,7 +6,7 @@ const config = loadConfig(StreamGatewayEnv);
 const log = createLogger({ name: "stream-gateway", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 try {
   const nc = await connectNats(config.NATS_URL, log, "stream-gateway");
-  await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS });
+  await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS, log });
   const redis = await connectRedis(config.REDIS_URL, log, "stream-gateway");
   const app = await buildApp({ log, nc, redis, config });
   // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,

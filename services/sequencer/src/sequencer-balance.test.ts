@@ -1,0 +1,155 @@
+import { DEFAULT_PARTITION_COUNT, INGEST_STREAM, type StreamId } from "@heliograph/contracts";
+import {
+  connectNats,
+  connectRedis,
+  createLogger,
+  ensureStreams,
+  type NatsConnection,
+  type Redis,
+} from "@heliograph/platform";
+import { LOG_INGEST_FIELD, partitionEpochKey, readHead, sequencerInstancesKey, streamKeys } from "@heliograph/store";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNatsServer,
+  startRedisServer,
+  waitFor,
+} from "@heliograph/testkit";
+import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ingestMessage, publishIngest, readNumbered, streamsOnDistinctPartitions } from "./ingest-fixture.js";
+import { type SequencerInstance, startSequencerInstance } from "./sequencer-fixture.js";
+
+const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
+const LEASE_TTL_MS = 1_000;
+const HALF = DEFAULT_PARTITION_COUNT / 2;
+
+describe("partition balancing between sequencer instances", () => {
+  let natsServer: NatsServerHandle;
+  let redisServer: RedisServerHandle;
+  let nc: NatsConnection;
+  let redis: Redis;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  const instances: SequencerInstance[] = [];
+
+  beforeAll(async () => {
+    [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+    nc = await connectNats(natsServer.url, log, "test");
+    jsm = await ensureStreams(nc, { replicas: 1 });
+    js = jetstream(nc);
+    redis = await connectRedis(redisServer.url, log, "test");
+  });
+
+  afterAll(async () => {
+    for (const instance of instances) await instance.stop().catch(() => {});
+    await nc?.drain();
+    await redis?.quit();
+    await Promise.all([natsServer?.stop(), redisServer?.stop()]);
+  });
+
+  const start = async (id: string) => {
+    const instance = await startSequencerInstance({ nats: natsServer.url, redis: redisServer.url }, id, log, {
+      LEASE_TTL_MS,
+    });
+    instances.push(instance);
+    return instance;
+  };
+  const epochs = () =>
+    Promise.all(
+      [...Array(DEFAULT_PARTITION_COUNT).keys()].map(async (p) => Number(await redis.get(partitionEpochKey(p)))),
+    );
+
+  async function expectExactlyOnceInOrder(streamId: StreamId, count: number) {
+    const { texts, events, published } = await readNumbered(redis, js, streamId);
+    expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
+    expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
+    expect(published).toEqual(texts);
+    const entries = await redis.xrange(streamKeys(streamId).log, "-", "+");
+    const ingestIds = entries.map(([, fields]) => fields[fields.indexOf(LOG_INGEST_FIELD) + 1]);
+    expect(new Set(ingestIds).size).toBe(count);
+  }
+
+  it("shares the partitions half and half with a newcomer under load, in order, and takes them all back when it stops", async () => {
+    // Two streams on every partition, so every handover moves streams that are being written.
+    const streams = [...streamsOnDistinctPartitions("bal-a", 8), ...streamsOnDistinctPartitions("bal-b", 8)];
+    let sent = 0;
+    let loading = true;
+    const publish = async (upTo: number) => {
+      for (; sent < upTo; sent++) {
+        const k = sent;
+        await Promise.all(streams.map((sid) => publishIngest(js, ingestMessage(sid, `${sid}-${k}`, k))));
+      }
+    };
+    const load = (async () => {
+      while (loading) {
+        await publish(sent + 5);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+
+    try {
+      const a = await start("bal-a");
+      expect(a.sequencer.ownedPartitions()).toHaveLength(DEFAULT_PARTITION_COUNT);
+      await waitFor(() => sent >= 50, { what: "load under way" });
+
+      const b = await start("bal-b");
+      expect(await redis.zcard(sequencerInstancesKey)).toBe(2);
+      await waitFor(
+        () => a.sequencer.ownedPartitions().length === HALF && b.sequencer.ownedPartitions().length === HALF,
+        { what: "half of the partitions each", timeoutMs: 10 * LEASE_TTL_MS },
+      );
+      // The highest-numbered partitions moved, once each.
+      expect(a.sequencer.ownedPartitions()).toEqual([...Array(HALF).keys()]);
+      expect(b.sequencer.ownedPartitions()).toEqual([...Array(HALF).keys()].map((p) => p + HALF));
+
+      // Keep the load going for a few more lease TTLs: the shares must hold still meanwhile.
+      const [settledAt, settledTime] = [sent, Date.now()];
+      await waitFor(() => sent >= settledAt + 100 && Date.now() - settledTime >= 3 * LEASE_TTL_MS, {
+        what: "more load after balancing",
+        timeoutMs: 30_000,
+      });
+      loading = false;
+      await load;
+      expect(await epochs()).toEqual([...Array(DEFAULT_PARTITION_COUNT).keys()].map((p) => (p < HALF ? 1 : 2)));
+      await waitFor(
+        async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === sent - 1),
+        {
+          what: "every stream numbered",
+          timeoutMs: 15_000,
+        },
+      );
+      for (const sid of streams) await expectExactlyOnceInOrder(sid, sent);
+
+      // A graceful stop: the other instance's share grows at once and it takes every partition.
+      loading = true;
+      const again = (async () => {
+        while (loading) {
+          await publish(sent + 5);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
+      await b.stop();
+      await waitFor(() => a.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT, {
+        what: "a owns every partition again",
+        timeoutMs: 4 * LEASE_TTL_MS,
+      });
+      loading = false;
+      await again;
+      await waitFor(
+        async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === sent - 1),
+        {
+          what: "every stream numbered after the stop",
+          timeoutMs: 15_000,
+        },
+      );
+      for (const sid of streams) await expectExactlyOnceInOrder(sid, sent);
+      await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+        what: "INGEST drained",
+      });
+    } finally {
+      loading = false;
+      await load;
+    }
+  });
+});

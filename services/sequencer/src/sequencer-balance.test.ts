@@ -1,74 +1,21 @@
-import { DEFAULT_PARTITION_COUNT, INGEST_STREAM, type StreamId } from "@heliograph/contracts";
-import {
-  connectNats,
-  connectRedis,
-  createLogger,
-  ensureStreams,
-  type NatsConnection,
-  type Redis,
-} from "@heliograph/platform";
-import { LOG_INGEST_FIELD, partitionEpochKey, readHead, sequencerInstancesKey, streamKeys } from "@heliograph/store";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNatsServer,
-  startRedisServer,
-  waitFor,
-} from "@heliograph/testkit";
-import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ingestMessage, publishIngest, readNumbered, streamsOnDistinctPartitions } from "./ingest-fixture.js";
-import { type SequencerInstance, startSequencerInstance } from "./sequencer-fixture.js";
+import { DEFAULT_PARTITION_COUNT, INGEST_STREAM } from "@heliograph/contracts";
+import { createLogger } from "@heliograph/platform";
+import { partitionEpochKey, readHead, sequencerInstancesKey } from "@heliograph/store";
+import { waitFor } from "@heliograph/testkit";
+import { describe, expect, it } from "vitest";
+import { ingestMessage, publishIngest, streamsOnDistinctPartitions } from "./ingest-fixture.js";
+import { useSequencerServers } from "./sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 const LEASE_TTL_MS = 1_000;
 const HALF = DEFAULT_PARTITION_COUNT / 2;
 
 describe("partition balancing between sequencer instances", () => {
-  let natsServer: NatsServerHandle;
-  let redisServer: RedisServerHandle;
-  let nc: NatsConnection;
-  let redis: Redis;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  const instances: SequencerInstance[] = [];
-
-  beforeAll(async () => {
-    [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
-    nc = await connectNats(natsServer.url, log, "test");
-    jsm = await ensureStreams(nc, { replicas: 1 });
-    js = jetstream(nc);
-    redis = await connectRedis(redisServer.url, log, "test");
-  });
-
-  afterAll(async () => {
-    for (const instance of instances) await instance.stop().catch(() => {});
-    await nc?.drain();
-    await redis?.quit();
-    await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  });
-
-  const start = async (id: string) => {
-    const instance = await startSequencerInstance({ nats: natsServer.url, redis: redisServer.url }, id, log, {
-      LEASE_TTL_MS,
-    });
-    instances.push(instance);
-    return instance;
-  };
+  const { ctx, start, expectExactlyOnceInOrder } = useSequencerServers(log, { leaseTtlMs: LEASE_TTL_MS });
   const epochs = () =>
     Promise.all(
-      [...Array(DEFAULT_PARTITION_COUNT).keys()].map(async (p) => Number(await redis.get(partitionEpochKey(p)))),
+      [...Array(DEFAULT_PARTITION_COUNT).keys()].map(async (p) => Number(await ctx.redis.get(partitionEpochKey(p)))),
     );
-
-  async function expectExactlyOnceInOrder(streamId: StreamId, count: number) {
-    const { texts, events, published } = await readNumbered(redis, js, streamId);
-    expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
-    expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
-    expect(published).toEqual(texts);
-    const entries = await redis.xrange(streamKeys(streamId).log, "-", "+");
-    const ingestIds = entries.map(([, fields]) => fields[fields.indexOf(LOG_INGEST_FIELD) + 1]);
-    expect(new Set(ingestIds).size).toBe(count);
-  }
 
   it("shares the partitions half and half with a newcomer under load, in order, and takes them all back when it stops", async () => {
     // Two streams on every partition, so every handover moves streams that are being written.
@@ -78,7 +25,7 @@ describe("partition balancing between sequencer instances", () => {
     const publish = async (upTo: number) => {
       for (; sent < upTo; sent++) {
         const k = sent;
-        await Promise.all(streams.map((sid) => publishIngest(js, ingestMessage(sid, `${sid}-${k}`, k))));
+        await Promise.all(streams.map((sid) => publishIngest(ctx.js, ingestMessage(sid, `${sid}-${k}`, k))));
       }
     };
     const load = (async () => {
@@ -94,7 +41,7 @@ describe("partition balancing between sequencer instances", () => {
       await waitFor(() => sent >= 50, { what: "load under way" });
 
       const b = await start("bal-b");
-      expect(await redis.zcard(sequencerInstancesKey)).toBe(2);
+      expect(await ctx.redis.zcard(sequencerInstancesKey)).toBe(2);
       await waitFor(
         () => a.sequencer.ownedPartitions().length === HALF && b.sequencer.ownedPartitions().length === HALF,
         { what: "half of the partitions each", timeoutMs: 10 * LEASE_TTL_MS },
@@ -113,7 +60,7 @@ describe("partition balancing between sequencer instances", () => {
       await load;
       expect(await epochs()).toEqual([...Array(DEFAULT_PARTITION_COUNT).keys()].map((p) => (p < HALF ? 1 : 2)));
       await waitFor(
-        async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === sent - 1),
+        async () => (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === sent - 1),
         {
           what: "every stream numbered",
           timeoutMs: 15_000,
@@ -137,14 +84,14 @@ describe("partition balancing between sequencer instances", () => {
       loading = false;
       await again;
       await waitFor(
-        async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === sent - 1),
+        async () => (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === sent - 1),
         {
           what: "every stream numbered after the stop",
           timeoutMs: 15_000,
         },
       );
       for (const sid of streams) await expectExactlyOnceInOrder(sid, sent);
-      await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+      await waitFor(async () => (await ctx.jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
         what: "INGEST drained",
       });
     } finally {

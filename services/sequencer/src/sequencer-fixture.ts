@@ -1,5 +1,18 @@
-import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
-import { connectNats, connectRedis, createMetricsRegistry, type Logger } from "@heliograph/platform";
+import { DEFAULT_PARTITION_COUNT, type StreamId } from "@heliograph/contracts";
+import {
+  connectNats,
+  connectRedis,
+  createMetricsRegistry,
+  ensureStreams,
+  type Logger,
+  type NatsConnection,
+  type Redis,
+} from "@heliograph/platform";
+import { LOG_INGEST_FIELD, streamKeys } from "@heliograph/store";
+import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
+import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, expect } from "vitest";
+import { readNumbered } from "./ingest-fixture.js";
 import { createSequencer, type SequencerOptions } from "./sequencer.js";
 
 /** Test-only: a sequencer with its own NATS and Redis connections, as a separate process has. */
@@ -53,3 +66,52 @@ export async function startSequencerInstance(
   };
 }
 export type SequencerInstance = Awaited<ReturnType<typeof startSequencerInstance>>;
+
+/**
+ * Test-only: a nats-server and a redis-server for one describe block, connections to them, and
+ * sequencer instances started against them (all stopped after the block).
+ */
+export function useSequencerServers(log: Logger, options: { leaseTtlMs: number }) {
+  const instances: SequencerInstance[] = [];
+  const ctx = {} as {
+    natsServer: NatsServerHandle;
+    redisServer: RedisServerHandle;
+    nc: NatsConnection;
+    redis: Redis;
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+  };
+  beforeAll(async () => {
+    [ctx.natsServer, ctx.redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+    ctx.nc = await connectNats(ctx.natsServer.url, log, "test");
+    ctx.jsm = await ensureStreams(ctx.nc, { replicas: 1 });
+    ctx.js = jetstream(ctx.nc);
+    ctx.redis = await connectRedis(ctx.redisServer.url, log, "test");
+  });
+  afterAll(async () => {
+    for (const instance of instances) await instance.stop().catch(() => {});
+    await ctx.nc?.drain();
+    await ctx.redis?.quit();
+    await Promise.all([ctx.natsServer?.stop(), ctx.redisServer?.stop()]);
+  });
+  return {
+    ctx,
+    async start(id: string): Promise<SequencerInstance> {
+      const instance = await startSequencerInstance({ nats: ctx.natsServer.url, redis: ctx.redisServer.url }, id, log, {
+        LEASE_TTL_MS: options.leaseTtlMs,
+      });
+      instances.push(instance);
+      return instance;
+    },
+    /** Numbers 0..count-1 in publish order, EVENTS equal to the log, one log entry per ingest id. */
+    async expectExactlyOnceInOrder(streamId: StreamId, count: number): Promise<void> {
+      const { texts, events, published } = await readNumbered(ctx.redis, ctx.js, streamId);
+      expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
+      expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
+      expect(published).toEqual(texts);
+      const entries = await ctx.redis.xrange(streamKeys(streamId).log, "-", "+");
+      const ingestIds = entries.map(([, fields]) => fields[fields.indexOf(LOG_INGEST_FIELD) + 1]);
+      expect(new Set(ingestIds).size).toBe(count);
+    },
+  };
+}

@@ -1,70 +1,17 @@
-import { DEFAULT_PARTITION_COUNT, INGEST_STREAM, type StreamId } from "@heliograph/contracts";
-import {
-  connectNats,
-  connectRedis,
-  createLogger,
-  ensureStreams,
-  type NatsConnection,
-  type Redis,
-} from "@heliograph/platform";
-import { LOG_INGEST_FIELD, partitionLeaseKey, readHead, streamKeys } from "@heliograph/store";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNatsServer,
-  startRedisServer,
-  waitFor,
-} from "@heliograph/testkit";
-import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ingestMessage, publishIngest, readNumbered } from "./ingest-fixture.js";
-import { type SequencerInstance, startSequencerInstance } from "./sequencer-fixture.js";
+import { DEFAULT_PARTITION_COUNT, INGEST_STREAM } from "@heliograph/contracts";
+import { createLogger } from "@heliograph/platform";
+import { partitionLeaseKey, readHead } from "@heliograph/store";
+import { waitFor } from "@heliograph/testkit";
+import { describe, expect, it } from "vitest";
+import { ingestMessage, publishIngest } from "./ingest-fixture.js";
+import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 const LEASE_TTL_MS = 800;
 const ALL_PARTITIONS = [...Array(DEFAULT_PARTITION_COUNT).keys()];
 
 describe("two sequencer instances", () => {
-  let natsServer: NatsServerHandle;
-  let redisServer: RedisServerHandle;
-  let nc: NatsConnection;
-  let redis: Redis;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  const instances: SequencerInstance[] = [];
-
-  beforeAll(async () => {
-    [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
-    nc = await connectNats(natsServer.url, log, "test");
-    jsm = await ensureStreams(nc, { replicas: 1 });
-    js = jetstream(nc);
-    redis = await connectRedis(redisServer.url, log, "test");
-  });
-
-  afterAll(async () => {
-    for (const instance of instances) await instance.stop().catch(() => {});
-    await nc?.drain();
-    await redis?.quit();
-    await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  });
-
-  const start = async (id: string) => {
-    const instance = await startSequencerInstance({ nats: natsServer.url, redis: redisServer.url }, id, log, {
-      LEASE_TTL_MS,
-    });
-    instances.push(instance);
-    return instance;
-  };
-
-  async function expectExactlyOnceInOrder(streamId: StreamId, count: number) {
-    const { texts, events, published } = await readNumbered(redis, js, streamId);
-    expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
-    expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
-    expect(published).toEqual(texts);
-    const entries = await redis.xrange(streamKeys(streamId).log, "-", "+");
-    const ingestIds = entries.map(([, fields]) => fields[fields.indexOf(LOG_INGEST_FIELD) + 1]);
-    expect(new Set(ingestIds).size).toBe(count);
-  }
+  const { ctx, start, expectExactlyOnceInOrder } = useSequencerServers(log, { leaseTtlMs: LEASE_TTL_MS });
 
   it("never both number one stream, even when leases are taken over under load, and one takes over from a crashed other", async () => {
     const [a, b] = await Promise.all([start("seq-a"), start("seq-b")]);
@@ -85,7 +32,7 @@ describe("two sequencer instances", () => {
 
     const streams = Array.from({ length: 16 }, (_, i) => `lease-${i}`);
     const perStream = 300;
-    const heads = () => Promise.all(streams.map((s) => readHead(redis, s)));
+    const heads = () => Promise.all(streams.map((s) => readHead(ctx.redis, s)));
     // Chaos: leases vanish as if they expired while their owner still runs (a paused process), so
     // partitions change hands mid-load; the epoch fence must keep every stream in order.
     let chaos = true;
@@ -93,14 +40,14 @@ describe("two sequencer instances", () => {
     const chaosLoop = (async () => {
       while (chaos) {
         const victim = ALL_PARTITIONS[Math.floor(Math.random() * ALL_PARTITIONS.length)]!;
-        takeovers += await redis.del(partitionLeaseKey(victim));
+        takeovers += await ctx.redis.del(partitionLeaseKey(victim));
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
     for (let k = 0; k < perStream; k += 10) {
       const chunk: Promise<unknown>[] = [];
       for (let j = k; j < k + 10; j++)
-        for (const sid of streams) chunk.push(publishIngest(js, ingestMessage(sid, `${sid}-${j}`, j)));
+        for (const sid of streams) chunk.push(publishIngest(ctx.js, ingestMessage(sid, `${sid}-${j}`, j)));
       await Promise.all(chunk);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -136,14 +83,15 @@ describe("two sequencer instances", () => {
     const more = 30;
     const chunk: Promise<unknown>[] = [];
     for (let j = perStream; j < perStream + more; j++)
-      for (const sid of streams) chunk.push(publishIngest(js, ingestMessage(sid, `${sid}-${j}`, j)));
+      for (const sid of streams) chunk.push(publishIngest(ctx.js, ingestMessage(sid, `${sid}-${j}`, j)));
     await Promise.all(chunk);
     await waitFor(
-      async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === perStream + more - 1),
+      async () =>
+        (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === perStream + more - 1),
       { what: "b numbered the rest", timeoutMs: 15_000 },
     );
     for (const sid of streams) await expectExactlyOnceInOrder(sid, perStream + more);
-    await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+    await waitFor(async () => (await ctx.jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
       what: "INGEST drained",
     });
   });

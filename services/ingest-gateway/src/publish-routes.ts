@@ -307,17 +307,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
               details: [{ path: "order_type", message: `"${body.order_type}" is not supported; send "market"` }],
             });
           }
-          const algorithm = await fromRedis(() => controlPlane.getAlgorithm(body.algorithm_id));
-          if (!algorithm) {
-            throw new HeliographError("ALGORITHM_NOT_FOUND", {
-              details: [{ path: "algorithm_id", message: `no algorithm ${body.algorithm_id}` }],
-            });
-          }
-          if (algorithm.publisher_id !== publisherOf(req)) {
-            throw new HeliographError("ALGORITHM_FORBIDDEN", {
-              details: [{ path: "algorithm_id", message: `algorithm ${body.algorithm_id} is not yours` }],
-            });
-          }
+          const algorithm = await ownedBy(req, () => controlPlane.getAlgorithm(body.algorithm_id), {
+            path: "algorithm_id",
+            what: `algorithm ${body.algorithm_id}`,
+            notFound: "ALGORITHM_NOT_FOUND",
+            forbidden: "ALGORITHM_FORBIDDEN",
+          });
           return {
             stream_id: algorithmStreamId(algorithm.id),
             event_type: "TradingSignalCreated",
@@ -346,17 +341,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       async (req, reply) => {
         const body = req.body;
         return accept(req, reply, async ({ receivedAt }) => {
-          const resource = await fromRedis(() => controlPlane.getResource(body.resource_id));
-          if (!resource) {
-            throw new HeliographError("RESOURCE_NOT_FOUND", {
-              details: [{ path: "resource_id", message: `no resource ${body.resource_id}` }],
-            });
-          }
-          if (resource.publisher_id !== publisherOf(req)) {
-            throw new HeliographError("RESOURCE_FORBIDDEN", {
-              details: [{ path: "resource_id", message: `resource ${body.resource_id} is not yours` }],
-            });
-          }
+          const resource = await ownedBy(req, () => controlPlane.getResource(body.resource_id), {
+            path: "resource_id",
+            what: `resource ${body.resource_id}`,
+            notFound: "RESOURCE_NOT_FOUND",
+            forbidden: "RESOURCE_FORBIDDEN",
+          });
           const problems = checkResourceValues(resource.key_value_type_pairs, body.resource_dict);
           if (problems.length > 0) throw new HeliographError("RESOURCE_VALUE_INVALID", { details: problems });
           const id = String(resource.id);
@@ -395,17 +385,12 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
         async (req, reply) => {
           const body = req.body;
           return accept(req, reply, async (ctx) => {
-            const channel = await fromRedis(() => controlPlane.getIdeaChannel(req.params.channel));
-            if (!channel) {
-              throw new HeliographError("IDEA_CHANNEL_NOT_FOUND", {
-                details: [{ path: "params.channel", message: `no idea channel ${req.params.channel}` }],
-              });
-            }
-            if (channel.publisher_id !== publisherOf(req)) {
-              throw new HeliographError("IDEA_CHANNEL_FORBIDDEN", {
-                details: [{ path: "params.channel", message: `idea channel ${channel.id} is not yours` }],
-              });
-            }
+            const channel = await ownedBy(req, () => controlPlane.getIdeaChannel(req.params.channel), {
+              path: "params.channel",
+              what: `idea channel ${req.params.channel}`,
+              notFound: "IDEA_CHANNEL_NOT_FOUND",
+              forbidden: "IDEA_CHANNEL_FORBIDDEN",
+            });
             const problems = ideaBodyProblems(eventType, body);
             if (problems.length > 0) throw new HeliographError("IDEA_BODY_INCONSISTENT", { details: problems });
             await checkIdeaTransition(channel.stream_id, eventType, body, ctx);
@@ -479,4 +464,24 @@ function ideaViolationCode(state: IdeaState | undefined, eventType: IdeaEventTyp
   if (state === "closed") return "IDEA_CLOSED";
   if (eventType === "IdeaOpened") return "IDEA_ALREADY_OPENED";
   return "IDEA_TIMESTAMP_BACKWARDS";
+}
+
+/**
+ * A publisher's own resource, algorithm or idea channel: 404 when it does not exist, 403 when it
+ * belongs to another publisher, both naming the field.
+ */
+async function ownedBy<T extends { publisher_id: string }>(
+  req: FastifyRequest,
+  load: () => Promise<T | undefined>,
+  names: { path: string; what: string; notFound: ErrorCode; forbidden: ErrorCode },
+): Promise<T> {
+  const entity = await fromRedis(load);
+  if (!entity)
+    throw new HeliographError(names.notFound, { details: [{ path: names.path, message: `no ${names.what}` }] });
+  if (entity.publisher_id !== publisherOf(req)) {
+    throw new HeliographError(names.forbidden, {
+      details: [{ path: names.path, message: `${names.what} is not yours` }],
+    });
+  }
+  return entity;
 }

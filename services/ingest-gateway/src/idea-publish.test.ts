@@ -7,14 +7,12 @@ import {
   DOCUMENT_IDEA_CLOSED,
   DOCUMENT_IDEA_OPENED,
   ErrorBody,
-  type ErrorCode,
   type IdeaPublishRequest,
   ingestSubject,
   PublishAccepted,
   PublishStatus,
   partitionOf,
 } from "@heliograph/contracts";
-import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "./test-gateway.js";
 
@@ -46,19 +44,7 @@ function ideaCall(
   });
 }
 
-async function expectRejected(
-  send: () => Promise<LightMyRequestResponse>,
-  status: number,
-  code: ErrorCode,
-): Promise<ErrorBody> {
-  const before = await gw.ingestCount();
-  const res = await send();
-  expect(res.statusCode, res.body).toBe(status);
-  const body = ErrorBody.parse(res.json());
-  expect(body.error.code).toBe(code);
-  expect(await gw.ingestCount()).toBe(before);
-  return body;
-}
+const expectRejected: TestGateway["expectRejected"] = (send, status, code) => gw.expectRejected(send, status, code);
 
 const subjectOf = (streamId: string) => ingestSubject(partitionOf(streamId, gw.config.PARTITIONS), streamId);
 

@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import {
   DOCUMENT_RESOURCE_1,
+  ErrorBody,
+  type ErrorCode,
   INGEST_STREAM,
   type IngestMessage,
   type PublisherCredentials,
@@ -32,6 +34,8 @@ import {
   startService,
 } from "@heliograph/testkit";
 import type { JetStreamManager } from "@nats-io/jetstream";
+import type { LightMyRequestResponse } from "fastify";
+import { expect } from "vitest";
 import { buildApp } from "./app.js";
 import { type IngestConfig, IngestEnv } from "./config.js";
 
@@ -53,6 +57,8 @@ export interface TestGateway {
   headers(creds?: PublisherCredentials, extra?: Record<string, string>): Record<string, string>;
   /** Messages in INGEST now. */
   ingestCount(): Promise<number>;
+  /** Sends, checks the error answer (status, JSON, code, the three fields) and that nothing reached INGEST. */
+  expectRejected(send: () => Promise<LightMyRequestResponse>, status: number, code: ErrorCode): Promise<ErrorBody>;
   /** The last message stored on a subject, parsed, with its Nats-Msg-Id. */
   lastIngest(subject: string): Promise<{ message: IngestMessage; msgId: string | undefined; seq: number }>;
   /** Starts a sequencer process against this gateway's NATS and Redis; stopped by `stop()`. */
@@ -118,6 +124,17 @@ export async function startTestGateway(
     b,
     headers: (creds = a, extra = {}) => ({ "API-KEY": creds.api_key, "API-SECRET": creds.api_secret, ...extra }),
     ingestCount: async () => (await jsm.streams.info(INGEST_STREAM)).state.messages,
+    async expectRejected(send, status, code) {
+      const before = (await jsm.streams.info(INGEST_STREAM)).state.messages;
+      const res = await send();
+      expect(res.statusCode, res.body).toBe(status);
+      expect(res.headers["content-type"]).toMatch(/^application\/json/);
+      const body = ErrorBody.parse(res.json());
+      expect(body.error.code).toBe(code);
+      expect(Object.keys(body.error).sort()).toEqual(["code", "details", "message"]);
+      expect((await jsm.streams.info(INGEST_STREAM)).state.messages).toBe(before);
+      return body;
+    },
     async lastIngest(subject) {
       const stored = await jsm.streams.getMessage(INGEST_STREAM, { last_by_subj: subject });
       if (!stored) throw new Error(`nothing stored on ${subject}`);

@@ -1,55 +1,20 @@
 import { INGEST_STREAM, type StreamId } from "@heliograph/contracts";
-import {
-  connectNats,
-  connectRedis,
-  createLogger,
-  ensureStreams,
-  type NatsConnection,
-  type Redis,
-} from "@heliograph/platform";
+import { createLogger } from "@heliograph/platform";
 import { readHead } from "@heliograph/store";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNatsServer,
-  startRedisServer,
-  waitFor,
-} from "@heliograph/testkit";
-import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@heliograph/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest, readNumbered } from "./ingest-fixture.js";
-import { type SequencerInstance, startSequencerInstance } from "./sequencer-fixture.js";
+import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 
 describe("sequencer under NATS and Redis restarts", () => {
-  let natsServer: NatsServerHandle;
-  let redisServer: RedisServerHandle;
-  let nc: NatsConnection;
-  let redis: Redis;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
+  // Servers of its own: this test stops and restarts them.
+  const { ctx, start } = useSequencerServers(log, { ownServers: true });
   let instance: SequencerInstance;
 
   beforeAll(async () => {
-    [natsServer, redisServer] = await Promise.all([
-      startNatsServer({ reuseEnv: false }),
-      startRedisServer({ reuseEnv: false }),
-    ]);
-    nc = await connectNats(natsServer.url, log, "test");
-    jsm = await ensureStreams(nc, { replicas: 1 });
-    js = jetstream(nc);
-    redis = await connectRedis(redisServer.url, log, "test");
-    instance = await startSequencerInstance({ nats: natsServer.url, redis: redisServer.url }, "seq-faults", log, {
-      LEASE_TTL_MS: 3_000,
-    });
-  });
-
-  afterAll(async () => {
-    await instance?.stop().catch(() => {});
-    await nc?.drain().catch(() => {});
-    await redis?.quit().catch(() => {});
-    await Promise.all([natsServer?.stop(), redisServer?.stop()]);
+    instance = await start("seq-faults", { LEASE_TTL_MS: 3_000 });
   });
 
   /** Publishes k = from..to-1 to every stream, retrying a publish the server did not confirm. */
@@ -57,7 +22,7 @@ describe("sequencer under NATS and Redis restarts", () => {
     for (let k = from; k < to; k++) {
       await Promise.all(
         streams.map((sid) =>
-          waitFor(() => publishIngest(js, ingestMessage(sid, `${sid}-${k}`, k)), {
+          waitFor(() => publishIngest(ctx.js, ingestMessage(sid, `${sid}-${k}`, k)), {
             timeoutMs: 15_000,
             intervalMs: 100,
             what: "publish",
@@ -68,7 +33,7 @@ describe("sequencer under NATS and Redis restarts", () => {
   }
 
   async function expectExactlyOnceInOrder(streamId: StreamId, count: number) {
-    const { texts, events, published } = await readNumbered(redis, js, streamId);
+    const { texts, events, published } = await readNumbered(ctx.redis, ctx.js, streamId);
     expect(events.map((e) => e.event_number)).toEqual([...Array(count).keys()]);
     expect(events.map((e) => e.data.k)).toEqual([...Array(count).keys()]);
     expect(published).toEqual(texts);
@@ -77,14 +42,14 @@ describe("sequencer under NATS and Redis restarts", () => {
   it("keeps numbering contiguous and in order across a NATS restart and a Redis restart", async () => {
     const streams = ["fault-a", "fault-b", "fault-c"];
     await publish(streams, 0, 50);
-    await waitFor(async () => (await readHead(redis, "fault-a")) >= 10, { what: "numbering started" });
+    await waitFor(async () => (await readHead(ctx.redis, "fault-a")) >= 10, { what: "numbering started" });
 
-    await natsServer.stop();
-    await natsServer.restart();
+    await ctx.natsServer.stop();
+    await ctx.natsServer.restart();
     await publish(streams, 50, 100);
 
     // Redis is down while INGEST fills: the sequencer retries the same batch until it is back.
-    await redisServer.stop();
+    await ctx.redisServer.stop();
     await publish(streams, 100, 150);
     await waitFor(
       async () =>
@@ -95,14 +60,14 @@ describe("sequencer under NATS and Redis restarts", () => {
         ) > 0,
       { what: "a numbering retry" },
     );
-    await redisServer.restart();
+    await ctx.redisServer.restart();
 
-    await waitFor(async () => (await Promise.all(streams.map((s) => readHead(redis, s)))).every((h) => h === 149), {
+    await waitFor(async () => (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === 149), {
       what: "every stream numbered",
       timeoutMs: 30_000,
     });
     for (const sid of streams) await expectExactlyOnceInOrder(sid, 150);
-    await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+    await waitFor(async () => (await ctx.jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
       what: "INGEST drained",
       timeoutMs: 10_000,
     });

@@ -71,7 +71,15 @@ export type SequencerInstance = Awaited<ReturnType<typeof startSequencerInstance
  * Test-only: a nats-server and a redis-server for one describe block, connections to them, and
  * sequencer instances started against them (all stopped after the block).
  */
-export function useSequencerServers(log: Logger, options: { leaseTtlMs: number }) {
+export function useSequencerServers(
+  log: Logger,
+  options: {
+    /** Lease TTL of the instances started with `start` (the instance default otherwise). */
+    leaseTtlMs?: number;
+    /** Always start servers of its own, even when NATS_URL/REDIS_URL are set (tests that restart them). */
+    ownServers?: boolean;
+  } = {},
+) {
   const instances: SequencerInstance[] = [];
   const ctx = {} as {
     natsServer: NatsServerHandle;
@@ -82,7 +90,11 @@ export function useSequencerServers(log: Logger, options: { leaseTtlMs: number }
     jsm: JetStreamManager;
   };
   beforeAll(async () => {
-    [ctx.natsServer, ctx.redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+    const reuseEnv = !options.ownServers;
+    [ctx.natsServer, ctx.redisServer] = await Promise.all([
+      startNatsServer({ reuseEnv }),
+      startRedisServer({ reuseEnv }),
+    ]);
     ctx.nc = await connectNats(ctx.natsServer.url, log, "test");
     ctx.jsm = await ensureStreams(ctx.nc, { replicas: 1 });
     ctx.js = jetstream(ctx.nc);
@@ -90,15 +102,16 @@ export function useSequencerServers(log: Logger, options: { leaseTtlMs: number }
   });
   afterAll(async () => {
     for (const instance of instances) await instance.stop().catch(() => {});
-    await ctx.nc?.drain();
-    await ctx.redis?.quit();
+    await ctx.nc?.drain().catch(() => {});
+    await ctx.redis?.quit().catch(() => {});
     await Promise.all([ctx.natsServer?.stop(), ctx.redisServer?.stop()]);
   });
   return {
     ctx,
-    async start(id: string): Promise<SequencerInstance> {
+    async start(id: string, overrides: Partial<SequencerOptions> = {}): Promise<SequencerInstance> {
       const instance = await startSequencerInstance({ nats: ctx.natsServer.url, redis: ctx.redisServer.url }, id, log, {
-        LEASE_TTL_MS: options.leaseTtlMs,
+        ...(options.leaseTtlMs === undefined ? {} : { LEASE_TTL_MS: options.leaseTtlMs }),
+        ...overrides,
       });
       instances.push(instance);
       return instance;

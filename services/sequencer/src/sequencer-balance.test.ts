@@ -1,7 +1,7 @@
 import { DEFAULT_PARTITION_COUNT, INGEST_STREAM } from "@heliograph/contracts";
 import { createLogger } from "@heliograph/platform";
 import { partitionEpochKey, readHead, sequencerInstancesKey } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { pacedLoop, waitFor } from "@heliograph/testkit";
 import { describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest, streamsOnDistinctPartitions } from "./ingest-fixture.js";
 import { useSequencerServers } from "./sequencer-fixture.js";
@@ -21,19 +21,14 @@ describe("partition balancing between sequencer instances", () => {
     // Two streams on every partition, so every handover moves streams that are being written.
     const streams = [...streamsOnDistinctPartitions("bal-a", 8), ...streamsOnDistinctPartitions("bal-b", 8)];
     let sent = 0;
-    let loading = true;
     const publish = async (upTo: number) => {
       for (; sent < upTo; sent++) {
         const k = sent;
         await Promise.all(streams.map((sid) => publishIngest(ctx.js, ingestMessage(sid, `${sid}-${k}`, k))));
       }
     };
-    const load = (async () => {
-      while (loading) {
-        await publish(sent + 5);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })();
+    const load = pacedLoop(10, () => publish(sent + 5));
+    let again: ReturnType<typeof pacedLoop> | undefined;
 
     try {
       const a = await start("bal-a");
@@ -56,8 +51,7 @@ describe("partition balancing between sequencer instances", () => {
         what: "more load after balancing",
         timeoutMs: 30_000,
       });
-      loading = false;
-      await load;
+      await load.stop();
       expect(await epochs()).toEqual([...Array(DEFAULT_PARTITION_COUNT).keys()].map((p) => (p < HALF ? 1 : 2)));
       await waitFor(
         async () => (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === sent - 1),
@@ -69,20 +63,13 @@ describe("partition balancing between sequencer instances", () => {
       for (const sid of streams) await expectExactlyOnceInOrder(sid, sent);
 
       // A graceful stop: the other instance's share grows at once and it takes every partition.
-      loading = true;
-      const again = (async () => {
-        while (loading) {
-          await publish(sent + 5);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      })();
+      again = pacedLoop(10, () => publish(sent + 5));
       await b.stop();
       await waitFor(() => a.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT, {
         what: "a owns every partition again",
         timeoutMs: 4 * LEASE_TTL_MS,
       });
-      loading = false;
-      await again;
+      await again.stop();
       await waitFor(
         async () => (await Promise.all(streams.map((s) => readHead(ctx.redis, s)))).every((h) => h === sent - 1),
         {
@@ -95,8 +82,8 @@ describe("partition balancing between sequencer instances", () => {
         what: "INGEST drained",
       });
     } finally {
-      loading = false;
-      await load;
+      await load.stop();
+      await again?.stop();
     }
   });
 });

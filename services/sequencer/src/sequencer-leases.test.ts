@@ -1,7 +1,7 @@
 import { DEFAULT_PARTITION_COUNT, INGEST_STREAM } from "@heliograph/contracts";
 import { createLogger } from "@heliograph/platform";
 import { partitionLeaseKey, readHead } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { pacedLoop, waitFor } from "@heliograph/testkit";
 import { describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest } from "./ingest-fixture.js";
 import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
@@ -35,15 +35,11 @@ describe("two sequencer instances", () => {
     const heads = () => Promise.all(streams.map((s) => readHead(ctx.redis, s)));
     // Chaos: leases vanish as if they expired while their owner still runs (a paused process), so
     // partitions change hands mid-load; the epoch fence must keep every stream in order.
-    let chaos = true;
     let takeovers = 0;
-    const chaosLoop = (async () => {
-      while (chaos) {
-        const victim = ALL_PARTITIONS[Math.floor(Math.random() * ALL_PARTITIONS.length)]!;
-        takeovers += await ctx.redis.del(partitionLeaseKey(victim));
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const chaos = pacedLoop(100, async () => {
+      const victim = ALL_PARTITIONS[Math.floor(Math.random() * ALL_PARTITIONS.length)]!;
+      takeovers += await ctx.redis.del(partitionLeaseKey(victim));
+    });
     for (let k = 0; k < perStream; k += 10) {
       const chunk: Promise<unknown>[] = [];
       for (let j = k; j < k + 10; j++)
@@ -57,8 +53,7 @@ describe("two sequencer instances", () => {
         timeoutMs: 25_000,
       });
     } finally {
-      chaos = false;
-      await chaosLoop;
+      await chaos.stop();
     }
     expect(takeovers).toBeGreaterThan(5);
     const numberedBy = async (instance: SequencerInstance) =>

@@ -1,7 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { ParkedPublish, type ResolveHaltRequest, StreamHalt } from "@heliograph/contracts";
-import { z } from "zod";
+import {
+  ParkedPublish,
+  ResolveHaltAnswer,
+  type ResolveHaltRequest,
+  StreamHalt,
+  StreamInfo,
+} from "@heliograph/contracts";
 import { ApiError, adminCall, type Fetch, UnreachableError } from "./admin-client.js";
 import { type CliArgs, type Command, parseCliArgs, USAGE, UsageError } from "./args.js";
 import { type CliConfig, ConfigError, resolveConfig } from "./config.js";
@@ -14,14 +19,6 @@ export interface CliIo {
   stderr: (text: string) => void;
   fetch?: Fetch;
 }
-
-const StreamInfo = z.object({
-  stream_id: z.string(),
-  head: z.number(),
-  status: z.string(),
-  held: z.number().optional(),
-});
-const Resolved = z.object({ stream_id: z.string(), action: z.string(), ingest_id: z.string() });
 
 /** Runs one command line; resolves to the exit code (0 done, 1 refused or failed, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -82,7 +79,7 @@ async function execute(command: Command, config: CliConfig, json: boolean, io: C
       if (command.ingestId !== undefined) request.ingest_id = command.ingestId;
       if (command.name === "halt-retry" && command.dataFile !== undefined)
         request.data = await readData(resolve(io.cwd, command.dataFile));
-      const resolved = Resolved.parse(await call("POST", `${streamPath(command.stream)}/resolve`, request));
+      const resolved = ResolveHaltAnswer.parse(await call("POST", `${streamPath(command.stream)}/resolve`, request));
       return show(resolved, () =>
         resolved.action === "skip"
           ? `Skipped ${resolved.ingest_id} on ${resolved.stream_id}: it is parked (heliograph parked ${resolved.stream_id}); the stream resumes.`

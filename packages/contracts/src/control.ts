@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { StreamId } from "./stream-id.js";
+import { StreamStatus } from "./stream-read.js";
 
 /** Sequencer → gateways, per batch: `[ingest_id, stream_id, event_number]` for each numbered publish. */
 export const SequencedNotice = z.array(z.tuple([z.string(), StreamId, z.number().int().nonnegative()]));
@@ -65,3 +66,23 @@ export const ParkedPublish = z.object({
   event: z.object({ event_type: z.string(), data: z.record(z.string(), z.unknown()) }),
 });
 export type ParkedPublish = z.infer<typeof ParkedPublish>;
+
+/** A stream as operators see it (`GET /admin/v1/streams/{id}`). */
+export const StreamInfo = z.object({
+  stream_id: StreamId,
+  /** Last event number; -1 when the stream has none. */
+  head: z.number().int(),
+  status: StreamStatus,
+  /** Publishes kept behind the halt, the offending one included; 0 when live. */
+  held: z.number().int().nonnegative(),
+});
+export type StreamInfo = z.infer<typeof StreamInfo>;
+
+/** Answer of a resolution: what was done to which offending publish. */
+export const ResolveHaltAnswer = z.object({
+  stream_id: StreamId,
+  action: ResolveHaltRequest.shape.action,
+  /** The offending publish that was skipped or retried. */
+  ingest_id: z.string(),
+});
+export type ResolveHaltAnswer = z.infer<typeof ResolveHaltAnswer>;

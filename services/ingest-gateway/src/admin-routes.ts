@@ -13,6 +13,7 @@ import {
   Publisher,
   PublisherCredentials,
   RESUME_SUBJECT,
+  ResolveHaltAnswer,
   ResolveHaltRequest,
   Resource,
   type ResumeNotice,
@@ -20,7 +21,7 @@ import {
   STREAM_ID_PATTERN,
   StreamHalt,
   type StreamId,
-  StreamStatus,
+  StreamInfo,
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
@@ -51,25 +52,6 @@ const TextId = z.object({ id: z.string().min(1).max(64).describe("Publisher or s
 const NumericId = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 const StreamParams = z.object({ stream_id: z.string().max(128).describe("^[a-z0-9][a-z0-9_-]{0,63}$") });
 const ChannelParams = z.object({ id: IdeaChannelId });
-
-export const StreamInfo = z.object({
-  stream_id: z.string(),
-  /** Last event number; -1 when the stream has none. */
-  head: z.number().int(),
-  status: StreamStatus,
-  /** Publishes kept behind the halt, the offending one included; 0 when live. */
-  held: z.number().int().nonnegative(),
-});
-export type StreamInfo = z.infer<typeof StreamInfo>;
-
-/** Answer of a resolution: what was done to which offending publish. */
-export const ResolveHaltAnswer = z.object({
-  stream_id: z.string(),
-  action: ResolveHaltRequest.shape.action,
-  /** The offending publish that was skipped or retried. */
-  ingest_id: z.string(),
-});
-export type ResolveHaltAnswer = z.infer<typeof ResolveHaltAnswer>;
 
 function streamIdOf(params: { stream_id: string }): StreamId {
   if (!STREAM_ID_PATTERN.test(params.stream_id)) {

@@ -1,3 +1,4 @@
+export * from "./backing-service.js";
 export * from "./config.js";
 export * from "./http.js";
 export * from "./jetstream-publisher.js";

@@ -25,6 +25,7 @@ import {
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
+import { fromBackingService } from "@heliograph/platform";
 import {
   type ControlPlane,
   listHaltedStreams,
@@ -38,7 +39,6 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { adminAuthHook } from "./admin-auth.js";
-import { fromRedis } from "./backing-service.js";
 
 export interface AdminRoutesDeps {
   controlPlane: ControlPlane;
@@ -106,7 +106,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 201: PublisherCredentials, ...creationErrors },
         },
       },
-      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createPublisher(req.body))),
+      async (req, reply) => reply.code(201).send(await fromBackingService(() => cp.createPublisher(req.body))),
     );
     scope.get(
       "/publishers",
@@ -117,7 +117,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(Publisher), ...errors },
         },
       },
-      async () => fromRedis(() => cp.listPublishers()),
+      async () => fromBackingService(() => cp.listPublishers()),
     );
     scope.get(
       "/publishers/:id",
@@ -129,7 +129,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: Publisher, ...errors },
         },
       },
-      async (req) => found(await fromRedis(() => cp.getPublisher(req.params.id)), "PUBLISHER_NOT_FOUND"),
+      async (req) => found(await fromBackingService(() => cp.getPublisher(req.params.id)), "PUBLISHER_NOT_FOUND"),
     );
     scope.post(
       "/publishers/:id/rotate-secret",
@@ -141,7 +141,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: PublisherCredentials, ...errors },
         },
       },
-      async (req) => fromRedis(() => cp.rotatePublisherSecret(req.params.id)),
+      async (req) => fromBackingService(() => cp.rotatePublisherSecret(req.params.id)),
     );
 
     scope.post(
@@ -156,7 +156,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 201: Resource, ...creationErrors },
         },
       },
-      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createResource(req.body))),
+      async (req, reply) => reply.code(201).send(await fromBackingService(() => cp.createResource(req.body))),
     );
     scope.get(
       "/resources",
@@ -167,7 +167,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(Resource), ...errors },
         },
       },
-      async () => fromRedis(() => cp.listResources()),
+      async () => fromBackingService(() => cp.listResources()),
     );
     scope.get(
       "/resources/:id",
@@ -179,7 +179,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: Resource, ...errors },
         },
       },
-      async (req) => found(await fromRedis(() => cp.getResource(req.params.id)), "RESOURCE_NOT_FOUND"),
+      async (req) => found(await fromBackingService(() => cp.getResource(req.params.id)), "RESOURCE_NOT_FOUND"),
     );
 
     scope.post(
@@ -192,7 +192,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 201: Algorithm, ...creationErrors },
         },
       },
-      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createAlgorithm(req.body))),
+      async (req, reply) => reply.code(201).send(await fromBackingService(() => cp.createAlgorithm(req.body))),
     );
     scope.get(
       "/algorithms",
@@ -203,7 +203,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(Algorithm), ...errors },
         },
       },
-      async () => fromRedis(() => cp.listAlgorithms()),
+      async () => fromBackingService(() => cp.listAlgorithms()),
     );
     scope.get(
       "/algorithms/:id",
@@ -215,7 +215,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: Algorithm, ...errors },
         },
       },
-      async (req) => found(await fromRedis(() => cp.getAlgorithm(req.params.id)), "ALGORITHM_NOT_FOUND"),
+      async (req) => found(await fromBackingService(() => cp.getAlgorithm(req.params.id)), "ALGORITHM_NOT_FOUND"),
     );
 
     scope.post(
@@ -229,7 +229,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 201: SubscriberCredentials, ...creationErrors },
         },
       },
-      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createSubscriber(req.body))),
+      async (req, reply) => reply.code(201).send(await fromBackingService(() => cp.createSubscriber(req.body))),
     );
     scope.get(
       "/subscribers",
@@ -240,7 +240,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(Subscriber), ...errors },
         },
       },
-      async () => fromRedis(() => cp.listSubscribers()),
+      async () => fromBackingService(() => cp.listSubscribers()),
     );
     scope.get(
       "/subscribers/:id",
@@ -252,7 +252,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: Subscriber, ...errors },
         },
       },
-      async (req) => found(await fromRedis(() => cp.getSubscriber(req.params.id)), "SUBSCRIBER_NOT_FOUND"),
+      async (req) => found(await fromBackingService(() => cp.getSubscriber(req.params.id)), "SUBSCRIBER_NOT_FOUND"),
     );
     scope.put(
       "/subscribers/:id/streams",
@@ -265,7 +265,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: Subscriber, ...errors },
         },
       },
-      async (req) => fromRedis(() => cp.setEntitlements(req.params.id, req.body.streams)),
+      async (req) => fromBackingService(() => cp.setEntitlements(req.params.id, req.body.streams)),
     );
 
     scope.post(
@@ -278,7 +278,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 201: IdeaChannel, ...creationErrors },
         },
       },
-      async (req, reply) => reply.code(201).send(await fromRedis(() => cp.createIdeaChannel(req.body))),
+      async (req, reply) => reply.code(201).send(await fromBackingService(() => cp.createIdeaChannel(req.body))),
     );
     scope.get(
       "/channels",
@@ -289,7 +289,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(IdeaChannel), ...errors },
         },
       },
-      async () => fromRedis(() => cp.listIdeaChannels()),
+      async () => fromBackingService(() => cp.listIdeaChannels()),
     );
     scope.get(
       "/channels/:id",
@@ -301,14 +301,14 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: IdeaChannel, ...errors },
         },
       },
-      async (req) => found(await fromRedis(() => cp.getIdeaChannel(req.params.id)), "IDEA_CHANNEL_NOT_FOUND"),
+      async (req) => found(await fromBackingService(() => cp.getIdeaChannel(req.params.id)), "IDEA_CHANNEL_NOT_FOUND"),
     );
 
     /** The stream's halt, or why there is none: 404 for a stream that has nothing, 409 for a live one. */
     const haltOf = async (streamId: StreamId): Promise<StreamHalt> => {
-      const halt = await fromRedis(() => readHalt(deps.redis, streamId));
+      const halt = await fromBackingService(() => readHalt(deps.redis, streamId));
       if (halt) return halt;
-      const state = await fromRedis(() => readStreamState(deps.redis, streamId));
+      const state = await fromBackingService(() => readStreamState(deps.redis, streamId));
       if (state.head < 0) {
         throw new HeliographError("STREAM_NOT_FOUND", {
           details: [{ path: "params.stream_id", message: `stream ${streamId} has no events and is not halted` }],
@@ -330,7 +330,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(StreamHalt), ...errors },
         },
       },
-      async () => fromRedis(() => listHaltedStreams(deps.redis)),
+      async () => fromBackingService(() => listHaltedStreams(deps.redis)),
     );
     scope.get(
       "/streams/:stream_id/halt",
@@ -362,7 +362,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
       },
       async (req): Promise<ResolveHaltAnswer> => {
         const streamId = streamIdOf(req.params);
-        const resolved = await fromRedis(async () => {
+        const resolved = await fromBackingService(async () => {
           try {
             return await resolveHalt(deps.redis, streamId, req.body);
           } catch (err) {
@@ -393,7 +393,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
           response: { 200: z.array(ParkedPublish), ...errors },
         },
       },
-      async (req) => fromRedis(() => readParked(deps.redis, streamIdOf(req.params))),
+      async (req) => fromBackingService(() => readParked(deps.redis, streamIdOf(req.params))),
     );
 
     scope.get(
@@ -410,9 +410,10 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
       },
       async (req): Promise<StreamInfo> => {
         const streamId = streamIdOf(req.params);
-        const state = await fromRedis(() => readStreamState(deps.redis, streamId));
+        const state = await fromBackingService(() => readStreamState(deps.redis, streamId));
         // Only a halted stream holds anything; a live one costs no extra read.
-        const halt = state.status === "halted" ? await fromRedis(() => readHalt(deps.redis, streamId)) : undefined;
+        const halt =
+          state.status === "halted" ? await fromBackingService(() => readHalt(deps.redis, streamId)) : undefined;
         return { stream_id: streamId, ...state, held: halt?.held ?? 0 };
       },
     );

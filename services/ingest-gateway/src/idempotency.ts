@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
+import { fromBackingService } from "@heliograph/platform";
 import { idempotencyKey, ingestRecordKey } from "@heliograph/store";
 import type { FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
-import { fromRedis } from "./backing-service.js";
 
 const sha256hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
 
@@ -80,7 +80,7 @@ export class IdempotencyStore {
 
   /** The first answer to replay, or a 422 when the key was used for another request. */
   async lookup(publisherId: string, key: string, hash: string): Promise<IdempotencyLookup> {
-    const raw = await fromRedis(() => this.redis.get(this.redisKey(publisherId, key)));
+    const raw = await fromBackingService(() => this.redis.get(this.redisKey(publisherId, key)));
     if (raw === null) return { kind: "new" };
     return { kind: "replay", record: sameRequest(JSON.parse(raw) as IdempotencyRecord, hash) };
   }
@@ -130,7 +130,7 @@ export class IdempotencyStore {
 
   /** Who published an ingest id, and to which stream; undefined when unknown or expired. */
   async ingestRecord(ingestId: string): Promise<IngestRecord | undefined> {
-    const raw = await fromRedis(() => this.redis.get(ingestRecordKey(ingestId)));
+    const raw = await fromBackingService(() => this.redis.get(ingestRecordKey(ingestId)));
     return raw === null ? undefined : (JSON.parse(raw) as IngestRecord);
   }
 

@@ -23,12 +23,12 @@ import {
   UploadResourceRequest,
 } from "@heliograph/contracts";
 import type { RateLimiter } from "@heliograph/platform";
+import { fromBackingService } from "@heliograph/platform";
 import { type ControlPlane, readIdeaState, readPublishStatus } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { fromRedis } from "./backing-service.js";
 import {
   type IdempotencyRecord,
   type IdempotencyStore,
@@ -254,12 +254,13 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     body: IdeaPublishRequest,
     ctx: PublishContext,
   ): Promise<void> {
-    const current = await fromRedis(() => readIdeaState(redis, streamId, body.id));
+    const current = await fromBackingService(() => readIdeaState(redis, streamId, body.id));
     const violation = ideaTransitionViolation(current, eventType, body.timestamp);
     if (violation === undefined) return;
     // An Idempotency-Key retry of a publish that already got through (its answer was lost before
     // the key was recorded) must get its 2xx, not a 409 caused by its own first attempt.
-    if (ctx.keyed && (await fromRedis(() => readPublishStatus(redis, streamId, ctx.ingestId))) !== undefined) return;
+    if (ctx.keyed && (await fromBackingService(() => readPublishStatus(redis, streamId, ctx.ingestId))) !== undefined)
+      return;
     const code = ideaViolationCode(current?.state, eventType);
     throw new HeliographError(code, {
       details: [{ path: code === "IDEA_TIMESTAMP_BACKWARDS" ? "timestamp" : "id", message: violation }],
@@ -428,7 +429,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
             details: [{ path: "params.ingest_id", message: `no publish ${ingestId} of yours` }],
           });
         }
-        const status = await fromRedis(() => readPublishStatus(redis, record.stream_id, ingestId));
+        const status = await fromBackingService(() => readPublishStatus(redis, record.stream_id, ingestId));
         return status ?? { status: "accepted", ingest_id: ingestId, stream_id: record.stream_id };
       },
     );
@@ -475,7 +476,7 @@ async function ownedBy<T extends { publisher_id: string }>(
   load: () => Promise<T | undefined>,
   names: { path: string; what: string; notFound: ErrorCode; forbidden: ErrorCode },
 ): Promise<T> {
-  const entity = await fromRedis(load);
+  const entity = await fromBackingService(load);
   if (!entity)
     throw new HeliographError(names.notFound, { details: [{ path: names.path, message: `no ${names.what}` }] });
   if (entity.publisher_id !== publisherOf(req)) {

@@ -1,8 +1,8 @@
 import { HeliographError } from "@heliograph/contracts";
 import type { RateLimiter } from "@heliograph/platform";
+import { fromBackingService } from "@heliograph/platform";
 import type { ControlPlane } from "@heliograph/store";
 import type { FastifyRequest } from "fastify";
-import { fromRedis } from "./backing-service.js";
 
 const publishers = new WeakMap<FastifyRequest, string>();
 
@@ -15,7 +15,7 @@ export function publisherAuthHook(controlPlane: ControlPlane, limiter?: RateLimi
   return async (req: FastifyRequest): Promise<void> => {
     const apiKey = singleHeader(req.headers["api-key"]);
     const apiSecret = singleHeader(req.headers["api-secret"]);
-    const publisherId = await fromRedis(() => controlPlane.authenticatePublisher(apiKey, apiSecret));
+    const publisherId = await fromBackingService(() => controlPlane.authenticatePublisher(apiKey, apiSecret));
     // After authentication, so a stranger cannot use up a publisher's allowance.
     limiter?.check(publisherId);
     publishers.set(req, publisherId);

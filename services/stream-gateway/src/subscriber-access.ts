@@ -5,7 +5,7 @@ import {
   STREAM_STATUS_HEADER,
   type StreamId,
 } from "@heliograph/contracts";
-import type { Logger, RateLimiter } from "@heliograph/platform";
+import { fromBackingService, type Logger, type RateLimiter } from "@heliograph/platform";
 import type { ControlPlane, StreamState } from "@heliograph/store";
 import type { FastifyReply } from "fastify";
 
@@ -26,15 +26,9 @@ export function invalid(code: ErrorCode, path: string, raw: unknown, why: string
   });
 }
 
-/** Redis or NATS trouble is a 503 the client can retry, not a 500. */
-export async function backend<T>(log: Logger, what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof HeliographError) throw err;
-    log.warn({ err }, `${what} failed`);
-    throw new HeliographError("SERVICE_UNAVAILABLE", { retryAfter: 1, cause: err });
-  }
+/** Redis or NATS trouble is a 503 the client can retry, not a 500; logged with what was being done. */
+export function backend<T>(log: Logger, what: string, run: () => Promise<T>): Promise<T> {
+  return fromBackingService(run, (err) => log.warn({ err }, `${what} failed`));
 }
 
 export function subscriberAccess(controlPlane: ControlPlane, log: Logger, limiter?: RateLimiter): SubscriberAccess {

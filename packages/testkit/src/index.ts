@@ -4,5 +4,6 @@ export * from "./nats-server.js";
 export * from "./paced-loop.js";
 export * from "./process.js";
 export * from "./redis-server.js";
+export * from "./server-handle.js";
 export * from "./services.js";
 export * from "./wait-for.js";

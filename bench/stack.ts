@@ -5,11 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import {
-  DOCUMENT_TRADING_SIGNAL_BODY,
-  type PublisherCredentials,
-  type SubscriberCredentials,
-} from "@heliograph/contracts";
+import type { PublisherCredentials, SubscriberCredentials } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { streamKeys } from "@heliograph/store";
 import {
   type NatsServerHandle,

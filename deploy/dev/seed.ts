@@ -1,11 +1,11 @@
 import {
   algorithmStreamId,
-  DOCUMENT_RESOURCE_1,
   ideasStreamId,
   type PublisherCredentials,
   resourceStreamId,
   type SubscriberCredentials,
 } from "@heliograph/contracts";
+import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
 
 export const DEMO_PUBLISHER_ID = "demo-publisher";
 export const DEMO_SUBSCRIBER_ID = "demo-subscriber";

@@ -1,8 +1,5 @@
 import { randomUUID } from "node:crypto";
 import {
-  DOCUMENT_IDEA_CLOSED,
-  DOCUMENT_IDEA_OPENED,
-  DOCUMENT_IDEA_UPDATED,
   type ErrorBody,
   foldIdeas,
   type IdeaEvent,
@@ -19,6 +16,7 @@ import {
   STREAM_STATUS_HEADER,
   type StreamHalt,
 } from "@heliograph/contracts";
+import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
 import { REPO_ROOT, type Stack, startStack, waitFor } from "@heliograph/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";

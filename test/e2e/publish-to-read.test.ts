@@ -1,4 +1,5 @@
-import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY, type StreamEvent } from "@heliograph/contracts";
+import type { StreamEvent } from "@heliograph/contracts";
+import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
 import { type Stack, startStack, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -3,7 +3,8 @@
  * subscriber seeded through the admin API, and the checks every answer must pass (promise 5).
  */
 import { randomBytes } from "node:crypto";
-import { DOCUMENT_RESOURCE_1, ERROR_CODES, type ErrorCode, INGEST_STREAM } from "@heliograph/contracts";
+import { ERROR_CODES, type ErrorCode, INGEST_STREAM } from "@heliograph/contracts";
+import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
 import {
   type NatsServerHandle,
   type RedisServerHandle,

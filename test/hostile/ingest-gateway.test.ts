@@ -1,10 +1,9 @@
+import { PublishAccepted, PublishSequenced } from "@heliograph/contracts";
 import {
   DOCUMENT_IDEA_OPENED,
   DOCUMENT_RESOURCE_DICT,
   DOCUMENT_TRADING_SIGNAL_BODY,
-  PublishAccepted,
-  PublishSequenced,
-} from "@heliograph/contracts";
+} from "@heliograph/contracts/fixtures";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

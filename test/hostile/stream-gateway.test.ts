@@ -1,4 +1,5 @@
-import { DOCUMENT_TRADING_SIGNAL_BODY, StreamEvent } from "@heliograph/contracts";
+import { StreamEvent } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { waitFor } from "@heliograph/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

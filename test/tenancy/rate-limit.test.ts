@@ -1,8 +1,5 @@
-import {
-  DOCUMENT_TRADING_SIGNAL_BODY,
-  type PublisherCredentials,
-  type SubscriberCredentials,
-} from "@heliograph/contracts";
+import type { PublisherCredentials, SubscriberCredentials } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
 import { type Stack, startStack, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,9 +1,9 @@
+import { ErrorBody } from "@heliograph/contracts";
 import {
   DOCUMENT_IDEA_OPENED,
   DOCUMENT_RESOURCE_DICT,
   DOCUMENT_TRADING_SIGNAL_BODY,
-  ErrorBody,
-} from "@heliograph/contracts";
+} from "@heliograph/contracts/fixtures";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HostileStack, startHostileStack } from "../hostile/hostile-stack.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DOCUMENT_RESOURCE_1, DOCUMENT_RESOURCE_DICT, DOCUMENT_UPLOAD_RESOURCE_BODY } from "./fixtures.js";
+import { DOCUMENT_RESOURCE_1, DOCUMENT_RESOURCE_DICT, DOCUMENT_UPLOAD_RESOURCE_BODY } from "./document-fixtures.js";
 import { checkResourceValues, KeyValueTypePairs, UploadResourceRequest } from "./resource.js";
 
 const pairs = KeyValueTypePairs.parse(DOCUMENT_RESOURCE_1.key_value_type_pairs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DOCUMENT_TRADING_SIGNAL_BODY } from "./fixtures.js";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "./document-fixtures.js";
 import { ALIAS_CONFLICT, canonicalSignal, TradingSignalRequest } from "./trading-signal.js";
 
 describe("TradingSignalRequest", () => {

@@ -1,6 +1,5 @@
 import {
   Algorithm,
-  DOCUMENT_TRADING_SIGNAL_BODY,
   ErrorBody,
   type ErrorCode,
   IdeaChannel,
@@ -10,11 +9,12 @@ import {
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 
 let gw: TestGateway;
 beforeAll(async () => {

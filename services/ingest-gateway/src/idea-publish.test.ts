@@ -4,8 +4,6 @@
  * publish that is accepted but not numbered.
  */
 import {
-  DOCUMENT_IDEA_CLOSED,
-  DOCUMENT_IDEA_OPENED,
   ErrorBody,
   type IdeaPublishRequest,
   ingestSubject,
@@ -13,8 +11,9 @@ import {
   PublishStatus,
   partitionOf,
 } from "@heliograph/contracts";
+import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED } from "@heliograph/contracts/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 
 let gw: TestGateway;
 beforeAll(async () => {

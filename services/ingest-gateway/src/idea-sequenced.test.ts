@@ -4,9 +4,6 @@
  * pre-check passes both): that race is what halts `ideas-ops` once the sequencer numbers them.
  */
 import {
-  DOCUMENT_IDEA_CLOSED,
-  DOCUMENT_IDEA_OPENED,
-  DOCUMENT_IDEA_UPDATED,
   ErrorBody,
   type ErrorCode,
   type IdeaPublishRequest,
@@ -21,11 +18,12 @@ import {
   StreamEvent,
   StreamHalt,
 } from "@heliograph/contracts";
+import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
 import { readEventsAfter } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 
 let gw: TestGateway;
 /** Every IngestMessage the gateway published, seen on core NATS (INGEST is a work queue). */

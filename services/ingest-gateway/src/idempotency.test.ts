@@ -1,15 +1,10 @@
 import { createHash } from "node:crypto";
-import {
-  DOCUMENT_RESOURCE_DICT,
-  DOCUMENT_TRADING_SIGNAL_BODY,
-  ErrorBody,
-  IDEMPOTENT_REPLAY_HEADER,
-  PublishAccepted,
-} from "@heliograph/contracts";
+import { ErrorBody, IDEMPOTENT_REPLAY_HEADER, PublishAccepted } from "@heliograph/contracts";
+import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { idempotencyKey } from "@heliograph/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 import { canonicalJson, ingestIdFor, requestHash } from "./idempotency.js";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
 
 const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
 

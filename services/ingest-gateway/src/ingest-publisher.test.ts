@@ -1,10 +1,11 @@
-import { DOCUMENT_TRADING_SIGNAL_BODY, ErrorBody, INGEST_STREAM } from "@heliograph/contracts";
+import { ErrorBody, INGEST_STREAM } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { connectNats, createLogger, ensureStreams } from "@heliograph/platform";
 import { waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 import { buildApp } from "./app.js";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
 
 let gw: TestGateway;
 beforeAll(async () => {

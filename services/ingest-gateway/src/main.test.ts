@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import {
   type NatsServerHandle,
   REPO_ROOT,

@@ -1,14 +1,12 @@
+import { ingestSubject, PublishAccepted, partitionOf } from "@heliograph/contracts";
 import {
   DOCUMENT_RESOURCE_1,
   DOCUMENT_RESOURCE_DICT,
   DOCUMENT_TRADING_SIGNAL_BODY,
-  ingestSubject,
-  PublishAccepted,
-  partitionOf,
-} from "@heliograph/contracts";
+} from "@heliograph/contracts/fixtures";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGateway, type TestGateway } from "./test-gateway.js";
+import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
 
 /** The bodies exactly as the document's Python code sends them (`requests.post(url, json=data)`). */
 const PYTHON_UPLOAD_RESOURCE =

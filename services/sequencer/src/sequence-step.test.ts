@@ -19,7 +19,7 @@ import {
 } from "@heliograph/store";
 import { type RedisServerHandle, startRedisServer } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ideaMessage } from "./ingest-fixture.js";
+import { ideaMessage } from "../test/ingest-fixture.js";
 import { runDrainStep, runSequenceStep, StaleEpochError, type StepInput, stepInputOf } from "./sequence-step.js";
 
 const log = createLogger({ name: "test", level: "warn" });

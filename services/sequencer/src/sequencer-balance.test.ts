@@ -3,8 +3,8 @@ import { createLogger } from "@heliograph/platform";
 import { partitionEpochKey, readHead, sequencerInstancesKey } from "@heliograph/store";
 import { pacedLoop, waitFor } from "@heliograph/testkit";
 import { describe, expect, it } from "vitest";
-import { ingestMessage, publishIngest, streamsOnDistinctPartitions } from "./ingest-fixture.js";
-import { useSequencerServers } from "./sequencer-fixture.js";
+import { ingestMessage, publishIngest, streamsOnDistinctPartitions } from "../test/ingest-fixture.js";
+import { useSequencerServers } from "../test/sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 const LEASE_TTL_MS = 1_000;

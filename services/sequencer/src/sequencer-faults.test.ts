@@ -3,8 +3,8 @@ import { createLogger } from "@heliograph/platform";
 import { readHead } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ingestMessage, publishIngest, readNumbered } from "./ingest-fixture.js";
-import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
+import { ingestMessage, publishIngest, readNumbered } from "../test/ingest-fixture.js";
+import { type SequencerInstance, useSequencerServers } from "../test/sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 

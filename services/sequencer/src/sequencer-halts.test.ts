@@ -28,8 +28,8 @@ import {
 } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ideaMessage, publishIngest, readNumbered, streamOnSamePartition } from "./ingest-fixture.js";
-import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
+import { ideaMessage, publishIngest, readNumbered, streamOnSamePartition } from "../test/ingest-fixture.js";
+import { type SequencerInstance, useSequencerServers } from "../test/sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-halts-test", level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const at = (s: number) => new Date(Date.UTC(2024, 4, 1, 12, 0, s)).toISOString();

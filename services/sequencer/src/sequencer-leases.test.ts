@@ -3,8 +3,8 @@ import { createLogger } from "@heliograph/platform";
 import { partitionLeaseKey, readHead } from "@heliograph/store";
 import { pacedLoop, waitFor } from "@heliograph/testkit";
 import { describe, expect, it } from "vitest";
-import { ingestMessage, publishIngest } from "./ingest-fixture.js";
-import { type SequencerInstance, useSequencerServers } from "./sequencer-fixture.js";
+import { ingestMessage, publishIngest } from "../test/ingest-fixture.js";
+import { type SequencerInstance, useSequencerServers } from "../test/sequencer-fixture.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 const LEASE_TTL_MS = 800;

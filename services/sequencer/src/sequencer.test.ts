@@ -12,15 +12,15 @@ import {
 } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { describe, expect, it } from "vitest";
-import { buildApp } from "./app.js";
 import {
   ingestMessage,
   publishIngest,
   readNumbered,
   streamOnSamePartition,
   streamsOnDistinctPartitions,
-} from "./ingest-fixture.js";
-import { useSequencerServers } from "./sequencer-fixture.js";
+} from "../test/ingest-fixture.js";
+import { useSequencerServers } from "../test/sequencer-fixture.js";
+import { buildApp } from "./app.js";
 
 const log = createLogger({ name: "sequencer-test", level: process.env.TEST_LOG_LEVEL ?? "error" });
 

@@ -2,7 +2,7 @@ import { EVENTS_STREAM } from "@heliograph/contracts";
 import { waitFor } from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.js";
+import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 import { eventNumberOfText } from "./hub.js";
 
 let fx: GatewayFixture;

@@ -1,7 +1,4 @@
 import {
-  DOCUMENT_IDEA_CLOSED,
-  DOCUMENT_IDEA_OPENED,
-  DOCUMENT_IDEA_UPDATED,
   type ErrorBody,
   foldIdeas,
   type IdeaEvent,
@@ -11,9 +8,10 @@ import {
   STREAM_HEAD_HEADER,
   STREAM_STATUS_HEADER,
 } from "@heliograph/contracts";
+import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
 import { streamKeys } from "@heliograph/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.js";
+import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 
 let fx: GatewayFixture;
 let token: string;

@@ -2,7 +2,7 @@ import { Counter, Registry } from "@heliograph/platform";
 import { LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.js";
+import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 import type { Waiter } from "./hub.js";
 import { coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
 

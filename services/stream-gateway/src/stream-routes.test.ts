@@ -2,7 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { type ErrorBody, STREAM_HEAD_HEADER, STREAM_STATUS_HEADER } from "@heliograph/contracts";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.js";
+import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 
 let fx: GatewayFixture;
 let token: string;

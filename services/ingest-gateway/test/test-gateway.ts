@@ -6,13 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  DOCUMENT_RESOURCE_1,
   ErrorBody,
   type ErrorCode,
   INGEST_STREAM,
   type IngestMessage,
   type PublisherCredentials,
 } from "@heliograph/contracts";
+import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
 import {
   connectNats,
   connectRedis,
@@ -36,8 +36,8 @@ import {
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
-import { buildApp } from "./app.js";
-import { type IngestConfig, IngestEnv } from "./config.js";
+import { buildApp } from "../src/app.js";
+import { type IngestConfig, IngestEnv } from "../src/config.js";
 
 export interface TestGateway {
   app: HttpApp;

@@ -12,8 +12,8 @@ import { LOG_INGEST_FIELD, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect } from "vitest";
+import { createSequencer, type SequencerOptions } from "../src/sequencer.js";
 import { readNumbered } from "./ingest-fixture.js";
-import { createSequencer, type SequencerOptions } from "./sequencer.js";
 
 /** Test-only: a sequencer with its own NATS and Redis connections, as a separate process has. */
 export async function startSequencerInstance(

@@ -1,6 +1,5 @@
 import {
   DEFAULT_PARTITION_COUNT,
-  DOCUMENT_IDEA_OPENED,
   EVENTS_STREAM,
   eventsSubject,
   type IdeaEventType,
@@ -10,6 +9,7 @@ import {
   type StreamEvent,
   type StreamId,
 } from "@heliograph/contracts";
+import { DOCUMENT_IDEA_OPENED } from "@heliograph/contracts/fixtures";
 import { readEventsAfter } from "@heliograph/store";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";

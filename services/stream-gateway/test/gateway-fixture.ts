@@ -31,7 +31,7 @@ import {
 } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { buildApp, type StreamGatewayApp } from "./app.js";
+import { buildApp, type StreamGatewayApp } from "../src/app.js";
 
 /** Writes events as the sequencer does: Redis log entry, then head, and only then EVENTS. */
 export class SequencerStandIn {

@@ -60,7 +60,7 @@ export const controlPlaneKeys = {
   ideaChannelIndex: "hg:cp:channels",
 };
 
-/** Idempotency record of one publisher's key (DESIGN.md promise 3). */
+/** Idempotency record of one publisher's key (docs/architecture.md, promise 3). */
 export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem:${publisherId}:${keyHash}`;
 /** Where a publish can be looked up by its ingest id. */
 export const ingestRecordKey = (ingestId: string) => `hg:ingest:${ingestId}`;

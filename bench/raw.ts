@@ -1,5 +1,5 @@
 /**
- * Raw baselines of the parts, measured in the same run as Heliograph's figures (BASELINES.md says
+ * Raw baselines of the parts, measured in the same run as Heliograph's figures (BENCHMARKS.md says
  * why: the machine is noisy). Each load generator or bare server is its own child process.
  */
 

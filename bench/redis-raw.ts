@@ -5,9 +5,9 @@
  * entries at a time (R5).
  */
 import { eventBodyText, type IngestMessage } from "@heliograph/contracts";
+import { runSequenceStep } from "@heliograph/sequencer/sequence-step";
 import { LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
 import { Redis } from "ioredis";
-import { runSequenceStep } from "../services/sequencer/src/sequence-step.js";
 import { childMain } from "./child.js";
 import { nowMs } from "./clock.js";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
-  type ErrorBody,
+  ErrorBody,
   foldIdeas,
   type IdeaEvent,
   type IdeaEventType,
@@ -10,6 +10,8 @@ import {
   ideasStreamId,
   ingestSubject,
   type ParkedPublish,
+  PublishAnswer,
+  PublishSequenced,
   type PublishStatus,
   partitionOf,
   STREAM_HEAD_HEADER,
@@ -74,23 +76,38 @@ function recordAccepted(streamId: string, entry: Accepted) {
   accepted.set(streamId, [...acceptedOf(streamId), entry]);
 }
 
-interface PublishAnswer {
+/** A publish's HTTP answer as it came; read its body with the contracts' schemas below. */
+interface PublishReply {
   status: number;
-  body: {
-    status?: string;
-    ingest_id: string;
-    stream_id: string;
-    id: string;
-    event_number?: number;
-  } & Partial<ErrorBody>;
+  body: unknown;
 }
+
+/**
+ * The body of a 2xx, read with the contracts' schema. Parsing drops keys the schema does not know,
+ * so the equality also fails when the gateway sends a field the contract does not declare.
+ */
+function publishAnswer(reply: PublishReply): PublishAnswer {
+  expect([201, 202], JSON.stringify(reply.body)).toContain(reply.status);
+  const answer = PublishAnswer.parse(reply.body);
+  expect(answer).toEqual(reply.body);
+  return answer;
+}
+
+/** The body of a 201: the publish is numbered. */
+function sequencedAnswer(reply: PublishReply): PublishSequenced {
+  expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+  return PublishSequenced.parse(publishAnswer(reply));
+}
+
+/** The error of a refused publish. */
+const refusal = (reply: PublishReply): ErrorBody["error"] => ErrorBody.parse(reply.body).error;
 
 async function publish(
   channel: Channel,
   action: Action,
   body: IdeaPublishRequest,
   options: { waitSeconds?: number } = {},
-): Promise<PublishAnswer> {
+): Promise<PublishReply> {
   const res = await fetch(`${stack.ingest.url}/api/v1/ideas/${channel}/${action}`, {
     method: "POST",
     headers: {
@@ -101,18 +118,19 @@ async function publish(
     },
     body: JSON.stringify(body),
   });
-  const answer = { status: res.status, body: (await res.json()) as PublishAnswer["body"] };
+  const reply: PublishReply = { status: res.status, body: await res.json() };
   if (res.status === 201 || res.status === 202)
-    recordAccepted(sid(channel), { ingest_id: answer.body.ingest_id, event_type: EVENT_TYPE[action], data: body });
-  return answer;
+    recordAccepted(sid(channel), {
+      ingest_id: publishAnswer(reply).ingest_id,
+      event_type: EVENT_TYPE[action],
+      data: body,
+    });
+  return reply;
 }
 
 /** Publishes and waits until it is numbered (201); the next publish's pre-check then sees it. */
 async function publishSequenced(channel: Channel, action: Action, body: IdeaPublishRequest): Promise<number> {
-  const answer = await publish(channel, action, body, { waitSeconds: 10 });
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  expect(answer.body.status).toBe("sequenced");
-  return answer.body.event_number as number;
+  return sequencedAnswer(await publish(channel, action, body, { waitSeconds: 10 })).event_number;
 }
 
 async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -279,23 +297,24 @@ describe("X-Heliograph-Wait", () => {
       ideaBody("open", "waited-b", at(2), "waited 1"),
       ideaBody("update", "waited-a", at(3), "waited 2"),
     ];
-    const answers: PublishAnswer[] = [];
+    const answers: PublishSequenced[] = [];
     for (const [i, body] of bodies.entries())
-      answers.push(await publish(CHANNELS.waited, i < 2 ? "open" : "update", body, { waitSeconds: 5 }));
+      answers.push(
+        sequencedAnswer(await publish(CHANNELS.waited, i < 2 ? "open" : "update", body, { waitSeconds: 5 })),
+      );
     const { events } = await readStream(sid(CHANNELS.waited));
     for (const [i, answer] of answers.entries()) {
-      expect(answer.status).toBe(201);
-      expect(answer.body).toMatchObject({ status: "sequenced", stream_id: sid(CHANNELS.waited) });
-      const n = answer.body.event_number as number;
+      expect(answer).toMatchObject({ status: "sequenced", stream_id: sid(CHANNELS.waited) });
+      const n = answer.event_number;
       expect(events[n]?.event_number).toBe(n);
       expect(events[n]?.data).toMatchObject({
         id: bodies[i]?.id,
         timestamp: bodies[i]?.timestamp,
         comment: `waited ${i}`,
       });
-      expect(await publishStatus(answer.body.ingest_id)).toMatchObject({ status: "sequenced", event_number: n });
+      expect(await publishStatus(answer.ingest_id)).toMatchObject({ status: "sequenced", event_number: n });
     }
-    expect(answers.map((a) => a.body.event_number)).toEqual([0, 1, 2]);
+    expect(answers.map((a) => a.event_number)).toEqual([0, 1, 2]);
   });
 });
 
@@ -322,8 +341,8 @@ describe("409 pre-checks, as a publisher sees them", () => {
     for (const [action, body, code] of refusals) {
       const answer = await publish(ch, action, body, { waitSeconds: 2 });
       expect(answer.status, `${action} ${body.id}: ${JSON.stringify(answer.body)}`).toBe(409);
-      expect(answer.body.error?.code).toBe(code);
-      expect(answer.body.error?.message.length).toBeGreaterThan(0);
+      expect(refusal(answer).code).toBe(code);
+      expect(refusal(answer).message.length).toBeGreaterThan(0);
     }
 
     // The next good publish gets the very next number: nothing refused was numbered or held.
@@ -459,7 +478,8 @@ describe("an integrity violation halts exactly its stream; an operator resolves 
   it("publishes to a halted stream are accepted and held, not numbered", async () => {
     const answer = await publish(CHANNELS.dupOpen, "update", ideaBody("update", "do-d", at(3), "do 2 (held)"));
     expect(answer.status).toBe(202);
-    await waitFor(async () => (await publishStatus(answer.body.ingest_id)).status === "held", {
+    const { ingest_id } = publishAnswer(answer);
+    await waitFor(async () => (await publishStatus(ingest_id)).status === "held", {
       what: "the publish held behind the halt",
     });
     expect(await streamState(sid(CHANNELS.dupOpen))).toEqual({ head: heads[CHANNELS.dupOpen], status: "halted" });

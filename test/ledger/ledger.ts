@@ -1,7 +1,7 @@
 /**
  * The ledger check: given every publish a load generator made (its Idempotency-Key, every attempt
  * and answer) and the full content of the streams read back over HTTP, it proves promises 1–3 of
- * DESIGN.md or names each violation precisely (which key, which stream, which numbers).
+ * docs/architecture.md or names each violation precisely (which key, which stream, which numbers).
  *
  * What it proves, per stream:
  * - numbers are 0..n-1 with no gap and no duplicate (promise 2);

@@ -1,4 +1,4 @@
-/** Request header that makes a publish retry-safe (DESIGN.md promise 3). */
+/** Request header that makes a publish retry-safe (docs/architecture.md, promise 3). */
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 /** Set on a replayed answer to an idempotent retry. */
 export const IDEMPOTENT_REPLAY_HEADER = "idempotent-replayed";

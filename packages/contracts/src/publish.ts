@@ -21,5 +21,6 @@ export const PublishSequenced = z.object({
 });
 export type PublishSequenced = z.infer<typeof PublishSequenced>;
 
+/** Either success answer of a publish, told apart by `status`: what a client reads from a 2xx. */
 export const PublishAnswer = z.discriminatedUnion("status", [PublishAccepted, PublishSequenced]);
 export type PublishAnswer = z.infer<typeof PublishAnswer>;

@@ -43,8 +43,6 @@ export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER)
     .transform((v) => (v === undefined ? fallback : Number(v)))
     .pipe(z.number().int().min(min).max(max));
 
-export const envUrl = (fallback: string) => z.url().default(fallback);
-
 export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 
 /** Variables every service reads. */

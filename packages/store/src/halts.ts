@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import { haltedStreamsKey, resumableStreamsKey, streamKeys } from "./keys.js";
 
 /**
- * Stream halts (DESIGN.md promise 6). The sequencer keeps every publish it cannot number yet in
+ * Stream halts (docs/architecture.md, promise 6). The sequencer keeps every publish it cannot number yet in
  * the stream's `held` list, in INGEST order: the offending one at the head while the stream is
  * halted, then everything that came after it. An operator resolves a halt by skipping the
  * offending publish (it moves to the `parked` list) or retrying it (optionally with fixed data);

@@ -36,8 +36,6 @@ export type StreamKeys = ReturnType<typeof streamKeys>;
 
 /** Redis stream entry id of event number n. */
 export const logEntryId = (eventNumber: number): string => `${eventNumber + 1}-0`;
-/** Event number of a Redis stream entry id. */
-export const eventNumberOfEntryId = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf("-"))) - 1;
 
 /** Field of a log entry that holds the event's JSON text. */
 export const LOG_EVENT_FIELD = "e";
@@ -62,7 +60,7 @@ export const controlPlaneKeys = {
   ideaChannelIndex: "hg:cp:channels",
 };
 
-/** Idempotency record of one publisher's key (DESIGN.md promise 3). */
+/** Idempotency record of one publisher's key (docs/architecture.md, promise 3). */
 export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem:${publisherId}:${keyHash}`;
 /** Where a publish can be looked up by its ingest id. */
 export const ingestRecordKey = (ingestId: string) => `hg:ingest:${ingestId}`;

@@ -27,7 +27,7 @@ describe("idempotency helpers", () => {
   });
 });
 
-describe("Idempotency-Key on publishes (DESIGN.md promise 3)", () => {
+describe("Idempotency-Key on publishes (promise 3)", () => {
   let gw: TestGateway;
   beforeAll(async () => {
     gw = await startTestGateway();

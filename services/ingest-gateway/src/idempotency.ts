@@ -133,19 +133,6 @@ export class IdempotencyStore {
     const raw = await fromBackingService(() => this.redis.get(ingestRecordKey(ingestId)));
     return raw === null ? undefined : (JSON.parse(raw) as IngestRecord);
   }
-
-  /**
-   * Records the first answer (only the first: SET NX). When a concurrent request with the same
-   * key recorded first, its record is the answer, as for any later retry.
-   */
-  async record(publisherId: string, key: string, record: IdempotencyRecord): Promise<IdempotencyRecord> {
-    const redisKey = this.redisKey(publisherId, key);
-    const set = await this.redis.set(redisKey, JSON.stringify(record), "EX", this.ttlSeconds, "NX");
-    if (set === "OK") return record;
-    const existing = await this.redis.get(redisKey);
-    if (existing === null) return record;
-    return sameRequest(JSON.parse(existing) as IdempotencyRecord, record.request_hash);
-  }
 }
 
 function sameRequest(record: IdempotencyRecord, hash: string): IdempotencyRecord {

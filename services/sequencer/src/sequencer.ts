@@ -13,7 +13,15 @@ import {
   sequencerConsumerName,
   streamIdOfSubject,
 } from "@heliograph/contracts";
-import { Counter, Gauge, Histogram, JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  isConsumerNotFound,
+  JetStreamPublisher,
+  type Logger,
+  type Registry,
+} from "@heliograph/platform";
 import {
   haltedStreamsKey,
   parseHeldEntry,
@@ -406,7 +414,7 @@ class PartitionWorker {
     try {
       await jsm.consumers.delete(INGEST_STREAM, this.consumerName);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isConsumerNotFound(err)) throw err;
     }
     await jsm.consumers.add(INGEST_STREAM, {
       durable_name: this.consumerName,
@@ -803,11 +811,6 @@ class PartitionWorker {
     }
     return true;
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: number; api_error?: { err_code?: number } };
-  return e?.api_error?.err_code === 10014 || /consumer not found/i.test(e?.message ?? "");
 }
 
 function shuffled(count: number): number[] {

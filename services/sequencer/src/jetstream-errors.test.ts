@@ -55,6 +55,8 @@ describe("JetStream API errors from a real server", () => {
   it("does not take other API refusals for not-found", async () => {
     const err = await rejection(() => jsm.streams.add({ name: INGEST_STREAM, subjects: ["elsewhere.>"] }));
     expect(err).toBeInstanceOf(JetStreamApiError);
+    // "stream name already in use", which ensureStreams takes for another service's creation.
+    expect((err as JetStreamApiError).code).toBe(10058);
     expect(isConsumerNotFound(err)).toBe(false);
     expect(isStreamNotFound(err)).toBe(false);
   });

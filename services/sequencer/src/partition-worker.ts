@@ -8,7 +8,7 @@ import { EventPublishing, type Publication } from "./event-publishing.js";
 import { isLeaseGone, type PartitionLeases } from "./lease.js";
 import type { SequencerMetrics } from "./metrics.js";
 import { PartitionNumbering } from "./partition-numbering.js";
-import { Backoff, retryWithBackoff } from "./retry.js";
+import { Backoff, type Retried, retryWithBackoff } from "./retry.js";
 import type { SequencerOptions } from "./sequencer.js";
 
 /** What every partition worker of one sequencer shares. */
@@ -44,7 +44,7 @@ export class PartitionWorker {
    * meanwhile (Redis and JetStream work at once), and publishes only once this one is all stored
    * and acked, so EVENTS gets every stream's events in number order even when a publish is retried.
    */
-  private published: { batch: JsMsg[]; done: Promise<boolean> } | undefined;
+  private publishingBatch: { batch: JsMsg[]; done: Promise<boolean> } | undefined;
   private session: ConsumerSession | undefined;
   private resyncReason: string | undefined;
   private stopping = false;
@@ -136,12 +136,12 @@ export class PartitionWorker {
     // Held messages must not reach their ack wait while a batch retries or waits its turn.
     const keepAlive = setInterval(() => {
       for (const msg of this.inFlight) msg.working();
-      for (const msg of this.published?.batch ?? []) msg.working();
+      for (const msg of this.publishingBatch?.batch ?? []) msg.working();
       this.session?.working();
     }, ACK_WAIT_MS / 3);
     try {
       while (!this.stopping) {
-        let opened: { ok: boolean };
+        let opened: Retried<void>;
         try {
           opened = await retryWithBackoff(() => this.openSession(), {
             operation: "consumer",
@@ -199,10 +199,10 @@ export class PartitionWorker {
 
   /** Waits until the batch whose publishes are in flight is stored and acked; false when it was given up. */
   private async settlePublishing(): Promise<boolean> {
-    const published = this.published;
-    if (!published) return true;
-    const ok = await published.done;
-    if (this.published === published) this.published = undefined;
+    const pending = this.publishingBatch;
+    if (!pending) return true;
+    const ok = await pending.done;
+    if (this.publishingBatch === pending) this.publishingBatch = undefined;
     return ok;
   }
 
@@ -229,7 +229,7 @@ export class PartitionWorker {
         const publications = await this.numbering.numberBatch(batch);
         // The previous batch's events go out first; if they could not, neither may these.
         if (!(await this.settlePublishing())) return;
-        if (publications) this.published = { batch, done: this.publishBatch(batch, publications) };
+        if (publications) this.publishingBatch = { batch, done: this.publishBatch(batch, publications) };
       } catch (err) {
         if (isLeaseGone(err)) {
           this.kill(err.message);

@@ -57,6 +57,7 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
     metrics,
     partitions: config.PARTITIONS,
     leaseTtlMs: config.LEASE_TTL_MS,
+    // Partitions are only taken once started, so the context exists by then.
     createWorker: (partition, epoch) => new PartitionWorker(partition, epoch, ctx!),
   });
   let statusWatch: QueuedIterator<Status> | undefined;

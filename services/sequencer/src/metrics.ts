@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from "@heliograph/platform";
 
 /**
- * The sequencer's metrics. Several sequencers may share one registry (tests run a few in one
- * process), so a metric already registered is reused rather than registered twice.
+ * The sequencer's metrics. A sequencer created again on the same registry (restarted within one
+ * process) reuses what is registered there: prom-client refuses a name registered twice.
  */
 export function createMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();

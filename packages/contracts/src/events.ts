@@ -42,14 +42,46 @@ export const IngestMessage = z.object({
 export type IngestMessage = z.infer<typeof IngestMessage>;
 
 /**
- * The JSON text of an event without its leading `{"event_number":N,`: the sequencer builds it once
- * and the numbering step prefixes the number, so the stored, published and served text is one
- * string, serialised once.
+ * The JSON text of an event, defined here once: `{"event_number":N,"event_type":T,"data":D}`, the
+ * fields in that order and `data` as `JSON.stringify` writes it (the publisher's fields, then
+ * `published_at`). That one string is stored in the Redis log, published on EVENTS and served as
+ * is; it is serialised once, by the sequencer, in two pieces: the body (`eventBodyText`, all after
+ * the number) before the number is known, then `EVENT_TEXT_OPEN + n + EVENT_NUMBER_END + body`
+ * (`eventText`), which the Lua numbering step writes with these same pieces, passed to it as
+ * arguments. A test holds every producer of the text to byte-identical output.
  */
+export const EVENT_TEXT_OPEN = '{"event_number":';
+export const EVENT_NUMBER_END = ",";
+
+const bodyOf = (eventType: EventType, data: Record<string, unknown>): string =>
+  `"event_type":${JSON.stringify(eventType)},"data":${JSON.stringify(data)}}`;
+
+/** The event text after its `{"event_number":N,`, for an INGEST message numbered at `publishedAt`. */
 export function eventBodyText(message: IngestMessage, publishedAt: string): string {
-  const data = { ...message.data, published_at: publishedAt };
-  return `"event_type":${JSON.stringify(message.event_type)},"data":${JSON.stringify(data)}}`;
+  return bodyOf(message.event_type, { ...message.data, published_at: publishedAt });
 }
 
 export const eventText = (eventNumber: number, bodyText: string): string =>
-  `{"event_number":${eventNumber},${bodyText}`;
+  `${EVENT_TEXT_OPEN}${eventNumber}${EVENT_NUMBER_END}${bodyText}`;
+
+/** The text of a whole event: `JSON.stringify(event)` when its fields are in StreamEvent's order. */
+export const streamEventText = (event: StreamEvent): string =>
+  eventText(event.event_number, bodyOf(event.event_type, event.data));
+
+/** The number of an event from its text: read from its opening piece, or, for other JSON, a full parse. */
+export function eventNumberOfText(text: string): number | undefined {
+  if (text.startsWith(EVENT_TEXT_OPEN)) {
+    const end = text.indexOf(EVENT_NUMBER_END, EVENT_TEXT_OPEN.length);
+    const digits = end < 0 ? "" : text.slice(EVENT_TEXT_OPEN.length, end);
+    if (/^\d+$/.test(digits)) return Number(digits);
+  }
+  try {
+    const n = (JSON.parse(text) as { event_number?: unknown }).event_number;
+    return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A read's answer body: the events' texts as one JSON array, none of them parsed or serialised again. */
+export const eventsArrayText = (texts: readonly string[]): string => `[${texts.join(",")}]`;

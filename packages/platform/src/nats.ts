@@ -1,6 +1,8 @@
 import { EVENTS_STREAM, EVENTS_SUBJECTS, INGEST_STREAM, INGEST_SUBJECTS } from "@heliograph/contracts";
 import {
   DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamManager,
   jetstreamManager,
   RetentionPolicy,
@@ -120,7 +122,7 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
           await jsm.streams.add(config);
         } catch (addErr) {
           // Another service created it between our two calls.
-          if (!String((addErr as Error).message).includes("already in use")) throw addErr;
+          if (!isJetStreamApiError(addErr, STREAM_NAME_IN_USE)) throw addErr;
         }
       }
     });
@@ -135,14 +137,23 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
  * A 4xx API error refuses the request itself (a bad configuration): retrying cannot help.
  */
 function isTransientJetStreamError(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; status?: unknown };
-  if (typeof e?.status === "number") return e.status >= 500;
+  if (err instanceof JetStreamApiError) return err.status >= 500;
+  const e = err as { name?: string; message?: string };
   return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
 }
 
-function isStreamNotFound(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: number; api_error?: { err_code?: number } };
-  return (
-    e?.name === "StreamNotFoundError" || e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? "")
-  );
+/** The server's JSStreamNameExistErr ("stream name already in use"); JetStreamApiCodes leaves it out. */
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * True when the JetStream API refused a request with `code` (its `err_code`, e.g. one of
+ * `JetStreamApiCodes`). The client's own subclasses (ConsumerNotFoundError, ...) carry it too.
+ */
+export function isJetStreamApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
 }
+
+export const isStreamNotFound = (err: unknown): boolean => isJetStreamApiError(err, JetStreamApiCodes.StreamNotFound);
+
+export const isConsumerNotFound = (err: unknown): boolean =>
+  isJetStreamApiError(err, JetStreamApiCodes.ConsumerNotFound);

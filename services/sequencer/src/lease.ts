@@ -1,5 +1,6 @@
 import { partitionEpochKey, partitionLeaseKey, sequencerInstancesKey } from "@heliograph/store";
 import type { Redis } from "ioredis";
+import { StaleEpochError } from "./sequence-step.js";
 
 // Compare-and-act: only the owner named in the lease may extend or drop it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -90,3 +91,12 @@ export class PartitionLeases {
     return value === null ? 0 : Number(value);
   }
 }
+
+/** This instance's epoch of a partition is no longer the partition's: another instance took it over. */
+export class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+}
+
+/** The partition belongs to a newer epoch: no retry can help, the worker must stop writing. */
+export const isLeaseGone = (err: unknown): err is Error =>
+  err instanceof StaleEpochError || err instanceof LeaseLostError;

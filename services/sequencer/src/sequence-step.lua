@@ -1,13 +1,16 @@
--- One numbering step for one Heliograph stream (DESIGN.md, Sequencer; promises 2 and 6).
+-- One numbering step for one Heliograph stream (docs/architecture.md, Sequencer; promises 2 and 6).
 -- KEYS: head, log, status, fence, held, idea_state, ideas, open_ideas, applied_1 .. applied_k
 --       (all share the stream's hash tag), then optionally the partition's lease epoch key
 --       (store partitionEpochKey). That key has no stream hash tag, so passing it makes the call
 --       cross-slot: only on single-node Redis (the sequencer's REDIS_CLUSTER setting leaves it out
 --       and reads the epoch with a separate command instead).
--- ARGV: mode ('step' | 'drain'), epoch, applied_ttl_seconds, now (ISO text), k, then per message
---       the 9 fields: ingest_id, body_text, event_type, idea_id, ts_ms, ts_text, projection_prefix,
---       problem, held_entry
---   body_text: the event JSON without its leading '{"event_number":N,' (contracts eventBodyText).
+-- ARGV: mode ('step' | 'drain'), epoch, applied_ttl_seconds, now (ISO text), text_open,
+--       number_end, k, then per message the 9 fields: ingest_id, body_text, event_type, idea_id,
+--       ts_ms, ts_text, projection_prefix, problem, held_entry
+--   text_open, number_end: the pieces of the event text around its number (contracts
+--     EVENT_TEXT_OPEN, EVENT_NUMBER_END): an event's text is text_open .. n .. number_end ..
+--     body_text, exactly contracts eventText; the format is defined there, not here.
+--   body_text: the event JSON after its number (contracts eventBodyText).
 --   event_type: only for idea events (IdeaOpened, IdeaUpdated, IdeaClosed), else '' (no rules).
 --   ts_ms: the timestamp in ms, '' when it does not parse (then it is never "earlier").
 --   projection_prefix: the IdeaProjection JSON without its closing '}' and without event_number
@@ -21,7 +24,7 @@
 -- mode 'drain': the held list's head entries, in order, after a halt was resolved. Each must
 --   still be at the head (else the drain stops: 'changed'); numbered ones are popped.
 -- Returns { results, { halted 0|1, held length, stop } }, results one per message processed:
---   { n, '', 1 }     numbered now (the caller has the text: '{"event_number":n,' .. body_text)
+--   { n, '', 1 }     numbered now (the caller has the text: contracts eventText(n, body_text))
 --   { n, text, 0 }   numbered before (a redelivery): the stored text
 --   { -1 }           held (kept in the held list, not numbered)
 --   { -2, reason }   broke the rules: the stream is halted now, the message is the held head
@@ -44,7 +47,10 @@ local mode = ARGV[1]
 local epoch = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local now = ARGV[4]
-local k = tonumber(ARGV[5])
+local text_open = ARGV[5]
+local number_end = ARGV[6]
+local k = tonumber(ARGV[7])
+local HEADER = 7
 
 local partition_epoch_key = KEYS[8 + k + 1]
 if partition_epoch_key then
@@ -66,7 +72,7 @@ local head = tonumber(redis.call('GET', KEYS[K_HEAD]) or '-1')
 local halted = redis.call('HGET', KEYS[K_STATUS], 'status') == 'halted'
 local held_len = redis.call('LLEN', KEYS[K_HELD])
 
-local function arg(j, f) return ARGV[5 + (j - 1) * FIELDS + f] end
+local function arg(j, f) return ARGV[HEADER + (j - 1) * FIELDS + f] end
 
 local function idea_state(id)
   local text = redis.call('HGET', KEYS[K_ISTATE], id)
@@ -112,7 +118,7 @@ end
 local function number(j)
   head = head + 1
   local n = string.format('%d', head)
-  local text = '{"event_number":' .. n .. ',' .. arg(j, 2)
+  local text = text_open .. n .. number_end .. arg(j, 2)
   redis.call('XADD', KEYS[K_LOG], string.format('%d-0', head + 1), 'e', text, 'i', arg(j, 1))
   -- Head right after its entry: a script that errors part way is not rolled back.
   redis.call('SET', KEYS[K_HEAD], n)

@@ -1,5 +1,13 @@
 import { readFileSync } from "node:fs";
-import { eventBodyText, eventText, IdeaEventType, type IngestMessage, type StreamId } from "@heliograph/contracts";
+import {
+  EVENT_NUMBER_END,
+  EVENT_TEXT_OPEN,
+  eventBodyText,
+  eventText,
+  IdeaEventType,
+  type IngestMessage,
+  type StreamId,
+} from "@heliograph/contracts";
 import { heldEntryText, streamKeys } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
@@ -139,7 +147,8 @@ async function call(
   for (const input of inputs) args.push(keys.appliedPrefix + input.ingestId);
   if (options.partitionEpochKey) args.push(options.partitionEpochKey);
   const numKeys = args.length;
-  args.push(mode, epoch, appliedTtlSeconds, new Date().toISOString(), inputs.length);
+  // The Lua step writes the event text from the pieces contracts defines it with.
+  args.push(mode, epoch, appliedTtlSeconds, new Date().toISOString(), EVENT_TEXT_OPEN, EVENT_NUMBER_END, inputs.length);
   const allHeld = mode === "drain" || options.withHeld === true;
   for (const input of inputs) {
     const idea = input.idea;

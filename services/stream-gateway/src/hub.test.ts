@@ -1,9 +1,8 @@
-import { EVENTS_STREAM } from "@heliograph/contracts";
+import { EVENTS_STREAM, eventNumberOfText } from "@heliograph/contracts";
 import { waitFor } from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
-import { eventNumberOfText } from "./hub.js";
 
 let fx: GatewayFixture;
 let token: string;

@@ -1,4 +1,10 @@
-import { EVENTS_STREAM, type StreamId, streamIdOfSubject } from "@heliograph/contracts";
+import {
+  EVENTS_STREAM,
+  eventNumberOfText,
+  eventsArrayText,
+  type StreamId,
+  streamIdOfSubject,
+} from "@heliograph/contracts";
 import { Counter, Gauge, type Logger, type NatsConnection, type Registry } from "@heliograph/platform";
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 
@@ -41,28 +47,16 @@ export interface HubOptions {
 
 const RECHECK: WakeReason = { kind: "recheck" };
 const RELEASE: WakeReason = { kind: "release" };
-const EVENT_NUMBER_PREFIX = /^\{"event_number":(\d+),/;
 const RESTART_DELAY_MS = 500;
 const PULL_BATCH = 1_000;
 const PULL_EXPIRES_MS = 10_000;
 const IDLE_HEARTBEAT_MS = 1_000;
 
-/** The number of an event from its JSON text: the prefix the sequencer writes, or a full parse. */
-export function eventNumberOfText(text: string): number | undefined {
-  const match = EVENT_NUMBER_PREFIX.exec(text);
-  if (match) return Number(match[1]);
-  try {
-    const n = (JSON.parse(text) as { event_number?: unknown }).event_number;
-    return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * The in-process waiter hub (DESIGN.md "Stream gateway"): one ordered JetStream consumer over the
- * whole EVENTS stream per process, demultiplexed by subject to the waiters of each stream, so ten
- * thousand held polls cost one consumer and each event is decoded once for all of them.
+ * The in-process waiter hub (docs/architecture.md, "Stream gateway"): one ordered JetStream
+ * consumer over the whole EVENTS stream per process, demultiplexed by subject to the waiters of
+ * each stream, so ten thousand held polls cost one consumer and each event is decoded once for all
+ * of them.
  */
 export class StreamHub {
   private readonly waiters = new Map<StreamId, Set<Waiter>>();
@@ -180,7 +174,7 @@ export class StreamHub {
     let direct: WakeReason | undefined;
     for (const waiter of set) {
       if (waiter.after === eventNumber - 1) {
-        direct ??= { kind: "event", eventNumber, body: `[${json}]` };
+        direct ??= { kind: "event", eventNumber, body: eventsArrayText([json]) };
         this.take(set, waiter, direct);
       } else if (waiter.after < eventNumber - 1) {
         // It missed events before this one: only Redis has them all, in order.

@@ -1,0 +1,175 @@
+import { INGEST_STREAM, ingestPartitionFilter, sequencerConsumerName } from "@heliograph/contracts";
+import { isConsumerNotFound, type Logger } from "@heliograph/platform";
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+export const ACK_WAIT_MS = 30_000;
+const MAX_ACK_PENDING = 20_000;
+const CONSUME_MAX_MESSAGES = 1_000;
+const CONSUME_EXPIRES_MS = 4_000;
+const nanos = (ms: number) => ms * 1_000_000;
+
+export interface SessionDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  log: Logger;
+  /** The worker's batch size: the intake waits once four batches (or one full pull) are queued. */
+  batchMax: number;
+}
+
+export interface SessionEvents {
+  /** A message joined the queue. */
+  received(): void;
+  /** Delivery order may be broken (a gap, a redelivery, consumer trouble): recreate the consumer. */
+  resync(reason: string): void;
+}
+
+/**
+ * One incarnation of a partition's durable pull consumer on INGEST. Opening deletes and recreates
+ * the consumer: INGEST is a work queue, so the new one starts at the oldest unacked message, in
+ * order. Delivery sequences restart at 1 with each incarnation, so a gap or a redelivery shows
+ * that order may be broken, and the session asks to be replaced.
+ */
+export class ConsumerSession {
+  private queue: JsMsg[] = [];
+  private nextDelivery = 1;
+  private closing = false;
+  private intake: Promise<void> = Promise.resolve();
+  private wakeIntake: (() => void) | undefined;
+
+  private constructor(
+    private readonly messages: ConsumerMessages,
+    private readonly deps: SessionDeps,
+    private readonly events: SessionEvents,
+  ) {}
+
+  static async open(partition: number, deps: SessionDeps, events: SessionEvents): Promise<ConsumerSession> {
+    const { jsm, js } = deps;
+    const consumerName = sequencerConsumerName(partition);
+    try {
+      await jsm.consumers.delete(INGEST_STREAM, consumerName);
+    } catch (err) {
+      if (!isConsumerNotFound(err)) throw err;
+    }
+    await jsm.consumers.add(INGEST_STREAM, {
+      durable_name: consumerName,
+      filter_subject: ingestPartitionFilter(partition),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_deliver: -1,
+      max_ack_pending: MAX_ACK_PENDING,
+      deliver_policy: DeliverPolicy.All,
+    });
+    const consumer = await js.consumers.get(INGEST_STREAM, consumerName);
+    // Short pulls: a pull request lost in a JetStream leader change shows as missed heartbeats
+    // (every expires/2) within seconds, and the worker resyncs, instead of idling for a minute.
+    const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES, expires: CONSUME_EXPIRES_MS });
+    const session = new ConsumerSession(messages, deps, events);
+    session.intake = session.receive();
+    void session.watch();
+    deps.log.debug("partition consumer ready");
+    return session;
+  }
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  /** Up to `max` messages from the head of the queue, in delivery order. */
+  take(max: number): JsMsg[] {
+    const batch = this.queue.splice(0, max);
+    this.signalIntake();
+    return batch;
+  }
+
+  /** Keeps the queued messages from reaching their ack wait. */
+  working(): void {
+    for (const msg of this.queue) msg.working();
+  }
+
+  /** Stops receiving without waiting for it (idempotent). */
+  interrupt(): void {
+    if (this.closing) return;
+    this.closing = true;
+    void this.messages.close().catch(() => {});
+    this.signalIntake();
+  }
+
+  /**
+   * Stops receiving and waits until the intake is done. What was received and not taken is dropped:
+   * the next incarnation delivers it again, in order.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.signalIntake();
+    await this.messages.close().catch(() => {});
+    await this.intake;
+    this.queue = [];
+    // Acks of the last batch should reach the server before the consumer is deleted; if they do
+    // not, those messages come back and the Lua step skips them.
+    await this.deps.nc.flush().catch(() => {});
+  }
+
+  private signalIntake(): void {
+    const wake = this.wakeIntake;
+    this.wakeIntake = undefined;
+    wake?.();
+  }
+
+  private async receive(): Promise<void> {
+    const highWater = Math.max(this.deps.batchMax * 4, CONSUME_MAX_MESSAGES);
+    try {
+      for await (const msg of this.messages) {
+        if (this.closing) break;
+        const info = msg.info;
+        if (info.deliverySequence !== this.nextDelivery) {
+          this.events.resync(`delivery sequence ${info.deliverySequence}, expected ${this.nextDelivery}`);
+          break;
+        }
+        this.nextDelivery++;
+        if (info.deliveryCount > 1 || msg.redelivered) {
+          this.events.resync(`unexpected redelivery of stream sequence ${msg.seq}`);
+          break;
+        }
+        this.queue.push(msg);
+        this.events.received();
+        while (this.queue.length >= highWater && !this.closing) {
+          await new Promise<void>((resolve) => {
+            this.wakeIntake = resolve;
+          });
+        }
+      }
+    } catch (err) {
+      if (!this.closing) this.deps.log.warn({ err }, "partition consumer failed");
+    }
+    if (!this.closing) this.events.resync("partition consumer ended");
+  }
+
+  private async watch(): Promise<void> {
+    try {
+      for await (const status of this.messages.status()) {
+        if (this.closing) break;
+        switch (status.type) {
+          case "heartbeats_missed":
+          case "consumer_deleted":
+          case "consumer_not_found":
+          case "stream_not_found":
+            this.events.resync(`consumer status ${status.type}`);
+            return;
+          default:
+            break;
+        }
+      }
+    } catch (err) {
+      if (!this.closing) this.deps.log.debug({ err }, "consumer status iterator ended");
+    }
+  }
+}

@@ -10,7 +10,7 @@ export const IngestEnv = BaseEnv.extend({
   ADMIN_TOKEN: z.string({ message: "is required" }).min(16, "must be at least 16 characters"),
   /** INGEST partition count; must match the sequencer's (it decides the subject of every publish). */
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
-  /** How long an Idempotency-Key's first answer is kept (DESIGN.md promise 3: 24 h by default). */
+  /** How long an Idempotency-Key's first answer is kept (docs/architecture.md, promise 3: 24 h by default). */
   IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 1),
   /** How long a publish waits for JetStream's PubAck before answering 503. */
   PUBLISH_TIMEOUT_MS: envInt(5_000, 1, 120_000),

@@ -184,14 +184,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const services: Partial<Record<ServiceName, ServiceHandle>> = {};
   for (const name of names) Object.defineProperty(services, name, { get: () => instances[name][0], enumerable: true });
-  const first = (name: ServiceName): ServiceHandle => {
-    const handle = instances[name][0];
-    if (!handle) throw new Error(`this stack has no ${name}`);
-    return handle;
-  };
   const instance = (name: ServiceName, index: number): ServiceHandle => {
     const handle = instances[name][index];
-    if (!handle) throw new Error(`this stack has no ${name} #${index}`);
+    if (!handle) throw new Error(`this stack has no ${name}${index === 0 ? "" : ` #${index}`}`);
     return handle;
   };
 
@@ -214,7 +209,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   } as Stack;
   for (const [short, name] of Object.entries(SHORT_NAMES))
     Object.defineProperty(stack, short, {
-      get: () => first(name),
+      get: () => instance(name, 0),
       set: (handle: ServiceHandle) => {
         instances[name][0] = handle;
       },

@@ -2,9 +2,9 @@
  * NATS, Redis and the three services, each its own process on free ports (packages/testkit), plus
  * a benchmark tenant made through the admin API the way deploy/dev/seed.ts makes the demo one.
  */
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { adminClient } from "@heliograph/admin-client";
 import type { PublisherCredentials, SubscriberCredentials } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { streamKeys } from "@heliograph/store";
@@ -12,9 +12,7 @@ import {
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
-  startNatsServer,
-  startRedisServer,
-  startService,
+  startStack,
   waitFor,
 } from "@heliograph/testkit";
 import { Redis } from "ioredis";
@@ -28,10 +26,9 @@ export interface Servers {
 }
 
 export async function startServers(): Promise<Servers> {
-  const [nats, redis] = await Promise.all([
-    startNatsServer({ reuseEnv: false }),
-    startRedisServer({ reuseEnv: false }),
-  ]);
+  // The servers alone: they outlive the Heliograph stacks the benchmarks start on them.
+  const stack = await startStack({ nats: { reuseEnv: false }, redis: { reuseEnv: false }, services: {} });
+  const { nats, redis } = stack;
   const client = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   return {
     nats,
@@ -39,7 +36,7 @@ export async function startServers(): Promise<Servers> {
     client,
     async stop() {
       client.disconnect();
-      await Promise.all([nats.stop(), redis.stop()]);
+      await stack.stop();
       // The servers' temp folders hold every benchmark's data (hundreds of MB over a full run).
       for (const dir of [nats.storeDir, redis.dir])
         if (dir?.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
@@ -74,23 +71,9 @@ const SERVICE_ENV: Record<string, string> = {
 };
 
 export async function startHeliograph(servers: Servers): Promise<Heliograph> {
-  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
-  const env = { NATS_URL: servers.nats.url, REDIS_URL: servers.redis.url, ADMIN_TOKEN: adminToken, ...SERVICE_ENV };
-  const [ingest, sequencer, stream] = await Promise.all([
-    startService("ingest-gateway", env),
-    startService("sequencer", env),
-    startService("stream-gateway", env),
-  ]);
-  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${ingest.url}/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const answer = (await res.json()) as T;
-    if (res.status >= 300) throw new Error(`admin ${method} ${path} answered ${res.status}: ${JSON.stringify(answer)}`);
-    return answer;
-  };
+  const stack = await startStack({ nats: servers.nats, redis: servers.redis, env: SERVICE_ENV });
+  const { adminToken } = stack;
+  const admin = adminClient({ url: stack.ingest.url, token: adminToken });
   const created = await admin<PublisherCredentials>("POST", "/publishers", {
     id: "bench-publisher",
     name: "Benchmark",
@@ -103,9 +86,18 @@ export async function startHeliograph(servers: Servers): Promise<Heliograph> {
   const entitled: string[] = [];
   const h: Heliograph = {
     servers,
-    ingest,
-    sequencer,
-    stream,
+    get ingest() {
+      return stack.ingest;
+    },
+    get sequencer() {
+      return stack.sequencer;
+    },
+    set sequencer(handle) {
+      stack.sequencer = handle;
+    },
+    get stream() {
+      return stack.stream;
+    },
     adminToken,
     publisher: { id: created.id, apiKey: created.api_key, apiSecret: created.api_secret },
     subscriber: { id: subscriberCreated.id, token: subscriberCreated.token },
@@ -134,7 +126,7 @@ export async function startHeliograph(servers: Servers): Promise<Heliograph> {
         await waitFor(
           async () =>
             (
-              await fetch(`${stream.url}/api/v1/stream/${streamId}/`, {
+              await fetch(`${stack.stream.url}/api/v1/stream/${streamId}/`, {
                 headers: { authorization: `Bearer ${subscriberCreated.token}` },
               })
             ).status === 200,
@@ -147,9 +139,7 @@ export async function startHeliograph(servers: Servers): Promise<Heliograph> {
       const value = await servers.client.get(streamKeys(streamId).head);
       return value === null ? -1 : Number(value);
     },
-    async stop() {
-      await Promise.all([h.ingest.stop(), h.sequencer.stop(), h.stream.stop()]);
-    },
+    stop: () => stack.stop(),
   };
   return h;
 }

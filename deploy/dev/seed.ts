@@ -1,3 +1,4 @@
+import { type AdminMethod, adminRequest } from "@heliograph/admin-client";
 import {
   algorithmStreamId,
   ideasStreamId,
@@ -25,21 +26,6 @@ export interface DevConfig {
   streams: { resource: string; algorithm: string; ideas: string };
 }
 
-async function admin<T>(
-  baseUrl: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${baseUrl}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
 /**
  * Seeds the demo tenant through the admin API: resource 1 exactly as in the resources document,
  * algorithm 1, idea channel "demo", and a subscriber entitled to the three streams. Idempotent: what exists is kept, and
@@ -52,7 +38,9 @@ export async function seedDemoTenant(options: {
   previous: Partial<DevConfig>;
 }): Promise<DevConfig> {
   const { ingestUrl, adminToken, previous } = options;
-  const call = <T>(method: string, path: string, body?: unknown) => admin<T>(ingestUrl, adminToken, method, path, body);
+  // Answers whatever their status: seeding decides on 404 (create) and 201 itself.
+  const call = <T>(method: AdminMethod, path: string, body?: unknown) =>
+    adminRequest<T>({ url: ingestUrl, token: adminToken }, method, path, body);
 
   let publisher = previous.publisher;
   const existingPublisher = await call("GET", `/publishers/${DEMO_PUBLISHER_ID}`);

@@ -3,22 +3,20 @@
  * or containers where a Docker engine runs) keep their data in .heliograph/data, so a second run
  * finds the first run's streams; then the three services; then a seeded demo tenant, written to
  * .heliograph/dev.json, and copy-paste examples. Ctrl-C stops everything in reverse order.
+ * HG_STATE_DIR puts .heliograph elsewhere (its test uses a temp folder, so a developer's data is
+ * never touched; the CLI finds dev.json only in .heliograph); HG_*_PORT choose the ports.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import {
-  REPO_ROOT,
-  type ServiceHandle,
-  type ServiceName,
-  startNatsServer,
-  startRedisServer,
-  startService,
-  tcpReady,
-} from "@heliograph/testkit";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { REPO_ROOT, type Stack, StackStartError, startStack, tcpReady } from "@heliograph/testkit";
 import { type DevConfig, seedDemoTenant } from "./seed.js";
 
-const STATE_DIR = join(REPO_ROOT, ".heliograph");
+const STATE_DIR = process.env.HG_STATE_DIR ? resolve(process.env.HG_STATE_DIR) : join(REPO_ROOT, ".heliograph");
+/** The state folder as a developer in the repository would type it. */
+const SHOWN_STATE_DIR = (() => {
+  const inRepo = relative(REPO_ROOT, STATE_DIR);
+  return inRepo.startsWith("..") || isAbsolute(inRepo) ? STATE_DIR : inRepo;
+})();
 const DEV_JSON = join(STATE_DIR, "dev.json");
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const PORTS = {
@@ -48,53 +46,44 @@ async function main() {
     }
   }
 
-  console.log("starting nats-server and redis-server (data in .heliograph/data) ...");
-  const stopping: (() => Promise<void>)[] = [];
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  console.log(
+    `starting nats-server and redis-server (data in ${SHOWN_STATE_DIR}/data), then ingest-gateway, sequencer, stream-gateway ...`,
+  );
+  let stack: Stack;
   try {
-    nats = await startNatsServer({ port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats"), ownProcessGroup: true });
-    stopping.unshift(() => nats.stop());
-    redis = await startRedisServer({ port: PORTS.redis, dir: join(STATE_DIR, "data/redis"), ownProcessGroup: true });
-    stopping.unshift(() => redis.stop());
+    stack = await startStack({
+      nats: { port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats"), ownProcessGroup: true },
+      redis: { port: PORTS.redis, dir: join(STATE_DIR, "data/redis"), ownProcessGroup: true },
+      ports: { "ingest-gateway": PORTS.ingest, sequencer: PORTS.sequencer, "stream-gateway": PORTS.stream },
+      // The token of an earlier run, so its dev.json and scripts keep working.
+      adminToken: previous.admin_token,
+      env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", LOG_PRETTY: process.env.LOG_PRETTY ?? "true" },
+      echo: true,
+      ownProcessGroup: true,
+    });
   } catch (err) {
-    await Promise.all(stopping.map((s) => s()));
+    const part = err instanceof StackStartError ? err.part : undefined;
     fail(
-      `${(err as Error).message}\nHeliograph needs nats-server (2.9+, with JetStream) and redis-server (7+): ` +
-        "apt-get install nats-server redis-server, or run a Docker engine (containers are started through testcontainers).",
+      part === "nats-server" || part === "redis-server"
+        ? `${(err as Error).message}\nHeliograph needs nats-server (2.9+, with JetStream) and redis-server (7+): ` +
+            "apt-get install nats-server redis-server, or run a Docker engine (containers are started through testcontainers)."
+        : (err as Error).message,
     );
   }
 
-  const adminToken = previous.admin_token ?? `hga_${randomBytes(24).toString("base64url")}`;
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    ADMIN_TOKEN: adminToken,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-    LOG_PRETTY: process.env.LOG_PRETTY ?? "true",
-  };
-  console.log("starting ingest-gateway, sequencer, stream-gateway ...");
-  const services: ServiceHandle[] = [];
-  const start = async (name: ServiceName, p: number) => {
-    const svc = await startService(name, env, { port: p, echo: true, ownProcessGroup: true });
-    services.push(svc);
-    stopping.unshift(() => svc.stop());
-    return svc;
-  };
-  let ingest: ServiceHandle;
-  let stream: ServiceHandle;
+  let dev: DevConfig;
   try {
-    [ingest, , stream] = await Promise.all([
-      start("ingest-gateway", PORTS.ingest),
-      start("sequencer", PORTS.sequencer),
-      start("stream-gateway", PORTS.stream),
-    ]);
+    dev = await seedDemoTenant({
+      ingestUrl: stack.ingest.url,
+      streamUrl: stack.stream.url,
+      adminToken: stack.adminToken,
+      previous,
+    });
   } catch (err) {
-    for (const s of stopping) await s();
-    fail((err as Error).message);
+    // The servers and services lead their own process groups: nothing else would stop them.
+    await stack.stop();
+    fail(`seeding the demo tenant failed: ${(err as Error).stack ?? String(err)}`);
   }
-
-  const dev = await seedDemoTenant({ ingestUrl: ingest.url, streamUrl: stream.url, adminToken, previous });
   writeFileSync(DEV_JSON, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
   printExamples(dev);
 
@@ -103,14 +92,14 @@ async function main() {
     if (shuttingDown) return;
     shuttingDown = true;
     console.log("\nstopping services, then redis-server and nats-server ...");
-    for (const s of stopping) await s();
+    await stack.stop();
     console.log("stopped.");
     process.exit(0);
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
   // A service that dies takes the stack down with a clear message rather than leaving half of it.
-  for (const svc of services) {
+  for (const svc of Object.values(stack.instances).flat()) {
     void svc.exited().then((code) => {
       if (!shuttingDown) {
         console.error(`\n${svc.name} exited (${code}); stopping the stack.`);
@@ -123,7 +112,7 @@ async function main() {
 function printExamples(dev: DevConfig) {
   const { publisher, subscriber } = dev;
   console.log(`
-Heliograph is running. Credentials and URLs are in .heliograph/dev.json.
+Heliograph is running. Credentials and URLs are in ${SHOWN_STATE_DIR}/dev.json.
 
   ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
   stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
@@ -161,7 +150,7 @@ r = requests.post(BASE_URL + '/create_trading_signal', headers=HEADERS, json={
 print(r.status_code, r.json())
 PY
 
-Ctrl-C stops everything; data stays in .heliograph/data for the next run.
+Ctrl-C stops everything; data stays in ${SHOWN_STATE_DIR}/data for the next run.
 `);
 }
 

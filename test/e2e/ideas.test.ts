@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type AdminMethod, adminRequest } from "@heliograph/admin-client";
 import {
   ErrorBody,
   foldIdeas,
@@ -133,17 +134,8 @@ async function publishSequenced(channel: Channel, action: Action, body: IdeaPubl
   return sequencedAnswer(await publish(channel, action, body, { waitSeconds: 10 })).event_number;
 }
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.ingest.url}/admin/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.adminToken}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const admin = <T>(method: AdminMethod, path: string, body?: unknown) =>
+  adminRequest<T>({ url: stack.ingest.url, token: stack.adminToken }, method, path, body);
 
 const subscriber = (path: string, headers: Record<string, string> = {}) =>
   fetch(`${stack.stream.url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });

@@ -3,16 +3,14 @@
  * services, each its own process group so a kill -9 really kills the service (see killHard), a
  * tenant seeded through the admin API, and the ledger check at the end.
  */
-import { randomBytes } from "node:crypto";
+import { adminClient } from "@heliograph/admin-client";
 import { EVENTS_STREAM, INGEST_STREAM, streamIdOfSubject } from "@heliograph/contracts";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
   type ServiceName,
-  startNatsServer,
-  startRedisServer,
-  startService,
+  startStack,
   waitFor,
 } from "@heliograph/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -48,80 +46,28 @@ export interface FaultStack {
 
 const SERVICES: ServiceName[] = ["ingest-gateway", "sequencer", "stream-gateway"];
 
-/**
- * tsx runs each service as a child process of its own CLI process: a SIGKILL to the handle's PID
- * kills only the wrapper and leaves the service serving (testkit's ManagedProcess.kill). The
- * services are started in their own process group, and the whole group is killed.
- */
-export async function killProcessGroup(handle: ServiceHandle, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-  if (handle.pid === undefined) throw new Error(`${handle.name} has no pid`);
-  try {
-    process.kill(-handle.pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
-  }
-  await handle.exited();
-  await waitFor(
-    async () => {
-      try {
-        await fetch(`${handle.url}/healthz`, { signal: AbortSignal.timeout(500) });
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { timeoutMs: 5_000, what: `${handle.name} on ${handle.port} to be gone` },
-  );
-}
-
-/** SIGKILL to what is left of a stopped service's process group (started with ownProcessGroup). */
-export function killGroupQuietly(handle: ServiceHandle): void {
-  if (handle.pid === undefined) return;
-  try {
-    process.kill(-handle.pid, "SIGKILL");
-  } catch {
-    // ESRCH: the whole group is gone already.
-  }
-}
-
 export async function startFaultStack(
   options: { natsUrl?: string; algorithms?: number; env?: Record<string, string> } = {},
 ): Promise<FaultStack> {
-  const [nats, redis] = await Promise.all([
-    options.natsUrl ? Promise.resolve(undefined) : startNatsServer({ reuseEnv: false }),
-    startRedisServer({ reuseEnv: false }),
-  ]);
-  const natsUrl = options.natsUrl ?? (nats as NatsServerHandle).url;
-  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
-  const env: Record<string, string> = {
-    NATS_URL: natsUrl,
-    REDIS_URL: redis.url,
-    ADMIN_TOKEN: adminToken,
-    // A restarted sequencer takes over the dead one's partitions after this long.
-    LEASE_TTL_MS: "1500",
-    LOG_LEVEL: "warn",
-    ...options.env,
-  };
-  const start = (name: ServiceName) => startService(name, env, { ownProcessGroup: true });
-  // The first one creates the JetStream streams; the others find them.
-  const ingest = await start("ingest-gateway");
-  const [sequencer, stream] = await Promise.all([start("sequencer"), start("stream-gateway")]);
-  const services: Record<ServiceName, ServiceHandle> = {
-    "ingest-gateway": ingest,
-    sequencer,
-    "stream-gateway": stream,
-  };
-
-  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${ingest.url}/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as T;
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const base = await startStack({
+    nats: options.natsUrl ? { url: options.natsUrl } : { reuseEnv: false },
+    redis: { reuseEnv: false },
+    env: {
+      // A restarted sequencer takes over the dead one's partitions after this long.
+      LEASE_TTL_MS: "1500",
+      LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    // So that killHard is a kill -9 of everything a service started.
+    ownProcessGroup: true,
+    stopGraceMs: 3_000,
+  });
+  const nats = options.natsUrl ? undefined : base.nats;
+  const { redis, adminToken } = base;
+  const natsUrl = base.nats.url;
+  const ingest = base.ingest;
+  const services = base.services as Record<ServiceName, ServiceHandle>;
+  const admin = adminClient({ url: ingest.url, token: adminToken });
   const publisher = await admin<{ id: string; api_key: string; api_secret: string }>("POST", "/publishers", {
     id: "fault-publisher",
     name: "Fault publisher",
@@ -145,11 +91,9 @@ export async function startFaultStack(
     publisher,
     subscriber,
     algorithmIds,
-    async killHard(name) {
-      await killProcessGroup(stack.services[name]);
-    },
+    killHard: (name) => base.killHard(name),
     async restart(name) {
-      stack.services[name] = await stack.services[name].restart();
+      await base.restart(name);
     },
     startLoads(ratePerSecond, ids = algorithmIds) {
       return ids.map((algorithmId) =>
@@ -224,15 +168,7 @@ export async function startFaultStack(
       );
       return answers.every(Boolean);
     },
-    async stop() {
-      for (const name of SERVICES) {
-        const handle = stack.services[name];
-        if (handle.running()) await handle.stop(3_000);
-        // stop() SIGKILLs only tsx's wrapper after the grace period: make sure the service itself is gone.
-        killGroupQuietly(handle);
-      }
-      await Promise.all([nats?.stop(), redis.stop()]);
-    },
+    stop: () => base.stop(),
   };
   return stack;
 }

@@ -2,7 +2,7 @@
  * Gateways as processes on real NATS and Redis for the hostile-input suites, two publishers and a
  * subscriber seeded through the admin API, and the checks every answer must pass (promise 5).
  */
-import { randomBytes } from "node:crypto";
+import { type AdminMethod, adminClient } from "@heliograph/admin-client";
 import { ERROR_CODES, type ErrorCode, INGEST_STREAM } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
 import {
@@ -10,13 +10,10 @@ import {
   type RedisServerHandle,
   type ServiceHandle,
   type ServiceName,
-  startNatsServer,
-  startRedisServer,
-  startService,
+  startStack,
 } from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { killGroupQuietly } from "../fault/fault-stack.js";
 import type { RawResponse } from "./raw-http.js";
 
 /** Property runs per endpoint: 1 000 in CI, 100 locally, HG_PROPERTY_RUNS to choose. */
@@ -42,7 +39,7 @@ export interface HostileStack {
   subscriber: { id: string; token: string };
   /** Entitled to algorithm-2 only. */
   otherSubscriber: { id: string; token: string };
-  admin<T>(method: string, path: string, body?: unknown): Promise<T>;
+  admin<T>(method: AdminMethod, path: string, body?: unknown): Promise<T>;
   ingestMessages(): Promise<number>;
   /** Every started service still runs and answers /healthz 200. */
   assertAlive(): Promise<void>;
@@ -53,31 +50,18 @@ export async function startHostileStack(options: {
   services: ServiceName[];
   env?: Record<string, string>;
 }): Promise<HostileStack> {
-  const [nats, redis] = await Promise.all([
-    startNatsServer({ reuseEnv: false }),
-    startRedisServer({ reuseEnv: false }),
-  ]);
-  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...options.env };
-  const services: Partial<Record<ServiceName, ServiceHandle>> = {};
-  // ingest first: it creates the JetStream streams.
-  for (const name of options.services) services[name] = await startService(name, env, { ownProcessGroup: true });
-  const ingest = services["ingest-gateway"];
-  if (!ingest) throw new Error("the hostile stack needs the ingest gateway (for the admin API)");
-
-  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${ingest.url}/admin/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as T;
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  if (!options.services.includes("ingest-gateway"))
+    throw new Error("the hostile stack needs the ingest gateway (for the admin API)");
+  const base = await startStack({
+    nats: { reuseEnv: false },
+    redis: { reuseEnv: false },
+    services: Object.fromEntries(options.services.map((name) => [name, 1])),
+    env: { LOG_LEVEL: "warn", ...options.env },
+    ownProcessGroup: true,
+    stopGraceMs: 3_000,
+  });
+  const { nats, redis, adminToken, services } = base;
+  const admin = adminClient({ url: base.ingest.url, token: adminToken });
   const a = await admin<Credentials>("POST", "/publishers", { id: "hostile-a", name: "Publisher A" });
   const b = await admin<Credentials>("POST", "/publishers", { id: "hostile-b", name: "Publisher B" });
   await admin("POST", "/resources", { ...DOCUMENT_RESOURCE_1, publisher_id: a.id });
@@ -131,11 +115,7 @@ export async function startHostileStack(options: {
     },
     async stop() {
       await nc.close();
-      for (const handle of Object.values(services)) {
-        if (handle?.running()) await handle.stop(3_000);
-        if (handle) killGroupQuietly(handle);
-      }
-      await Promise.all([nats.stop(), redis.stop()]);
+      await base.stop();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { adminCall } from "@heliograph/admin-client";
 import type { PublisherCredentials, SubscriberCredentials } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
@@ -17,15 +18,8 @@ let dev: DevConfig;
 let other: PublisherCredentials;
 let otherSubscriber: SubscriberCredentials;
 
-async function admin<T>(path: string, body: unknown): Promise<T> {
-  const res = await fetch(`${stack.ingest.url}/admin/v1${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as T;
-}
+const admin = <T>(path: string, body: unknown) =>
+  adminCall<T>({ url: stack.ingest.url, token: stack.adminToken }, "POST", path, body);
 
 beforeAll(async () => {
   stack = await startStack({ env: LIMITS });

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { ApiError, adminCall, type Fetch, UnreachableError } from "@heliograph/admin-client";
 import {
   ParkedPublish,
   ResolveHaltAnswer,
@@ -7,7 +8,6 @@ import {
   StreamHalt,
   StreamInfo,
 } from "@heliograph/contracts";
-import { ApiError, adminCall, type Fetch, UnreachableError } from "./admin-client.js";
 import { type CliArgs, type Command, parseCliArgs, USAGE, UsageError } from "./args.js";
 import { type CliConfig, ConfigError, resolveConfig } from "./config.js";
 import { haltDetails, haltsTable, parkedTable, streamDetails } from "./render.js";

@@ -20,9 +20,9 @@ import {
 } from "@heliograph/contracts";
 import type { Redis } from "ioredis";
 import { controlPlaneKeys as K } from "./keys.js";
+import { newSecret } from "./secrets.js";
 
 const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
-const newSecret = (prefix: string) => `${prefix}_${randomBytes(32).toString("base64url")}`;
 // Compared against when the API key is unknown, so a miss costs the same as a wrong secret.
 const DUMMY_HASH = sha256("heliograph-dummy-secret");
 

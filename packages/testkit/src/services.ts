@@ -1,10 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
-import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
 import { type ManagedProcess, startProcess } from "./process.js";
-import { type RedisServerHandle, startRedisServer } from "./redis-server.js";
 import { waitFor } from "./wait-for.js";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -15,6 +12,8 @@ export interface ServiceHandle extends ManagedProcess {
   url: string;
   port: number;
   env: NodeJS.ProcessEnv;
+  /** Started as the leader of its own process group (see killProcessGroup). */
+  ownProcessGroup: boolean;
   /** Starts the service again with the same environment and port. */
   restart(): Promise<ServiceHandle>;
 }
@@ -54,43 +53,12 @@ export async function startService(
     await proc.kill();
     throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${proc.output()}`);
   }
-  return { ...proc, url, port, env: fullEnv, restart: () => startService(name, env, { ...options, port }) };
-}
-
-export interface Stack {
-  nats: NatsServerHandle;
-  redis: RedisServerHandle;
-  adminToken: string;
-  ingest: ServiceHandle;
-  sequencer: ServiceHandle;
-  stream: ServiceHandle;
-  /** Environment shared by the three services. */
-  env: NodeJS.ProcessEnv;
-  stop(): Promise<void>;
-}
-
-/** NATS, Redis and the three services, each its own process, on free ports. */
-export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
-  const [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
-  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
-  const env = { NATS_URL: nats.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken, ...options.env };
-  const [ingest, sequencer, stream] = await Promise.all([
-    startService("ingest-gateway", env),
-    startService("sequencer", env),
-    startService("stream-gateway", env),
-  ]);
-  const stack: Stack = {
-    nats,
-    redis,
-    adminToken,
-    ingest,
-    sequencer,
-    stream,
-    env,
-    async stop() {
-      await Promise.all([stack.ingest.stop(), stack.sequencer.stop(), stack.stream.stop()]);
-      await Promise.all([nats.stop(), redis.stop()]);
-    },
+  return {
+    ...proc,
+    url,
+    port,
+    env: fullEnv,
+    ownProcessGroup: options.ownProcessGroup ?? false,
+    restart: () => startService(name, env, { ...options, port }),
   };
-  return stack;
 }

@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { adminRequest } from "@heliograph/admin-client";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
+import { newAdminToken } from "@heliograph/store";
 import {
   type NatsServerHandle,
   REPO_ROOT,
@@ -17,7 +18,7 @@ const MAIN = join(REPO_ROOT, "services/ingest-gateway/src/main.ts");
 let nats: NatsServerHandle;
 let redis: RedisServerHandle;
 let service: ServiceHandle | undefined;
-const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+const adminToken = newAdminToken();
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
@@ -41,15 +42,13 @@ describe("main.ts", () => {
       REDIS_URL: redis.url,
       ADMIN_TOKEN: adminToken,
     });
-    const admin = (path: string, body: unknown) =>
-      fetch(`${service?.url}/admin/v1${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-    const publisher = await admin("/publishers", { name: "Process test" });
+    const admin = <T>(path: string, body: unknown) =>
+      adminRequest<T>({ url: service?.url as string, token: adminToken }, "POST", path, body);
+    const publisher = await admin<{ id: string; api_key: string; api_secret: string }>("/publishers", {
+      name: "Process test",
+    });
     expect(publisher.status).toBe(201);
-    const creds = (await publisher.json()) as { id: string; api_key: string; api_secret: string };
+    const creds = publisher.body;
     expect((await admin("/algorithms", { publisher_id: creds.id, name: "A", id: 1 })).status).toBe(201);
 
     const res = await fetch(`${service.url}/api/v1/create_trading_signal`, {

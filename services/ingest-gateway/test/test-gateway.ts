@@ -4,7 +4,6 @@
  * algorithm 1 and idea channel `a-ideas`; B owns resource 2, algorithm 2 and idea channel
  * `b-ideas`), plus helpers to read INGEST back and to start a real sequencer against it.
  */
-import { randomBytes } from "node:crypto";
 import {
   ErrorBody,
   type ErrorCode,
@@ -24,7 +23,7 @@ import {
   type Redis,
   type StreamSettings,
 } from "@heliograph/platform";
-import { ControlPlane } from "@heliograph/store";
+import { ControlPlane, newAdminToken } from "@heliograph/store";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
@@ -74,7 +73,7 @@ export async function startTestGateway(
   const nc = await connectNats(natsServer.url, log, "ingest-gateway-test");
   const jsm = await ensureStreams(nc, { replicas: 1, ...options.streams });
   const redis = await connectRedis(redisServer.url, log, "ingest-gateway-test");
-  const adminToken = `hga_${randomBytes(24).toString("base64url")}`;
+  const adminToken = newAdminToken();
   const config = loadConfig(IngestEnv, {
     NATS_URL: natsServer.url,
     REDIS_URL: redisServer.url,

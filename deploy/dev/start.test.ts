@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StreamEvent } from "@heliograph/contracts";
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
+import { freePort, type ManagedProcess, REPO_ROOT, startProcess, tcpReady, waitFor } from "@heliograph/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import type { DevConfig } from "./seed.js";
+
+// `pnpm dev` itself, started the way the script does (node with tsx's loader), on free ports and
+// with its state in a temp folder, so a developer's .heliograph is never touched.
+const stateDir = mkdtempSync(join(tmpdir(), "hg-dev-"));
+let dev: ManagedProcess | undefined;
+
+afterAll(async () => {
+  // Its servers and services lead their own process groups: only its own shutdown stops them.
+  if (dev?.running()) {
+    await dev.kill("SIGINT");
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+}, 30_000);
+
+describe("pnpm dev", () => {
+  it("starts and seeds the stack, serves a publish with the printed credentials, and stops cleanly on SIGINT", async () => {
+    const ports = {
+      HG_NATS_PORT: await freePort(),
+      HG_REDIS_PORT: await freePort(),
+      HG_INGEST_PORT: await freePort(),
+      HG_STREAM_PORT: await freePort(),
+      HG_SEQUENCER_PORT: await freePort(),
+    };
+    const { NATS_URL: _nats, REDIS_URL: _redis, ...env } = process.env;
+    const running = startProcess("pnpm dev", process.execPath, ["--import", "tsx", "deploy/dev/start.ts"], {
+      cwd: REPO_ROOT,
+      env: {
+        ...env,
+        ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+        HG_STATE_DIR: stateDir,
+        LOG_LEVEL: "warn",
+        LOG_PRETTY: "false",
+      },
+    });
+    dev = running;
+    await waitFor(
+      () => {
+        if (!running.running()) throw new Error(`pnpm dev exited:\n${running.output().slice(-4_000)}`);
+        return running.output().includes("Heliograph is running.");
+      },
+      { timeoutMs: 45_000, intervalMs: 100, what: "pnpm dev to say it is running" },
+    );
+
+    const config = JSON.parse(readFileSync(join(stateDir, "dev.json"), "utf8")) as DevConfig;
+    expect(config.ingest_url).toBe(`http://127.0.0.1:${ports.HG_INGEST_PORT}`);
+    expect(config.stream_url).toBe(`http://127.0.0.1:${ports.HG_STREAM_PORT}`);
+    // The credentials it prints are the ones it wrote.
+    const printed = running.output();
+    const apiKey = /'API-KEY: ([^']+)'/.exec(printed)?.[1];
+    const apiSecret = /'API-SECRET: ([^']+)'/.exec(printed)?.[1];
+    const token = /'Authorization: Bearer ([^']+)'/.exec(printed)?.[1];
+    expect({ apiKey, apiSecret, token }).toEqual({
+      apiKey: config.publisher.api_key,
+      apiSecret: config.publisher.api_secret,
+      token: config.subscriber.token,
+    });
+
+    const published = await fetch(`${config.ingest_url}/api/v1/create_trading_signal`, {
+      method: "POST",
+      headers: { "API-KEY": apiKey as string, "API-SECRET": apiSecret as string, "content-type": "application/json" },
+      body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: config.algorithm_id }),
+    });
+    expect(published.status).toBe(202);
+    const { id } = (await published.json()) as { id: string };
+    const event = await waitFor(
+      async () => {
+        const res = await fetch(`${config.stream_url}/api/v1/stream/${config.streams.algorithm}/-1/100`, {
+          headers: { authorization: `Bearer ${token}`, "x-long-poll": "5" },
+        });
+        if (res.status !== 200) throw new Error(`read answered ${res.status}`);
+        return ((await res.json()) as StreamEvent[]).find((e) => e.data.id === id);
+      },
+      { timeoutMs: 15_000, what: "the published signal in its stream" },
+    );
+    expect(event).toMatchObject({ event_number: 0, event_type: "TradingSignalCreated" });
+
+    await running.kill("SIGINT");
+    expect(await running.exited(), running.output().slice(-4_000)).toBe(0);
+    expect(running.output()).toContain("stopped.");
+    for (const [name, port] of Object.entries(ports)) expect(await tcpReady(port), `${name} ${port}`).toBe(false);
+  }, 60_000);
+});

@@ -16,6 +16,7 @@ export interface ReadWorld {
 const MAX_PARAM_LENGTH = 256;
 const REFUSED_TARGET = [refused("a space or control character in the request target", "MALFORMED_REQUEST")];
 const PREFIX = "/api/v1/stream/";
+const IDEAS_PREFIX = "/api/v1/ideas/";
 
 export class ReadModel {
   constructor(private readonly world: ReadWorld) {}
@@ -41,6 +42,7 @@ export class ReadModel {
     }
     // GET routes answer HEAD too.
     const read = req.method === "GET" || req.method === "HEAD";
+    if (target.startsWith(IDEAS_PREFIX)) return this.ideas(read, target, headers);
     // The router refuses an over-long value wherever it tries one of the three parameters.
     if (read && decoded.slice(0, 3).some((s) => s.length > MAX_PARAM_LENGTH)) {
       return [refused("a path parameter over 256 characters", "URI_TOO_LONG")];
@@ -57,15 +59,47 @@ export class ReadModel {
     return routed;
   }
 
-  private routed(headers: [string, string][], sid: string, batch: { n: string; b: string } | undefined): Expectation[] {
+  /** GET /api/v1/ideas/:channel(/) and /api/v1/ideas/:channel/:idea_id; no idea was ever published here. */
+  private ideas(read: boolean, target: string, headers: [string, string][]): Expectation[] {
+    const decoded = target.slice(IDEAS_PREFIX.length).split("/").map(decodeURIComponent);
+    if (read && decoded.slice(0, 2).some((s) => s.length > MAX_PARAM_LENGTH)) {
+      return [refused("a path parameter over 256 characters", "URI_TOO_LONG")];
+    }
+    const open = /^\/api\/v1\/ideas\/([^/]*)\/?$/.test(target);
+    const one = /^\/api\/v1\/ideas\/([^/]*)\/([^/]+)$/.test(target);
+    if (!read || (!open && !one)) return [refused("no such route", "ROUTE_NOT_FOUND")];
+    const [channel, ideaId] = decoded as [string, string?];
+    const outcome = ((): Expectation[] => {
+      const who = this.subscriber(headers);
+      if (!Array.isArray(who)) return [who];
+      const [entitled, limited] = who;
+      if (!/^[a-z0-9][a-z0-9_-]{0,57}$/.test(channel))
+        return [refused("a malformed channel", "STREAM_ID_INVALID"), limited];
+      if (one && !/^[A-Za-z0-9_-]{1,64}$/.test(ideaId as string)) {
+        return [refused("a malformed idea id", "VALIDATION_FAILED"), limited];
+      }
+      if (!entitled.has(`ideas-${channel}`)) return [refused("a channel not entitled", "STREAM_FORBIDDEN"), limited];
+      return one ? [refused("an idea never published", "IDEA_NOT_FOUND"), limited] : [accepted(), limited];
+    })();
+    return channel === "" ? [...outcome, refused("an empty path segment", "ROUTE_NOT_FOUND")] : outcome;
+  }
+
+  /** The bearer token's entitlements (and the rate-limit refusal it may get), or its refusal. */
+  private subscriber(headers: [string, string][]): Expectation | [Set<string>, Expectation] {
     // Node keeps the first Authorization of several.
     const authorization = headers.find(([n]) => n === "authorization")?.[1];
     const token = authorization === undefined ? undefined : /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization)?.[1];
-    if (token === undefined) return [refused("no bearer token", "AUTH_MISSING")];
+    if (token === undefined) return refused("no bearer token", "AUTH_MISSING");
     const entitled = this.world.subscribers.get(token);
-    if (!entitled) return [refused("an unknown token", "AUTH_INVALID")];
+    if (!entitled) return refused("an unknown token", "AUTH_INVALID");
     // A subscriber over its allowance is refused whatever it asks; never the case at these rates, but fair.
-    const limited = refused("over the subscriber's rate limit", "RATE_LIMITED");
+    return [entitled, refused("over the subscriber's rate limit", "RATE_LIMITED")];
+  }
+
+  private routed(headers: [string, string][], sid: string, batch: { n: string; b: string } | undefined): Expectation[] {
+    const who = this.subscriber(headers);
+    if (!Array.isArray(who)) return [who];
+    const [entitled, limited] = who;
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(sid))
       return [refused("a malformed stream id", "STREAM_ID_INVALID"), limited];
     if (batch) {

@@ -6,15 +6,9 @@
  * Idempotency-Key and X-Heliograph-Wait headers, the body's media type, size and JSON, its schema,
  * the key's first answer, then ownership and content.
  */
-import {
-  IdeaChannelId,
-  IdeaPublishRequest,
-  MAX_BODY_BYTES,
-  TradingSignalRequest,
-  UploadResourceRequest,
-} from "@heliograph/contracts";
+import { IdeaChannelId, IdeaPublishRequest, TradingSignalRequest, UploadResourceRequest } from "@heliograph/contracts";
 import { accepted, type Expectation, refused } from "./answer-checks.js";
-import { headLimitExpectations, isControl, wireHeaders, wireTarget } from "./http-model.js";
+import { frontDoor, headLimitExpectations, readBody, unrouted, wireHeaders } from "./http-model.js";
 import type { RawRequest } from "./raw-http.js";
 
 /** A declared key type, as the admin API stores it. */
@@ -29,18 +23,11 @@ export interface PublishWorld {
   channels: Map<string, string>;
 }
 
-const MAX_PARAM_LENGTH = 256;
-const REFUSED_TARGET = refused("a space or control character in the request target", "MALFORMED_REQUEST");
-const MAX_BODY_DEPTH = 64;
 /** Where the router tries a path parameter, per method: the publisher API's two routes with one. */
 const PARAM_PREFIXES: Record<string, RegExp> = {
   POST: /^\/api\/v1\/ideas\/([^/]*)/,
   GET: /^\/api\/v1\/publishes\/([^/]*)/,
 };
-/** `type/subtype`, both RFC 9110 tokens. */
-const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Methods whose body Fastify never reads. */
-const BODYLESS_METHODS = new Set(["GET", "HEAD", "TRACE"]);
 
 type Route =
   | { kind: "signal" }
@@ -68,31 +55,11 @@ export class PublishModel {
 
   private outcome(req: RawRequest, onAccept: (commit: () => void) => void): Expectation {
     const headers = wireHeaders(req.headers ?? []);
-    // Node's parser refuses control characters (other than HTAB) in a header value.
-    if (headers.some(([, v]) => [...v].some(isControl))) {
-      return refused("a control character in a header", "MALFORMED_REQUEST");
-    }
-    const wire = wireTarget(req.path);
-    if (wire === undefined) return REFUSED_TARGET;
-    const target = wire.split(/[?#]/, 1)[0] as string;
-    if (!decodes(target)) return refused("bad percent-encoding in the path", "MALFORMED_REQUEST");
-    // The router refuses an over-long value wherever it tries a parameter, even on its way to a 404.
-    const param = PARAM_PREFIXES[req.method]?.exec(target);
-    if (param && decodeURIComponent(param[1] as string).length > MAX_PARAM_LENGTH) {
-      return refused("a path parameter over 256 characters", "URI_TOO_LONG");
-    }
+    const door = frontDoor(req, PARAM_PREFIXES);
+    if ("done" in door) return door.done;
+    const target = door.target;
     const route = routeOf(req.method, target);
-    if (!route) {
-      // Fastify reads a JSON body of a request that names no route before answering 404.
-      const type = headers.find(([n]) => n === "content-type")?.[1];
-      if (BODYLESS_METHODS.has(req.method) || type === undefined) return refused("no such route", "ROUTE_NOT_FOUND");
-      if (!MEDIA_TYPE.test(type.split(";", 1)[0]?.trim() ?? "")) {
-        return refused("a Content-Type that is no media type", "UNSUPPORTED_MEDIA_TYPE");
-      }
-      if (!isJson(type)) return refused("no such route", "ROUTE_NOT_FOUND");
-      const body = this.body(req, headers);
-      return "done" in body ? body.done : refused(`no route ${req.method} ${target.slice(0, 80)}`, "ROUTE_NOT_FOUND");
-    }
+    if (!route) return unrouted(req, headers);
 
     // Credentials, then the Idempotency-Key and X-Heliograph-Wait headers (before the body is read).
     const apiKey = present(single(headers, "api-key"));
@@ -110,7 +77,7 @@ export class PublishModel {
       return refused("a malformed X-Heliograph-Wait", "WAIT_INVALID");
     }
 
-    const body = this.body(req, headers);
+    const body = readBody(req, headers);
     if ("done" in body) return body.done;
     const value = body.value;
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -149,28 +116,6 @@ export class PublishModel {
       if (keyed !== undefined) this.firstRequests.set(keyed, identity);
     });
     return accepted();
-  }
-
-  /** The body as the gateway reads it: media type, size, JSON (without prototype keys), depth. */
-  private body(req: RawRequest, headers: [string, string][]): { done: Expectation } | { value: unknown } {
-    const bytes = req.body === undefined ? Buffer.alloc(0) : Buffer.from(req.body);
-    // Node keeps the first Content-Type of several.
-    const type = headers.find(([n]) => n === "content-type")?.[1];
-    if (!isJson(type)) {
-      const chunked = headers.some(([n]) => n === "transfer-encoding");
-      if (bytes.length === 0 && type === undefined && !chunked) return { value: undefined };
-      return { done: refused(`a body sent as ${JSON.stringify(type)}`, "UNSUPPORTED_MEDIA_TYPE") };
-    }
-    if (bytes.length > MAX_BODY_BYTES) return { done: refused("a body over 64 KiB", "BODY_TOO_LARGE") };
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString("utf8").replace(/^\ufeff/, ""));
-    } catch {
-      return { done: refused("a body that is not JSON", "MALFORMED_JSON") };
-    }
-    if (hasPrototypeKey(value)) return { done: refused("a __proto__ or constructor.prototype key", "MALFORMED_JSON") };
-    if (depthExceeds(value, MAX_BODY_DEPTH)) return { done: refused("a body nested over 64 levels", "BODY_TOO_DEEP") };
-    return { value };
   }
 
   /** Ownership and content, after the schema: what only the control plane knows. */
@@ -214,8 +159,6 @@ export class PublishModel {
   }
 }
 
-const isJson = (type: string | undefined) => type?.split(";", 1)[0]?.trim().toLowerCase() === "application/json";
-
 function routeOf(method: string, path: string): Route | undefined {
   if (method === "POST" && path === "/api/v1/create_trading_signal") return { kind: "signal" };
   if (method === "POST" && path === "/api/v1/upload_resource") return { kind: "resource" };
@@ -236,15 +179,6 @@ function single(headers: [string, string][], name: string): string | undefined {
 
 const present = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value.trim());
 
-function decodes(path: string): boolean {
-  try {
-    decodeURIComponent(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** JSON with sorted keys: one text per value. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
@@ -254,40 +188,6 @@ function canonical(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
-}
-
-/** Prototype poisoning, which the JSON parser refuses: a `__proto__` key, or `constructor.prototype`. */
-function hasPrototypeKey(value: unknown): boolean {
-  const stack = [value];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (node === null || typeof node !== "object") continue;
-    if (!Array.isArray(node)) {
-      if (Object.hasOwn(node, "__proto__")) return true;
-      const ctor = (node as Record<string, unknown>).constructor;
-      if (
-        Object.hasOwn(node, "constructor") &&
-        ctor !== null &&
-        typeof ctor === "object" &&
-        Object.hasOwn(ctor, "prototype")
-      )
-        return true;
-    }
-    stack.push(...Object.values(node));
-  }
-  return false;
-}
-
-/** The root object or array is level 1. */
-function depthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (node === null || typeof node !== "object") continue;
-    if (depth > max) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 /**

@@ -13,9 +13,7 @@ import { describe, expect, it } from "vitest";
  * docs/architecture.md and empties this list. A listed mention that is gone fails the test, so
  * the list cannot outlive them.
  */
-const LEFTOVER_MENTIONS = new Set([
-  "services/stream-gateway/src/long-poll.ts: DESIGN.md",
-]);
+const LEFTOVER_MENTIONS = new Set(["services/stream-gateway/src/long-poll.ts: DESIGN.md"]);
 
 /** This file names the missing document on purpose. */
 const SELF = "test/docs/repository-links.test.ts";

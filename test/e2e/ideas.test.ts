@@ -462,7 +462,8 @@ describe("an integrity violation halts exactly its stream; an operator resolves 
     expect(await res.json()).toEqual([]);
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(950);
-    expect(elapsed).toBeLessThan(1_500);
+    // Answered at its bound, not absurdly late (a loaded machine may add seconds, never a minute).
+    expect(elapsed).toBeLessThan(1_000 + 4_000);
     expect(res.headers.get(STREAM_STATUS_HEADER)).toBe("halted");
     expect(res.headers.get(STREAM_HEAD_HEADER)).toBe(String(heads[CHANNELS.dupOpen]));
   });

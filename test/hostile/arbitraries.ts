@@ -89,6 +89,72 @@ export function mutated(valid: Record<string, unknown>): fc.Arbitrary<Record<str
     });
 }
 
+/** Values that confuse a type check: each kind of JSON value, edge numbers, and strings that mean something. */
+const retyped: fc.Arbitrary<unknown> = fc.constantFrom(
+  "",
+  "x",
+  "1",
+  "open",
+  "closed",
+  "USD",
+  "2018-06-04T14:34:43.393Z",
+  "2018-06-04 14:34",
+  0,
+  -1,
+  1.5,
+  2 ** 53 + 2,
+  1e308,
+  true,
+  false,
+  null,
+  [],
+  [1],
+  {},
+  { a: 1 },
+);
+
+/** Every path to a value inside `valid` (not the root): `["idea", "author", "location", "city"]`, `["resource_dict", "Symbol"]`. */
+function nestedPaths(valid: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (valid === null || typeof valid !== "object") return [];
+  const entries: [string | number, unknown][] = Array.isArray(valid)
+    ? valid.map((v, i) => [i, v])
+    : Object.entries(valid);
+  return entries.flatMap(([k, v]) => [[...prefix, k], ...nestedPaths(v, [...prefix, k])]);
+}
+
+/**
+ * The valid object with up to three of its nested values changed: replaced by another type or by
+ * any JSON, removed, set to null, or given a sibling key nobody declared.
+ */
+export function mutatedDeep(valid: Record<string, unknown>): fc.Arbitrary<Record<string, unknown>> {
+  const paths = nestedPaths(valid);
+  if (paths.length === 0) return mutated(valid);
+  const op = fc.record({
+    path: fc.constantFrom(...paths),
+    kind: fc.constantFrom("retype", "retype", "replace", "drop", "null", "extra"),
+    value: fc.oneof(retyped, anyJson),
+    key: fc.oneof(hostileString, fc.constantFrom("extra", "__proto__", "constructor")),
+  });
+  return fc.array(op, { minLength: 1, maxLength: 3 }).map((ops) => {
+    const out = structuredClone(valid);
+    for (const { path, kind, value, key } of ops) {
+      let parent: unknown = out;
+      for (const k of path.slice(0, -1)) parent = (parent as Record<string | number, unknown>)?.[k];
+      if (parent === null || typeof parent !== "object") continue;
+      const at = parent as Record<string | number, unknown>;
+      const last = path.at(-1) as string | number;
+      if (kind === "drop") {
+        if (Array.isArray(at)) at.splice(Number(last), 1);
+        else delete at[last];
+      } else if (kind === "null") at[last] = null;
+      else if (kind === "extra" && !Array.isArray(at))
+        Object.defineProperty(at, key, { value, enumerable: true, writable: true, configurable: true });
+      else at[last] = kind === "retype" ? structuredClone(value) : value;
+    }
+    return out;
+  });
+}
+
 /** The valid body with deep JSON text spliced in at one of `paths` (e.g. `["resource_dict", "Symbol"]`). */
 export function deepInside(valid: Record<string, unknown>, paths: string[][]): fc.Arbitrary<string> {
   return fc.tuple(fc.constantFrom(...paths), deepJsonText).map(([path, deep]) => {
@@ -111,7 +177,8 @@ export function bodyText(
   return fc.oneof(
     { weight: 2, arbitrary: deepInside(valid, deepPaths) },
     { weight: 3, arbitrary: fc.constant(JSON.stringify(valid)) },
-    { weight: 8, arbitrary: mutated(valid).map((b) => JSON.stringify(b)) },
+    { weight: 5, arbitrary: mutated(valid).map((b) => JSON.stringify(b)) },
+    { weight: 6, arbitrary: mutatedDeep(valid).map((b) => JSON.stringify(b)) },
     { weight: 2, arbitrary: anyJson.map((v) => JSON.stringify(v) ?? "null") },
     { weight: 1, arbitrary: deepJsonText },
     { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },

@@ -1,9 +1,9 @@
 /**
  * Gateways as processes on real NATS and Redis for the hostile-input suites, two publishers and a
- * subscriber seeded through the admin API, and the checks every answer must pass (promise 5).
+ * subscriber seeded through the admin API. The checks every answer must pass are in answer-checks.ts.
  */
 import { type AdminMethod, adminClient } from "@heliograph/admin-client";
-import { ERROR_CODES, type ErrorCode, INGEST_STREAM } from "@heliograph/contracts";
+import { INGEST_STREAM } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
 import {
   type NatsServerHandle,
@@ -14,7 +14,6 @@ import {
 } from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { RawResponse } from "./raw-http.js";
 
 /** Property runs per endpoint: 1 000 in CI, 100 locally, HG_PROPERTY_RUNS to choose. */
 export const PROPERTY_RUNS = Number(process.env.HG_PROPERTY_RUNS ?? (process.env.CI === "true" ? 1_000 : 100));
@@ -118,52 +117,4 @@ export async function startHostileStack(options: {
       await base.stop();
     },
   };
-}
-
-/**
- * Promise 5 for one answer: a 4xx with exactly `{"error":{"code","message","details"}}` whose code
- * has that status, or a 2xx; never a 5xx, never anything else. Returns the problem, or undefined.
- */
-export function answerProblem(res: RawResponse, method = "GET"): string | undefined {
-  if (res.status >= 500) return `answered ${res.status} (a 5xx)`;
-  if (res.status >= 200 && res.status < 300) {
-    if (method === "HEAD") return undefined;
-    return res.json === undefined ? `answered ${res.status} with a body that is not JSON` : undefined;
-  }
-  if (res.status < 400) return `answered ${res.status}`;
-  if (method !== "HEAD" && !/^application\/json/.test(res.headers["content-type"] ?? "")) {
-    return `answered ${res.status} with content-type ${res.headers["content-type"]}`;
-  }
-  if (method === "HEAD") return undefined;
-  const error = (res.json as { error?: Record<string, unknown> } | undefined)?.error;
-  const body = res.json as Record<string, unknown> | undefined;
-  if (!body || typeof error !== "object" || error === null || Object.keys(body).join() !== "error") {
-    return `answered ${res.status} without the error body`;
-  }
-  if (Object.keys(error).sort().join() !== "code,details,message") return `error keys are ${Object.keys(error)}`;
-  if (typeof error.message !== "string" || !Array.isArray(error.details)) return "error message/details malformed";
-  const known = ERROR_CODES[error.code as ErrorCode];
-  if (!known) return `unknown error code ${JSON.stringify(error.code)}`;
-  if (known.status !== res.status) return `code ${error.code} is documented as ${known.status}, answered ${res.status}`;
-  for (const d of error.details as unknown[]) {
-    const detail = d as Record<string, unknown>;
-    if (typeof detail?.path !== "string" || typeof detail?.message !== "string") return "a detail lacks path/message";
-  }
-  return undefined;
-}
-
-/** A short printable form of a request, for failure messages. */
-export function showRequest(req: {
-  method: string;
-  path: string;
-  headers?: [string, string][];
-  body?: unknown;
-}): string {
-  const body = typeof req.body === "string" ? req.body : req.body === undefined ? "" : String(req.body);
-  return JSON.stringify({
-    method: req.method,
-    path: req.path.length > 300 ? `${req.path.slice(0, 300)}…(${req.path.length})` : req.path,
-    headers: req.headers?.map(([n, v]) => [n, v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v]),
-    body: body.length > 600 ? `${body.slice(0, 600)}…(${body.length} chars)` : body,
-  });
 }

@@ -3,16 +3,19 @@ import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { waitFor } from "@heliograph/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectationProblem } from "./answer-checks.js";
 import { headerSet, headerValue, hostileString, pathNoise, pathSegment, wireSafe } from "./arbitraries.js";
 import { type HostileStack, startHostileStack } from "./hostile-stack.js";
 import { assertEveryAnswer, request } from "./property.js";
 import type { RawRequest, RawResponse } from "./raw-http.js";
+import { ReadModel } from "./read-model.js";
 
 // Promise 5 (and 7) on the stream gateway: the read routes with hostile stream ids, event numbers,
 // batch sizes, X-Long-Poll values and Authorization headers. algorithm-1 holds three events, so a
 // valid read from -1 answers at once; everything else is sent with X-Long-Poll: 0.
 let stack: HostileStack;
 let port: number;
+let model: ReadModel;
 const HEAD = 2;
 
 beforeAll(async () => {
@@ -35,6 +38,13 @@ beforeAll(async () => {
     },
     { what: "three events in algorithm-1" },
   );
+  // As the hostile stack seeds them.
+  model = new ReadModel({
+    subscribers: new Map([
+      [stack.subscriber.token, new Set(["algorithm-1", "resource-1", "ideas-a-ideas"])],
+      [stack.otherSubscriber.token, new Set(["algorithm-2"])],
+    ]),
+  });
 }, 60_000);
 afterAll(async () => {
   await stack?.stop();
@@ -97,9 +107,15 @@ const eventNumbers = fc.oneof(
 
 const streamIds = pathSegment(["algorithm-1", "algorithm-2", "resource-1", "ideas-a-ideas", "no-such-stream"]);
 
-/** The answer of a valid read: a JSON array of consecutive events right after the number asked for. */
-function checkEvents(req: RawRequest, res: RawResponse): void {
-  if (res.status !== 200 || !Array.isArray(res.json)) return;
+/**
+ * The answer is the model's (read-model.ts: 200 exactly for a valid, entitled read, else its code),
+ * and a 200 to a stream read is a JSON array of consecutive events right after the number asked for.
+ */
+function checkRead(req: RawRequest, res: RawResponse): void {
+  const problem = expectationProblem(res, model.expect(req), req.method);
+  if (problem) throw new Error(problem);
+  if (req.method === "HEAD" || res.status !== 200 || !req.path.includes("/api/v1/stream/")) return;
+  if (!Array.isArray(res.json)) throw new Error("a 200 whose body is not a JSON array");
   const match = /\/api\/v1\/stream\/[^/]+\/(-?\d+)\/\d+$/.exec(req.path);
   const events = res.json as unknown[];
   events.forEach((e, i) => {
@@ -115,7 +131,7 @@ function checkEvents(req: RawRequest, res: RawResponse): void {
   }
 }
 
-describe("the subscriber API answers hostile requests with a 4xx error body or a valid 2xx", () => {
+describe("the subscriber API serves exactly the valid, entitled reads and refuses each bad one with its code", () => {
   it("GET /api/v1/stream/:stream_id/:event_number/:batch_size (ids, numbers, batch sizes)", async () => {
     const requests = fc
       .tuple(
@@ -132,7 +148,7 @@ describe("the subscriber API answers hostile requests with a 4xx error body or a
       .map(([method, sid, n, b, noise, a]) =>
         request(method, noise(`/api/v1/stream/${sid}/${n}/${b}`), [a, [["X-Long-Poll", "0"]]]),
       );
-    await assertEveryAnswer(port, requests, checkEvents);
+    await assertEveryAnswer(port, requests, checkRead);
     await stack.assertAlive();
   }, 300_000);
 
@@ -167,7 +183,7 @@ describe("the subscriber API answers hostile requests with a 4xx error body or a
     const requests = fc
       .tuple(longPoll, auth())
       .map(([lp, a]) => request("GET", "/api/v1/stream/algorithm-1/-1/10", [a, lp]));
-    await assertEveryAnswer(port, requests, checkEvents);
+    await assertEveryAnswer(port, requests, checkRead);
     await stack.assertAlive();
   }, 300_000);
 
@@ -175,7 +191,7 @@ describe("the subscriber API answers hostile requests with a 4xx error body or a
     const requests = fc
       .tuple(streamIds, fc.constantFrom("/", ""), pathNoise, auth())
       .map(([sid, slash, noise, a]) => request("GET", noise(`/api/v1/stream/${sid}${slash}`), [a]));
-    await assertEveryAnswer(port, requests, checkEvents);
+    await assertEveryAnswer(port, requests, checkRead);
     await stack.assertAlive();
   }, 300_000);
 
@@ -190,7 +206,7 @@ describe("the subscriber API answers hostile requests with a 4xx error body or a
       .map(([channel, idea, noise, a]) =>
         request("GET", noise(idea === null ? `/api/v1/ideas/${channel}` : `/api/v1/ideas/${channel}/${idea}`), [a]),
       );
-    await assertEveryAnswer(port, requests);
+    await assertEveryAnswer(port, requests, checkRead);
     await stack.assertAlive();
   }, 300_000);
 });

@@ -112,11 +112,20 @@ describe("checkLedger", () => {
   });
 
   it("refuses events nobody published, events in another stream and a wrong data.id", () => {
-    const publishes = [publish(0), publish(1, undefined, T)];
+    // Publish 1 goes to T, publish 2 to S; publish 2's only event is found in T.
+    const publishes = [publish(0), publish(1, undefined, T), publish(2)];
     const stranger: LedgerEvent = { event_number: 1, data: { id: "x", ticker_symbol: "nobody" } };
     const wrongId: LedgerEvent = { event_number: 0, data: { id: "other", ticker_symbol: "m1" } };
-    const report = checkLedger({ publishes, streams: { [S]: [event(0, 0), stranger], [T]: [wrongId] } });
+    const misplaced = event(1, 2);
+    const report = checkLedger({ publishes, streams: { [S]: [event(0, 0), stranger], [T]: [wrongId, misplaced] } });
     expect(report.violations).toContainEqual({ kind: "unknown-event", streamId: S, eventNumber: 1, marker: "nobody" });
+    expect(report.violations).toContainEqual({
+      kind: "wrong-stream",
+      key: "k2",
+      expected: S,
+      actual: T,
+      eventNumber: 1,
+    });
     expect(report.violations).toContainEqual({
       kind: "id-mismatch",
       key: "k1",
@@ -124,6 +133,8 @@ describe("checkLedger", () => {
       answerId: "id1",
       eventId: "other",
     });
+    expect(report.violations.map((v) => v.kind).sort()).toEqual(["id-mismatch", "unknown-event", "wrong-stream"]);
+    expect(report.ok).toBe(false);
   });
 
   it("notices retries answered with different ids, and answers that are not a retryable error", () => {

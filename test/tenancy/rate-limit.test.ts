@@ -1,8 +1,15 @@
 import { adminCall } from "@heliograph/admin-client";
-import type { PublisherCredentials, SubscriberCredentials } from "@heliograph/contracts";
+import {
+  EVENTS_STREAM,
+  INGEST_STREAM,
+  type PublisherCredentials,
+  type SubscriberCredentials,
+} from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
 import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Small limits so the test reaches them with a handful of requests: 1 per second, burst 2.
@@ -17,6 +24,8 @@ let stack: Stack;
 let dev: DevConfig;
 let other: PublisherCredentials;
 let otherSubscriber: SubscriberCredentials;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
 
 const admin = <T>(path: string, body: unknown) =>
   adminCall<T>({ url: stack.ingest.url, token: stack.adminToken }, "POST", path, body);
@@ -32,9 +41,12 @@ beforeAll(async () => {
   other = await admin<PublisherCredentials>("/publishers", { id: "other-publisher", name: "Other" });
   await admin("/algorithms", { id: 2, name: "Other's", publisher_id: other.id });
   otherSubscriber = await admin<SubscriberCredentials>("/subscribers", { name: "Other", streams: ["algorithm-2"] });
+  nc = await connect({ servers: stack.nats.url });
+  jsm = await jetstreamManager(nc);
 }, 90_000);
 
 afterAll(async () => {
+  await nc?.close();
   await stack?.stop();
 });
 
@@ -63,16 +75,22 @@ describe("rate limits per key", () => {
     expect((await publish(other, 2)).status).toBe(202);
 
     const accepted = statuses.filter((s) => s === 202).length;
-    // Exactly the accepted publishes of the limited publisher were numbered: its stream's head says so.
+    // INGEST is a work queue: empty once the sequencer has numbered (and acked) every stored
+    // publish. Only then is a count final; a head seen earlier could still grow.
+    await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {
+      what: "INGEST drained by the sequencer",
+    });
+    // Exactly the accepted publishes were numbered, and nothing else: the heads and the events say so.
     const headOf = async (sid: string) => {
       const res = await fetch(`${stack.ingest.url}/admin/v1/streams/${sid}`, {
         headers: { authorization: `Bearer ${stack.adminToken}` },
       });
       return ((await res.json()) as { head: number }).head;
     };
-    await waitFor(async () => (await headOf("algorithm-1")) === accepted - 1 && (await headOf("algorithm-2")) === 0, {
-      what: "the accepted publishes numbered",
-    });
+    expect(await headOf("algorithm-1")).toBe(accepted - 1);
+    expect(await headOf("algorithm-2")).toBe(0);
+    const subjects = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: "events.>" });
+    expect(subjects.state.subjects).toEqual({ "events.algorithm-1": accepted, "events.algorithm-2": 1 });
   });
 
   it("a subscriber over its limit gets 429 with Retry-After; another subscriber is unaffected", async () => {

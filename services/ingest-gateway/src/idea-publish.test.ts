@@ -170,7 +170,8 @@ describe("X-Heliograph-Wait", () => {
     expect(res.statusCode, res.body).toBe(202);
     expect(PublishAccepted.parse(res.json()).id).toBe("wait-bound");
     expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(2_000);
+    // At its bound, not absurdly late (a loaded machine may add seconds).
+    expect(elapsed).toBeLessThan(300 + 4_000);
   });
 
   it("0 does not wait", async () => {

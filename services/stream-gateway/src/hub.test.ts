@@ -65,8 +65,8 @@ describe("the waiter hub", () => {
     expect(res.status).toBe(200);
     expect(body).toBe(`[${text}]`);
     expect(res.headers.get("x-heliograph-head")).toBe("5");
-    expect(answered - t0).toBeLessThan(2_000);
-    // Measured latency from the publish call to the answer, for the report.
+    // Woken by the event, not by its 10 s bound; how soon is B2 of the benchmark (bench/).
+    expect(answered - t0).toBeLessThan(5_000);
     console.info(`long-poll wake latency: ${(answered - published).toFixed(1)} ms after publish`);
     await waitersAre(0);
   });
@@ -82,7 +82,8 @@ describe("the waiter hub", () => {
     const answers = await Promise.all(pending.map(async (p) => (await p).text()));
     const elapsed = performance.now() - t0;
     expect(new Set(answers)).toEqual(new Set([`[${text}]`]));
-    expect(elapsed).toBeLessThan(2_000);
+    // All woken by the one event, not by their 20 s bound; how soon is the benchmark's business.
+    expect(elapsed).toBeLessThan(10_000);
     console.info(`100 waiters answered ${elapsed.toFixed(1)} ms after one publish`);
     await waitersAre(0);
     expect(await serverConsumers()).toHaveLength(1);
@@ -109,7 +110,8 @@ describe("the waiter hub", () => {
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
     await waitersAre(0);
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Dropped when the client went, not at its 30 s bound.
+    expect(performance.now() - t0).toBeLessThan(15_000);
     expect(fx.app.hub.stats().streams).toBe(0);
   });
 

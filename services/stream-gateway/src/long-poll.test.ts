@@ -61,7 +61,8 @@ describe("read-or-wait", () => {
       { redis: fx.redis, hub, reads, readState: coalescedStateReader(fx.redis) },
       request(sid, 0, 10_000),
     );
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Found by the recheck, not at its 10 s bound.
+    expect(performance.now() - t0).toBeLessThan(5_000);
     expect(answer).toMatchObject({ kind: "events", head: 1, status: "live", outcome: "rechecked" });
     if (answer.kind !== "events") throw new Error("unreachable");
     expect((JSON.parse(answer.body) as { event_number: number }[]).map((e) => e.event_number)).toEqual([1]);
@@ -88,7 +89,8 @@ describe("read-or-wait", () => {
     const elapsed = performance.now() - t0;
     expect(answer).toMatchObject({ kind: "events", body: "[]", head: -1, outcome: "empty" });
     expect(elapsed).toBeGreaterThanOrEqual(590);
-    expect(elapsed).toBeLessThan(1_000);
+    // At its bound, not absurdly late (a loaded machine may add seconds).
+    expect(elapsed).toBeLessThan(600 + 4_000);
   });
 });
 
@@ -112,8 +114,9 @@ describe("the status of a held poll's answer is read when the wait ends", () => 
     await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "a held poll" });
     // What the sequencer does when event 1 is numbered and the next publish breaks the rules:
     // the halt is written before event 1 reaches EVENTS here, so the woken poll must see it.
+    const [eventOne] = await fx.sequencer.appendHistory(sid, 1);
     await fx.sequencer.halt(sid);
-    await fx.sequencer.append(sid);
+    await fx.sequencer.publish(sid, 1, eventOne as string);
     const answer = await pending;
     expect(answer).toMatchObject({ kind: "events", head: 1, status: "halted", outcome: "woken" });
     if (answer.kind !== "events") throw new Error("unreachable");

@@ -12,6 +12,8 @@ const HALTED = "ideas-halted";
 const EMPTY = "ideas-empty";
 const OTHER = "ideas-other";
 const HALTS_LATER = "ideas-halts-later";
+/** How late past its bound a held poll may answer on a loaded machine and still count as on time. */
+const LATE_MS = 4_000;
 
 const get = (path: string, headers: Record<string, string> = {}, bearer: string | null = token) =>
   fetch(`${fx.url}${path}`, {
@@ -46,7 +48,8 @@ describe("the trade-ideas document's semantics", () => {
     const t0 = performance.now();
     const res = await get(`/api/v1/stream/${FIVE}/3/5`, { "x-long-poll": "10" });
     const body = await events(res);
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Not held: far from its 10 s bound.
+    expect(performance.now() - t0).toBeLessThan(5_000);
     expect(body.map((e) => e.event_number)).toEqual([4]);
     expect(res.headers.get(STREAM_HEAD_HEADER)).toBe("4");
     expect(res.headers.get(STREAM_STATUS_HEADER)).toBe("live");
@@ -75,14 +78,15 @@ describe("the trade-ideas document's semantics", () => {
     expect(text).toBe("[]");
     expect(res.headers.get(STREAM_HEAD_HEADER)).toBe("4");
     expect(elapsed).toBeGreaterThanOrEqual(990);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(elapsed).toBeLessThan(1_000 + LATE_MS);
   });
 
   it("X-Long-Poll: 0 answers [] at once", async () => {
     const t0 = performance.now();
     const body = await events(await get(`/api/v1/stream/${FIVE}/4/5`, { "x-long-poll": "0" }));
     expect(body).toEqual([]);
-    expect(performance.now() - t0).toBeLessThan(500);
+    // Not held for the default 5 s bound.
+    expect(performance.now() - t0).toBeLessThan(2_500);
   });
 
   it("a stream with no events answers [] with head -1", async () => {
@@ -225,7 +229,7 @@ describe("a halted stream", () => {
     expect(await events(res)).toEqual([]);
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(490);
-    expect(elapsed).toBeLessThan(1_000);
+    expect(elapsed).toBeLessThan(500 + LATE_MS);
     expect(res.headers.get(STREAM_STATUS_HEADER)).toBe("halted");
     expect(res.headers.get(STREAM_HEAD_HEADER)).toBe("2");
   });
@@ -325,7 +329,8 @@ describe("shutdown", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("[]");
     expect(res.headers.get("connection")).toBe("close");
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    // Released by the close, not at its 30 s bound.
+    expect(performance.now() - t0).toBeLessThan(15_000);
     expect(other.app.hub.stats().consumers).toBe(0);
   });
 });

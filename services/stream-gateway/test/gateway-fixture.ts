@@ -1,5 +1,6 @@
-// Test support only: a real nats-server and redis-server, the app listening on a free port, and a
-// stand-in for the sequencer that writes exactly what the real one writes, in the same order.
+// Test support only: a real nats-server and redis-server, the app listening on a free port, and
+// events numbered by the sequencer's own step (runSequenceStep, the Lua script), then published
+// to EVENTS as the sequencer does: Redis first, EVENTS after.
 import {
   eventBodyText,
   eventMsgId,
@@ -7,9 +8,8 @@ import {
   eventText,
   type IdeaEvent,
   type IdeaEventType,
-  type IdeaProjection,
   type IdeaPublishRequest,
-  reduceIdea,
+  type IngestMessage,
   type StreamId,
 } from "@heliograph/contracts";
 import {
@@ -20,126 +20,123 @@ import {
   type NatsConnection,
   type Redis,
 } from "@heliograph/platform";
-import {
-  ControlPlane,
-  ideaStateText,
-  LOG_EVENT_FIELD,
-  LOG_INGEST_FIELD,
-  logEntryId,
-  readIdeaProjection,
-  streamKeys,
-} from "@heliograph/store";
+import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequencer/sequence-step";
+import { ControlPlane, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { buildApp, type StreamGatewayApp } from "../src/app.js";
 
-/** Writes events as the sequencer does: Redis log entry, then head, and only then EVENTS. */
+/** The lease epoch the fixture numbers under: one owner, never taken over. */
+const EPOCH = 1;
+const APPLIED_TTL_SECONDS = 86_400;
+/** Messages per step call when writing history in bulk. */
+const STEP_BATCH = 200;
+
+/**
+ * Numbers events with the sequencer's step (the same Lua script and inputs as the sequencer) and
+ * publishes them to EVENTS as the sequencer does, after Redis holds them.
+ */
 export class SequencerStandIn {
-  private readonly next = new Map<StreamId, number>();
+  private ingestCount = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly js: JetStreamClient,
   ) {}
 
+  private message(
+    streamId: StreamId,
+    eventType: IngestMessage["event_type"],
+    data: IngestMessage["data"],
+  ): IngestMessage {
+    return {
+      ingest_id: `ing-${streamId}-${++this.ingestCount}`,
+      stream_id: streamId,
+      publisher_id: "pub-test",
+      event_type: eventType,
+      data,
+      received_at: new Date().toISOString(),
+    };
+  }
+
+  /** The generic event `n` of a stream: an IdeaOpened of idea `idea-<n>`, with `extra` in its data. */
+  private generic(streamId: StreamId, n: number, extra: Record<string, unknown>): IngestMessage {
+    return this.message(streamId, "IdeaOpened", {
+      id: `idea-${n}`,
+      timestamp: "2018-06-04T14:34:43.393Z",
+      comment: `event ${n}`,
+      ...extra,
+    });
+  }
+
+  /** The text the step writes for the generic event `n` (for tests that write Redis themselves). */
   eventText(streamId: StreamId, n: number, extra: Record<string, unknown> = {}): string {
-    const body = eventBodyText(
-      {
-        ingest_id: `ing-${streamId}-${n}`,
-        stream_id: streamId,
-        publisher_id: "pub-test",
-        event_type: "IdeaOpened",
-        data: { id: `idea-${n}`, timestamp: "2018-06-04T14:34:43.393Z", comment: `event ${n}`, ...extra },
-        received_at: new Date().toISOString(),
-      },
-      new Date().toISOString(),
-    );
-    return eventText(n, body);
+    return eventText(n, eventBodyText(this.generic(streamId, n, extra), new Date().toISOString()));
   }
 
   private async nextNumber(streamId: StreamId): Promise<number> {
-    let n = this.next.get(streamId);
-    if (n === undefined) {
-      const head = await this.redis.get(streamKeys(streamId).head);
-      n = head === null ? 0 : Number(head) + 1;
-    }
-    this.next.set(streamId, n + 1);
-    return n;
+    const head = await this.redis.get(streamKeys(streamId).head);
+    return head === null ? 0 : Number(head) + 1;
+  }
+
+  /** Runs the step over `messages`; every one must be numbered, in order, from `first`. */
+  private async number(streamId: StreamId, messages: IngestMessage[], first: number): Promise<string[]> {
+    const publishedAt = new Date().toISOString();
+    const inputs = messages.map((m) => stepInputOf(m, JSON.stringify(m), publishedAt));
+    const { outcomes } = await runSequenceStep(this.redis, streamId, EPOCH, APPLIED_TTL_SECONDS, inputs);
+    return outcomes.map((outcome: StepOutcome, i) => {
+      if (outcome.kind !== "numbered" || outcome.eventNumber !== first + i) {
+        throw new Error(`the step did not number ${streamId} event ${first + i}: ${JSON.stringify(outcome)}`);
+      }
+      return outcome.text;
+    });
+  }
+
+  /** Publishes an event already numbered (by appendHistory) to EVENTS, as the sequencer does after Redis. */
+  async publish(streamId: StreamId, n: number, text: string): Promise<void> {
+    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n) });
   }
 
   /** Appends one event and publishes it; returns its text. */
   async append(streamId: StreamId, extra: Record<string, unknown> = {}): Promise<{ n: number; text: string }> {
     const n = await this.nextNumber(streamId);
-    const text = this.eventText(streamId, n, extra);
-    const keys = streamKeys(streamId);
-    await this.redis.xadd(keys.log, logEntryId(n), LOG_EVENT_FIELD, text, LOG_INGEST_FIELD, `ing-${n}`);
-    await this.redis.set(keys.head, String(n));
-    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n) });
-    return { n, text };
+    const [text] = await this.number(streamId, [this.generic(streamId, n, extra)], n);
+    await this.publish(streamId, n, text as string);
+    return { n, text: text as string };
   }
 
   /** Appends `count` events to Redis only (bulk history nobody is waiting on); returns their texts. */
   async appendHistory(streamId: StreamId, count: number, extra: Record<string, unknown> = {}): Promise<string[]> {
-    const keys = streamKeys(streamId);
     const texts: string[] = [];
-    const pipeline = this.redis.pipeline();
-    let last = -1;
-    for (let i = 0; i < count; i++) {
-      last = await this.nextNumber(streamId);
-      const text = this.eventText(streamId, last, extra);
-      texts.push(text);
-      pipeline.xadd(keys.log, logEntryId(last), LOG_EVENT_FIELD, text, LOG_INGEST_FIELD, `ing-${last}`);
+    for (let done = 0; done < count; ) {
+      const n = await this.nextNumber(streamId);
+      const size = Math.min(STEP_BATCH, count - done);
+      const batch = Array.from({ length: size }, (_, i) => this.generic(streamId, n + i, extra));
+      texts.push(...(await this.number(streamId, batch, n)));
+      done += size;
     }
-    pipeline.set(keys.head, String(last));
-    await pipeline.exec();
     return texts;
   }
 
-  /**
-   * Appends one idea event with the idea's state as the sequencer's step writes it in the same
-   * script: projection (contracts reduceIdea), compact state and the open set. Returns the event.
-   */
+  /** Appends one idea event (the step keeps the idea's state, as for the sequencer); returns the event. */
   async appendIdea(streamId: StreamId, eventType: IdeaEventType, data: IdeaPublishRequest): Promise<IdeaEvent> {
     const n = await this.nextNumber(streamId);
-    const body = eventBodyText(
-      {
-        ingest_id: `ing-${streamId}-${n}`,
-        stream_id: streamId,
-        publisher_id: "pub-test",
-        event_type: eventType,
-        data,
-        received_at: new Date().toISOString(),
-      },
-      new Date().toISOString(),
-    );
-    const text = eventText(n, body);
-    const event = JSON.parse(text) as IdeaEvent;
-    const before = await readIdeaProjection(this.redis, streamId, data.id);
-    const projection = reduceIdea(before === undefined ? undefined : (JSON.parse(before) as IdeaProjection), event);
-    const keys = streamKeys(streamId);
-    const tx = this.redis
-      .multi()
-      .xadd(keys.log, logEntryId(n), LOG_EVENT_FIELD, text, LOG_INGEST_FIELD, `ing-${n}`)
-      .set(keys.head, String(n))
-      .hset(keys.ideas, data.id, JSON.stringify(projection))
-      .hset(
-        keys.ideaState,
-        data.id,
-        ideaStateText({ state: projection.state, timestamp: projection.timestamp, events: projection.events }),
-      );
-    if (projection.state === "open") tx.sadd(keys.openIdeas, data.id);
-    else tx.srem(keys.openIdeas, data.id);
-    await tx.exec();
-    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n) });
-    return event;
+    const [text] = await this.number(streamId, [this.message(streamId, eventType, data)], n);
+    await this.publish(streamId, n, text as string);
+    return JSON.parse(text as string) as IdeaEvent;
   }
 
-  async halt(streamId: StreamId, reason = "IdeaUpdated for an idea that is not open"): Promise<void> {
-    await this.redis.hset(streamKeys(streamId).status, {
-      status: "halted",
-      reason,
-      since: new Date().toISOString(),
+  /** Halts the stream the way a real one halts: the step is given an update of an idea never opened. */
+  async halt(streamId: StreamId): Promise<void> {
+    const message = this.message(streamId, "IdeaUpdated", {
+      id: `never-opened-${this.ingestCount}`,
+      timestamp: "2018-06-04T14:34:43.393Z",
     });
+    const { outcomes } = await runSequenceStep(this.redis, streamId, EPOCH, APPLIED_TTL_SECONDS, [
+      stepInputOf(message, JSON.stringify(message), new Date().toISOString()),
+    ]);
+    if (outcomes[0]?.kind !== "halted")
+      throw new Error(`the step did not halt ${streamId}: ${JSON.stringify(outcomes)}`);
   }
 }
 

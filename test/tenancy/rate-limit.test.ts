@@ -3,6 +3,7 @@ import {
   EVENTS_STREAM,
   INGEST_STREAM,
   type PublisherCredentials,
+  type StreamInfo,
   type SubscriberCredentials,
 } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
@@ -81,12 +82,8 @@ describe("rate limits per key", () => {
       what: "INGEST drained by the sequencer",
     });
     // Exactly the accepted publishes were numbered, and nothing else: the heads and the events say so.
-    const headOf = async (sid: string) => {
-      const res = await fetch(`${stack.ingest.url}/admin/v1/streams/${sid}`, {
-        headers: { authorization: `Bearer ${stack.adminToken}` },
-      });
-      return ((await res.json()) as { head: number }).head;
-    };
+    const headOf = async (sid: string) =>
+      (await adminCall<StreamInfo>({ url: stack.ingest.url, token: stack.adminToken }, "GET", `/streams/${sid}`)).head;
     expect(await headOf("algorithm-1")).toBe(accepted - 1);
     expect(await headOf("algorithm-2")).toBe(0);
     const subjects = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: "events.>" });

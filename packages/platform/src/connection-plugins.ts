@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
@@ -48,7 +49,12 @@ export const redisPlugin = fp<ConnectionPluginOptions<Redis>>(
     app.decorate("redis", client);
     if (close) {
       app.addHook("onClose", async () => {
-        if (client.status !== "end") await client.quit();
+        if (client.status === "end") return;
+        // quit() answers before the socket has closed; the app is closed once it has.
+        const ended = once(client, "end");
+        // A client that cannot send QUIT (Redis is down) is closed on our side instead.
+        await client.quit().catch(() => client.disconnect());
+        await ended;
       });
     }
   },

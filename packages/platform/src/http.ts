@@ -131,7 +131,8 @@ export function parseRequestPart<S extends z.ZodType>(
 /**
  * For a scope whose hooks parse the headers themselves (with {@link parseRequestPart}, before the
  * body is read): a route's `headers` schema then documents them in the OpenAPI document and is not
- * parsed a second time. Other parts are validated as usual.
+ * parsed a second time. Other parts are validated as usual. Handlers read what the hook parsed
+ * (a request decoration), not `req.headers`: that holds the raw text whatever its declared type.
  */
 export function headersParsedByHooks(scope: FastifyInstance): void {
   scope.setValidatorCompiler<z.ZodType>((route) =>

@@ -6,6 +6,7 @@ export * from "./headers.js";
 export * from "./ideas.js";
 export * from "./partition.js";
 export * from "./publish.js";
+export * from "./request-parts.js";
 export * from "./resource.js";
 export * from "./stream-id.js";
 export * from "./stream-read.js";

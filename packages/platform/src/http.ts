@@ -1,7 +1,20 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { detailsFromIssues, ERROR_CODES, type ErrorCode, HeliographError, MAX_BODY_BYTES } from "@heliograph/contracts";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from "fastify";
+import {
+  ALIAS_CONFLICT,
+  detailsFromIssues,
+  type ErrorCode,
+  errorCodeOfIssue,
+  HeliographError,
+  MAX_BODY_BYTES,
+} from "@heliograph/contracts";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -11,12 +24,22 @@ import {
 } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
+import type { z } from "zod";
 
 export type HttpApp = FastifyInstance<
   import("node:http").Server,
   import("node:http").IncomingMessage,
   import("node:http").ServerResponse,
   Logger,
+  ZodTypeProvider
+>;
+
+/** An encapsulated scope of an {@link HttpApp} (a plugin's `scope`), where routes are declared. */
+export type HttpScope = FastifyInstance<
+  import("node:http").Server,
+  import("node:http").IncomingMessage,
+  import("node:http").ServerResponse,
+  FastifyBaseLogger,
   ZodTypeProvider
 >;
 
@@ -33,8 +56,6 @@ export interface HttpAppOptions {
   keepAliveTimeoutMs?: number;
 }
 
-const ALIAS_CONFLICT_MARK = "alias_conflict";
-
 export function sendError(reply: FastifyReply, error: HeliographError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
   return reply.code(error.statusCode).type("application/json").send(error.toBody());
@@ -45,16 +66,14 @@ export function toHeliographError(err: FastifyError | HeliographError | Error): 
   if (err instanceof HeliographError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
     const context = (err as { validationContext?: string }).validationContext;
-    const details = err.validation.map((v) => ({
-      path: [context === "body" ? "" : context, ...v.instancePath.split("/")].filter(Boolean).join("."),
-      message: v.message ?? "invalid",
-    }));
-    const conflict = err.validation.some(
-      (v) =>
-        (v.params as Record<string, unknown>)?.params &&
-        ALIAS_CONFLICT_MARK in ((v.params as { params: Record<string, unknown> }).params ?? {}),
+    return refusalOfIssues(
+      err.validation.map((v) => ({
+        path: v.instancePath.split("/").filter(Boolean),
+        message: v.message ?? "invalid",
+        params: (v.params as { params?: unknown }).params,
+      })),
+      context === "body" ? undefined : context,
     );
-    return new HeliographError(conflict ? "SIGNAL_FIELD_CONFLICT" : "VALIDATION_FAILED", { details });
   }
   const fe = err as FastifyError;
   const byCode: Record<string, ErrorCode> = {
@@ -78,6 +97,47 @@ export function toHeliographError(err: FastifyError | HeliographError | Error): 
     return new HeliographError("VALIDATION_FAILED", { message: err.message, cause: err });
   }
   return new HeliographError("INTERNAL", { cause: err });
+}
+
+type Issue = { path: readonly PropertyKey[]; message: string; params?: unknown };
+
+/**
+ * The 400 of a refused request part: the code the first coded issue names (a header's or a
+ * parameter's own, see contracts `ISSUE_ERROR_CODE`), else VALIDATION_FAILED; details name each
+ * field under `part` (`headers.x-long-poll`, `params.event_number`; a body's fields bare).
+ */
+function refusalOfIssues(issues: readonly Issue[], part: string | undefined): HeliographError {
+  const details = detailsFromIssues(issues, part);
+  const conflict = issues.some((issue) => (issue.params as Record<string, unknown> | undefined)?.[ALIAS_CONFLICT]);
+  const coded = issues.map((issue) => errorCodeOfIssue(issue.params)).find((code) => code !== undefined);
+  const code: ErrorCode = coded ?? (conflict ? "SIGNAL_FIELD_CONFLICT" : "VALIDATION_FAILED");
+  return new HeliographError(code, { details });
+}
+
+/**
+ * Parses a request part (its headers, in a hook that runs before the body is read) with its
+ * contracts schema, once: the parsed value, or the same 400 Fastify's own validation would give.
+ */
+export function parseRequestPart<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  part: "headers" | "params",
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw refusalOfIssues(result.error.issues, part);
+  return result.data;
+}
+
+/**
+ * For a scope whose hooks parse the headers themselves (with {@link parseRequestPart}, before the
+ * body is read): a route's `headers` schema then documents them in the OpenAPI document and is not
+ * parsed a second time. Other parts are validated as usual. Handlers read what the hook parsed
+ * (a request decoration), not `req.headers`: that holds the raw text whatever its declared type.
+ */
+export function headersParsedByHooks(scope: FastifyInstance): void {
+  scope.setValidatorCompiler<z.ZodType>((route) =>
+    route.httpPart === "headers" ? () => true : validatorCompiler(route),
+  );
 }
 
 /**
@@ -121,7 +181,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   app.setSerializerCompiler(serializerCompiler);
 
   let closing = false;
-  app.decorate("heliographClosing", () => closing);
   app.addHook("onClose", async () => {
     closing = true;
   });
@@ -231,6 +290,3 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
-
-export const errorStatus = (code: ErrorCode): number => ERROR_CODES[code].status;
-export { detailsFromIssues };

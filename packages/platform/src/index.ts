@@ -1,5 +1,6 @@
 export * from "./backing-service.js";
 export * from "./config.js";
+export * from "./connection-plugins.js";
 export * from "./http.js";
 export * from "./jetstream-publisher.js";
 export * from "./logger.js";
@@ -7,4 +8,5 @@ export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./rate-limit.js";
 export * from "./redis.js";
+export * from "./service.js";
 export * from "./shutdown.js";

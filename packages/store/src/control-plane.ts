@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   type Algorithm,
   algorithmStreamId,
@@ -20,11 +20,7 @@ import {
 } from "@heliograph/contracts";
 import type { Redis } from "ioredis";
 import { controlPlaneKeys as K } from "./keys.js";
-import { newSecret } from "./secrets.js";
-
-const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
-// Compared against when the API key is unknown, so a miss costs the same as a wrong secret.
-const DUMMY_HASH = sha256("heliograph-dummy-secret");
+import { newSecret, secretComparison, secretHash, storedDigest } from "./secrets.js";
 
 /**
  * Publishers, resources, algorithms, idea channels and subscribers, kept in Redis. Secrets are random 256-bit
@@ -66,7 +62,7 @@ export class ControlPlane {
       });
     await this.redis
       .multi()
-      .hset(K.publisher(id), { ...publisher, secret_hash: sha256(apiSecret).toString("hex") })
+      .hset(K.publisher(id), { ...publisher, secret_hash: secretHash(apiSecret) })
       .set(K.apiKey(apiKey), id)
       .sadd(K.publisherIndex, id)
       .exec();
@@ -82,7 +78,7 @@ export class ControlPlane {
     await this.redis
       .multi()
       .del(K.apiKey(existing.api_key))
-      .hset(K.publisher(id), { api_key: apiKey, secret_hash: sha256(apiSecret).toString("hex") })
+      .hset(K.publisher(id), { api_key: apiKey, secret_hash: secretHash(apiSecret) })
       .set(K.apiKey(apiKey), id)
       .exec();
     this.cache.clear();
@@ -110,9 +106,8 @@ export class ControlPlane {
       const hash = id ? await this.redis.hget(K.publisher(id), "secret_hash") : null;
       return { id, hash };
     });
-    const expected = found.hash ? Buffer.from(found.hash, "hex") : DUMMY_HASH;
-    const matches = timingSafeEqual(sha256(apiSecret), expected);
-    if (!found.id || !found.hash || !matches)
+    // An unknown key is compared too (against a dummy), so it answers as slowly as a wrong secret.
+    if (!secretComparison.matches(apiSecret, storedDigest(found.hash)) || !found.id)
       throw new HeliographError("AUTH_INVALID", { message: "API-KEY or API-SECRET is not valid" });
     return found.id;
   }
@@ -234,8 +229,8 @@ export class ControlPlane {
     const createdAt = new Date().toISOString();
     const tx = this.redis
       .multi()
-      .hset(K.subscriber(id), { id, name: req.name, created_at: createdAt, token_hash: sha256(token).toString("hex") })
-      .set(K.tokenHash(sha256(token).toString("hex")), id)
+      .hset(K.subscriber(id), { id, name: req.name, created_at: createdAt, token_hash: secretHash(token) })
+      .set(K.tokenHash(secretHash(token)), id)
       .sadd(K.subscriberIndex, id);
     if (req.streams.length > 0) tx.sadd(K.subscriberStreams(id), ...req.streams);
     await tx.exec();
@@ -267,10 +262,18 @@ export class ControlPlane {
   async authenticateSubscriber(authorization: string | undefined): Promise<string> {
     const match = authorization ? /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization) : null;
     if (!match) throw new HeliographError("AUTH_MISSING", { message: "Send Authorization: Bearer <token>" });
-    const hash = sha256(match[1] as string).toString("hex");
-    const id = await this.cached(`tok:${hash}`, () => this.redis.get(K.tokenHash(hash)));
-    if (!id) throw new HeliographError("AUTH_INVALID", { message: "The bearer token is not valid" });
-    return id;
+    const token = match[1] as string;
+    const hash = secretHash(token);
+    const found = await this.cached(`tok:${hash}`, async () => {
+      const id = await this.redis.get(K.tokenHash(hash));
+      const stored = id ? await this.redis.hget(K.subscriber(id), "token_hash") : null;
+      return { id, stored };
+    });
+    // Found by its hash, the token is still compared with the subscriber's stored one (and an
+    // unknown token with a dummy), so every token takes the same path as for publishers.
+    if (!secretComparison.matches(token, storedDigest(found.stored)) || !found.id)
+      throw new HeliographError("AUTH_INVALID", { message: "The bearer token is not valid" });
+    return found.id;
   }
 
   async isEntitled(subscriberId: string, streamId: StreamId): Promise<boolean> {

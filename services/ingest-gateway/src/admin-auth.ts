@@ -1,20 +1,18 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { HeliographError } from "@heliograph/contracts";
+import { secretComparison, secretDigest } from "@heliograph/store";
 import type { FastifyRequest } from "fastify";
 
-const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
-
 /**
- * onRequest hook of the admin API: `Authorization: Bearer <ADMIN_TOKEN>`. Both sides are hashed
- * first so the comparison is constant time whatever the length of what was sent.
+ * onRequest hook of the admin API: `Authorization: Bearer <ADMIN_TOKEN>`, compared as every
+ * secret is (`secretComparison`: digests of equal length, constant time).
  */
 export function adminAuthHook(adminToken: string) {
-  const expected = sha256(adminToken);
+  const expected = secretDigest(adminToken);
   return async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     const match = typeof header === "string" ? /^Bearer\s+(\S{1,1024})\s*$/i.exec(header) : null;
     if (!match) throw new HeliographError("AUTH_MISSING", { message: "Send Authorization: Bearer <admin token>" });
-    if (!timingSafeEqual(sha256(match[1] as string), expected)) {
+    if (!secretComparison.matches(match[1] as string, expected)) {
       throw new HeliographError("AUTH_INVALID", { message: "The admin token is not valid" });
     }
   };

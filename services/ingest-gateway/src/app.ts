@@ -3,8 +3,10 @@ import {
   createMetricsRegistry,
   type HttpApp,
   type Logger,
+  natsPlugin,
   RateLimiter,
   type Registry,
+  redisPlugin,
 } from "@heliograph/platform";
 import { ControlPlane } from "@heliograph/store";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -22,6 +24,8 @@ export interface IngestGatewayDeps {
   redis: Redis;
   config: IngestConfig;
   metrics?: Registry;
+  /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
+  ownConnections?: boolean;
 }
 
 /** The ingest gateway's HTTP app: publisher API under /api/v1, admin API under /admin/v1. Never listens. */
@@ -49,6 +53,8 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
       { name: "redis", check: () => redis.ping() },
     ],
   });
+  await app.register(redisPlugin, { client: redis, close: deps.ownConnections });
+  await app.register(natsPlugin, { client: nc, close: deps.ownConnections });
   // Fastify parses text/plain by default; a publish is JSON or a 415.
   app.removeContentTypeParser("text/plain");
 

@@ -2,28 +2,9 @@ import { createHash, randomUUID } from "node:crypto";
 import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
 import { fromBackingService } from "@heliograph/platform";
 import { idempotencyKey, ingestRecordKey } from "@heliograph/store";
-import type { FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 
 const sha256hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
-
-/** 1 to 255 visible ASCII characters (0x21–0x7E). */
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-
-/**
- * The request's Idempotency-Key, undefined when absent, or a 400 IDEMPOTENCY_KEY_INVALID.
- * Sent twice (an array, or Node's comma-joined form with a space) is invalid too.
- */
-export function idempotencyKeyOf(req: FastifyRequest): string | undefined {
-  const raw = req.headers[IDEMPOTENCY_KEY_HEADER];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== "string" || !KEY_PATTERN.test(raw)) {
-    throw new HeliographError("IDEMPOTENCY_KEY_INVALID", {
-      details: [{ path: `headers.${IDEMPOTENCY_KEY_HEADER}`, message: "must be 1 to 255 visible ASCII characters" }],
-    });
-  }
-  return raw;
-}
 
 /**
  * The ingest id of a publish. With an Idempotency-Key it is derived from the publisher and the key

@@ -15,6 +15,8 @@ import {
   ideaBodyProblems,
   ideaTransitionViolation,
   PublishAccepted,
+  PublisherAuthHeaders,
+  PublishHeaders,
   PublishSequenced,
   PublishStatus,
   resourceStreamId,
@@ -29,16 +31,10 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import {
-  type IdempotencyRecord,
-  type IdempotencyStore,
-  idempotencyKeyOf,
-  ingestIdFor,
-  requestHash,
-} from "./idempotency.js";
+import { type IdempotencyRecord, type IdempotencyStore, ingestIdFor, requestHash } from "./idempotency.js";
 import type { IngestPublisher } from "./ingest-publisher.js";
-import { publisherAuthHook, publisherOf } from "./publisher-auth.js";
-import { type SequencedWaiter, type SequencedWaiters, waitMsOf } from "./sequenced-waiters.js";
+import { authenticatePublishers, publisherOf, publishOptionsOf } from "./publisher-auth.js";
+import type { SequencedWaiter, SequencedWaiters } from "./sequenced-waiters.js";
 
 export interface PublishRoutesDeps {
   controlPlane: ControlPlane;
@@ -66,25 +62,6 @@ interface PreparedPublish {
   /** Correlation id the answer and the event's `data.id` carry. */
   id: string;
 }
-
-const PublisherHeaders = z.looseObject({
-  "api-key": z.string().optional().describe("Publisher API key"),
-  "api-secret": z.string().optional().describe("Publisher API secret"),
-  "x-heliograph-wait": z
-    .string()
-    .optional()
-    .describe(
-      "Seconds (0 to 30, decimals allowed) to wait until the publish is numbered: 201 with its event_number " +
-        "when it is numbered within the bound, else the usual 202. 0 or absent: answer 202 once stored.",
-    ),
-  "idempotency-key": z
-    .string()
-    .optional()
-    .describe(
-      "1 to 255 visible ASCII characters. A retry with the same key and request returns the first answer " +
-        "(header idempotent-replayed: true) and never creates a second event; the same key with another request is 422.",
-    ),
-});
 
 const errorResponses = {
   400: ErrorBody.describe("MALFORMED_JSON, VALIDATION_FAILED, IDEMPOTENCY_KEY_INVALID or WAIT_INVALID"),
@@ -116,8 +93,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     prepare: (ctx: PublishContext) => Promise<PreparedPublish>,
   ): Promise<FastifyReply> {
     const publisherId = publisherOf(req);
-    const key = idempotencyKeyOf(req);
-    const waitMs = waitMsOf(req);
+    const { idempotencyKey: key, waitMs } = publishOptionsOf(req);
     const hash = key === undefined ? "" : requestHash(req.method, req.url, req.body);
     if (key !== undefined) {
       const found = await idempotency.lookup(publisherId, key, hash);
@@ -268,12 +244,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
   }
 
   return async (scope) => {
-    scope.addHook("onRequest", publisherAuthHook(controlPlane, deps.limiter));
-    // The key is checked with the credentials, before the body is read.
-    scope.addHook("onRequest", async (req) => {
-      idempotencyKeyOf(req);
-      if (req.method === "POST") waitMsOf(req);
-    });
+    authenticatePublishers(scope, controlPlane, deps.limiter);
     // A body that is not an object (none, null, an array, a scalar) gets one clear 400, whatever
     // the schema's refinements would make of it.
     scope.addHook("preValidation", async (req) => {
@@ -295,7 +266,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
             "`TradingSignalCreated` event. `symbol` and `percentage_of_buying_power` are accepted as aliases of " +
             "`ticker_symbol` and `portfolio_ratio_investment`; only market orders are supported.",
           tags: ["publisher"],
-          headers: PublisherHeaders,
+          headers: PublishHeaders,
           body: TradingSignalRequest,
           response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
         },
@@ -334,7 +305,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
             "event. `resource_dict` must hold every declared key of the resource (optional ones may be left out) " +
             "with a value of its type, and no other key.",
           tags: ["publisher"],
-          headers: PublisherHeaders,
+          headers: PublishHeaders,
           body: UploadResourceRequest,
           response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
         },
@@ -377,7 +348,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
               "The body is the event's `data` exactly as the trade-ideas document shows it, without `published_at` " +
               `(Heliograph adds it when it numbers the event). ${IDEA_CALL_RULES[eventType]}`,
             tags: ["publisher: ideas"],
-            headers: PublisherHeaders,
+            headers: PublishHeaders,
             params: ChannelParams,
             body: IdeaPublishRequest,
             response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
@@ -410,7 +381,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
             "held (its stream is halted), sequenced (with its event number) or parked (skipped by an operator). " +
             "Known for the retention window (24 h by default).",
           tags: ["publisher"],
-          headers: PublisherHeaders.pick({ "api-key": true, "api-secret": true }),
+          headers: PublisherAuthHeaders,
           params: IngestParams,
           response: {
             200: PublishStatus,

@@ -1,25 +1,6 @@
-import { HeliographError, SEQUENCED_SUBJECT_PREFIX, SequencedNotice, WAIT_HEADER } from "@heliograph/contracts";
+import { SEQUENCED_SUBJECT_PREFIX, SequencedNotice } from "@heliograph/contracts";
 import type { Logger } from "@heliograph/platform";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import type { FastifyRequest } from "fastify";
-
-export const MAX_WAIT_SECONDS = 30;
-
-/**
- * Milliseconds the publish asks to wait for its number (`X-Heliograph-Wait: <seconds>`, 0 to 30,
- * decimals allowed); 0 when absent or 0. Anything else is a 400 WAIT_INVALID.
- */
-export function waitMsOf(req: FastifyRequest): number {
-  const raw = req.headers[WAIT_HEADER];
-  if (raw === undefined) return 0;
-  const seconds = typeof raw === "string" && /^\s*\d{1,3}(\.\d{1,6})?\s*$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
-    throw new HeliographError("WAIT_INVALID", {
-      details: [{ path: `headers.${WAIT_HEADER}`, message: "must be a number of seconds from 0 to 30" }],
-    });
-  }
-  return Math.round(seconds * 1000);
-}
 
 type Listener = (eventNumber: number | undefined) => void;
 

@@ -1,4 +1,12 @@
-import { createHttpApp, type HttpApp, type Logger, type NatsConnection, type Registry } from "@heliograph/platform";
+import {
+  createHttpApp,
+  type HttpApp,
+  type Logger,
+  type NatsConnection,
+  natsPlugin,
+  type Registry,
+  redisPlugin,
+} from "@heliograph/platform";
 import type { Redis } from "ioredis";
 
 export interface AppDeps {
@@ -6,11 +14,15 @@ export interface AppDeps {
   metrics: Registry;
   nc: NatsConnection;
   redis: Redis;
+  /** Partition workers to stop when the app closes, before NATS is drained and Redis quit. */
+  workers?: { stop(): Promise<void> };
+  /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
+  ownConnections?: boolean;
 }
 
 /** The sequencer's HTTP surface: health, readiness and metrics only. It never listens by itself. */
-export function buildApp(deps: AppDeps): Promise<HttpApp> {
-  return createHttpApp({
+export async function buildApp(deps: AppDeps): Promise<HttpApp> {
+  const app = await createHttpApp({
     logger: deps.log,
     service: "sequencer",
     description: "Numbers INGEST messages into the Redis log and the EVENTS stream.",
@@ -25,4 +37,10 @@ export function buildApp(deps: AppDeps): Promise<HttpApp> {
       { name: "redis", check: () => deps.redis.ping() },
     ],
   });
+  // Closed last-registered first: the workers stop, then NATS is drained, then Redis quit.
+  await app.register(redisPlugin, { client: deps.redis, close: deps.ownConnections });
+  await app.register(natsPlugin, { client: deps.nc, close: deps.ownConnections });
+  const workers = deps.workers;
+  if (workers) app.addHook("onClose", async () => workers.stop());
+  return app;
 }

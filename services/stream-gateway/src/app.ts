@@ -4,19 +4,23 @@ import {
   createHttpApp,
   createMetricsRegistry,
   type HttpApp,
+  type HttpScope,
   type Logger,
   type NatsConnection,
+  natsPlugin,
   RateLimiter,
   type Redis,
   type Registry,
+  redisPlugin,
 } from "@heliograph/platform";
 import { ControlPlane } from "@heliograph/store";
 import type { StreamGatewayConfig } from "./config.js";
-import { StreamHub } from "./hub.js";
+import type { StreamHub } from "./hub.js";
+import { hubPlugin } from "./hub-plugin.js";
 import { registerIdeaRoutes } from "./idea-routes.js";
 import { coalescedStateReader } from "./long-poll.js";
 import { registerStreamRoutes } from "./stream-routes.js";
-import { subscriberAccess } from "./subscriber-access.js";
+import { authenticateSubscribers, subscriberAccess } from "./subscriber-access.js";
 
 export interface StreamGatewayDeps {
   log: Logger;
@@ -25,6 +29,8 @@ export interface StreamGatewayDeps {
   config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
     Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST">>;
   metrics?: Registry;
+  /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
+  ownConnections?: boolean;
 }
 
 /** The HTTP app plus its waiter hub (stats for tests, drain/stop for shutdown). */
@@ -39,33 +45,33 @@ export const COMPRESS_THRESHOLD_BYTES = 8 * 1024;
  */
 export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayApp> {
   const metrics = deps.metrics ?? createMetricsRegistry("stream-gateway");
-  const hub = new StreamHub({
-    nc: deps.nc,
-    log: deps.log.child({ component: "hub" }),
+  let hub: StreamHub | undefined;
+  const app = await createHttpApp({
+    logger: deps.log,
+    service: "stream-gateway",
+    description: "Subscriber reads of Heliograph streams over HTTP long polling",
     metrics,
-    maxWaiters: deps.config.MAX_WAITERS,
-  });
-  await hub.start();
-  try {
-    const app = await createHttpApp({
-      logger: deps.log,
-      service: "stream-gateway",
-      description: "Subscriber reads of Heliograph streams over HTTP long polling",
-      metrics,
-      readiness: [
-        { name: "nats", check: () => deps.nc.rtt() },
-        { name: "redis", check: () => deps.redis.ping() },
-        {
-          name: "events-consumer",
-          check: async () => {
-            if (hub.stats().consumers !== 1) throw new Error("not consuming EVENTS");
-          },
+    readiness: [
+      { name: "nats", check: () => deps.nc.rtt() },
+      { name: "redis", check: () => deps.redis.ping() },
+      {
+        name: "events-consumer",
+        check: async () => {
+          if (hub?.stats().consumers !== 1) throw new Error("not consuming EVENTS");
         },
-      ],
+      },
+    ],
+  });
+  try {
+    // Closed last-registered first: the hub's consumer stops before NATS is drained.
+    await app.register(redisPlugin, { client: deps.redis, close: deps.ownConnections });
+    await app.register(natsPlugin, { client: deps.nc, close: deps.ownConnections });
+    await app.register(hubPlugin, {
+      log: deps.log.child({ component: "hub" }),
+      metrics,
+      maxWaiters: deps.config.MAX_WAITERS,
     });
-    // Held polls are answered before the server waits for in-flight requests to finish.
-    app.addHook("preClose", async () => hub.drain());
-    app.addHook("onClose", async () => hub.stop());
+    hub = (app as StreamGatewayApp).hub;
     await app.register(compress, { global: true, threshold: COMPRESS_THRESHOLD_BYTES, encodings: ["br", "gzip"] });
     const reads = new Counter({
       name: "heliograph_stream_reads_total",
@@ -81,24 +87,28 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
         burst: deps.config.SUBSCRIBER_RATE_BURST ?? 1,
       }),
     );
-    registerStreamRoutes(app, {
-      redis: deps.redis,
-      access,
-      hub,
-      reads,
-      readState: coalescedStateReader(deps.redis),
-      log: deps.log.child({ component: "stream-routes" }),
+    const subscriberHub = hub;
+    await app.register(async (scope: HttpScope) => {
+      authenticateSubscribers(scope, access);
+      registerStreamRoutes(scope, {
+        redis: deps.redis,
+        access,
+        hub: subscriberHub,
+        reads,
+        readState: coalescedStateReader(deps.redis),
+        log: deps.log.child({ component: "stream-routes" }),
+      });
+      registerIdeaRoutes(scope, {
+        redis: deps.redis,
+        access,
+        metrics,
+        log: deps.log.child({ component: "idea-routes" }),
+      });
     });
-    registerIdeaRoutes(app, {
-      redis: deps.redis,
-      access,
-      metrics,
-      log: deps.log.child({ component: "idea-routes" }),
-    });
-    app.decorate("hub", hub);
     return app as StreamGatewayApp;
   } catch (err) {
-    await hub.stop();
+    // Stops whatever was registered (the hub's consumer) in reverse order.
+    await app.close();
     throw err;
   }
 }

@@ -7,10 +7,18 @@ import {
   STREAM_STATUS_HEADER,
   type StreamId,
 } from "@heliograph/contracts";
-import { Counter, type HttpApp, type Logger, type Redis, type Registry } from "@heliograph/platform";
+import { Counter, type HttpScope, type Logger, type Redis, type Registry } from "@heliograph/platform";
 import { readIdeaProjection, readOpenIdeas, readStreamState } from "@heliograph/store";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AUTH_NOTE, backend, invalid, type SubscriberAccess, sendStoredJson } from "./subscriber-access.js";
+import {
+  AUTH_NOTE,
+  backend,
+  invalid,
+  type SubscriberAccess,
+  sendStoredJson,
+  subscriberOf,
+} from "./subscriber-access.js";
 
 export interface IdeaRoutesDeps {
   redis: Redis;
@@ -48,7 +56,7 @@ function channelStream(raw: string): StreamId {
  * Current state of trade ideas, so a subscriber need not replay a channel's stream to know what
  * is open. Answers the projection texts the sequencer stores with each event, as they are.
  */
-export function registerIdeaRoutes(app: HttpApp, deps: IdeaRoutesDeps): void {
+export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
   const { access, log, redis } = deps;
   const reads = new Counter({
     name: "heliograph_idea_reads_total",
@@ -68,8 +76,8 @@ export function registerIdeaRoutes(app: HttpApp, deps: IdeaRoutesDeps): void {
       },
     },
     async (req, reply) => {
-      // 401 first, then 400 for any bad parameter, then 403, as on stream reads.
-      const subscriberId = await access.authenticate(req.headers.authorization);
+      // Authenticated (401) before any bad parameter (400), then 403, as on stream reads.
+      const subscriberId = subscriberOf(req);
       const streamId = channelStream(req.params.channel);
       const ideaId = req.params.idea_id;
       if (!IdeaId.safeParse(ideaId).success)
@@ -91,11 +99,8 @@ export function registerIdeaRoutes(app: HttpApp, deps: IdeaRoutesDeps): void {
     },
   );
 
-  const openIdeas = async (
-    req: { headers: { authorization?: string | undefined }; params: { channel: string } },
-    reply: Parameters<typeof sendStoredJson>[0],
-  ) => {
-    const subscriberId = await access.authenticate(req.headers.authorization);
+  const openIdeas = async (req: FastifyRequest<{ Params: { channel: string } }>, reply: FastifyReply) => {
+    const subscriberId = subscriberOf(req);
     const streamId = channelStream(req.params.channel);
     await access.requireEntitled(subscriberId, streamId, "params.channel");
     // One after the other: the list takes two round trips, and the head read after it is never

@@ -1,19 +1,19 @@
 import {
-  LONG_POLL_HEADER,
-  parseBatchSize,
-  parseEventNumber,
-  parseLongPollSeconds,
+  ErrorBody,
+  LongPollHeaders,
   STREAM_HEAD_HEADER,
-  STREAM_ID_PATTERN,
   STREAM_STATUS_HEADER,
-  type StreamId,
+  StreamEvent,
+  StreamParams,
+  StreamReadParams,
+  SubscriberAuthHeaders,
 } from "@heliograph/contracts";
-import type { HttpApp, Logger } from "@heliograph/platform";
+import type { HttpScope, Logger } from "@heliograph/platform";
 import { readLastEvents, readStreamState } from "@heliograph/store";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { type LongPollDeps, readOrWait } from "./long-poll.js";
-import { AUTH_NOTE, backend, invalid, type SubscriberAccess, sendStoredJson } from "./subscriber-access.js";
+import { AUTH_NOTE, backend, type SubscriberAccess, sendStoredJson, subscriberOf } from "./subscriber-access.js";
 
 export interface StreamRoutesDeps extends LongPollDeps {
   /** Authentication and entitlement, shared with the other subscriber routes. */
@@ -24,21 +24,25 @@ export interface StreamRoutesDeps extends LongPollDeps {
 /** How many events the "most recent" route answers with, as the trade-ideas document says. */
 export const RECENT_EVENTS = 10;
 
-// Params arrive as plain strings and are checked here, so each gets its own error code.
-const StreamParams = z.object({ stream_id: z.string() });
-const BatchParams = z.object({ stream_id: z.string(), event_number: z.string(), batch_size: z.string() });
-
 const TAGS = ["subscriber"];
 
-function parseStreamId(raw: string): StreamId {
-  if (!STREAM_ID_PATTERN.test(raw))
-    throw invalid("STREAM_ID_INVALID", "params.stream_id", raw, "does not match ^[a-z0-9][a-z0-9_-]{0,63}$");
-  return raw;
-}
+/**
+ * The events of a read. Declared for the OpenAPI document only: the handlers send the stored JSON
+ * text as it is (serialised once by the sequencer), and Fastify serialises only what is not
+ * already a string.
+ */
+const StreamEvents = z.array(StreamEvent).describe("Events in number order; [] when none is newer");
 
-export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void {
+const readErrors = {
+  400: ErrorBody.describe("STREAM_ID_INVALID, EVENT_NUMBER_INVALID, BATCH_SIZE_INVALID or LONG_POLL_INVALID"),
+  401: ErrorBody.describe("AUTH_MISSING or AUTH_INVALID"),
+  403: ErrorBody.describe("STREAM_FORBIDDEN: not entitled to the stream, whether or not it exists"),
+  503: ErrorBody.describe("SERVICE_UNAVAILABLE: retry after Retry-After"),
+};
+
+export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): void {
   const { log } = deps;
-  const { authenticate, requireEntitled } = deps.access;
+  const { requireEntitled } = deps.access;
 
   app.get(
     "/api/v1/stream/:stream_id/:event_number/:batch_size",
@@ -51,30 +55,15 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
           `the events strictly after it, at most batch_size (capped at 1000). When there are none, the ` +
           `request is held until an event arrives or X-Long-Poll seconds pass (default 5, at most 60), ` +
           `then answers []. Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the head and live|halted.`,
-        params: BatchParams,
+        headers: SubscriberAuthHeaders.extend(LongPollHeaders.shape),
+        params: StreamReadParams,
+        response: { 200: StreamEvents, ...readErrors },
       },
     },
     async (req, reply) => {
-      const { stream_id, event_number, batch_size } = req.params;
-      // 401 first, then 400 for any bad parameter, then 403.
-      const subscriberId = await authenticate(req.headers.authorization);
-      const streamId = parseStreamId(stream_id);
-      const after = parseEventNumber(event_number);
-      if (after === undefined)
-        throw invalid("EVENT_NUMBER_INVALID", "params.event_number", event_number, "is not an integer >= -1");
-      const batchSize = parseBatchSize(batch_size);
-      if (batchSize === undefined)
-        throw invalid("BATCH_SIZE_INVALID", "params.batch_size", batch_size, "is not an integer >= 1");
-      const rawLongPoll = req.headers[LONG_POLL_HEADER];
-      const longPollSeconds = parseLongPollSeconds(rawLongPoll);
-      if (longPollSeconds === undefined)
-        throw invalid(
-          "LONG_POLL_INVALID",
-          `headers.${LONG_POLL_HEADER}`,
-          rawLongPoll,
-          "is not a number of seconds from 0 to 60",
-        );
-      await requireEntitled(subscriberId, streamId);
+      // Authenticated (401) before the parameters were parsed (400); entitlement (403) last.
+      const { stream_id: streamId, event_number: after, batch_size: batchSize } = req.params;
+      await requireEntitled(subscriberOf(req), streamId);
 
       const gone = new AbortController();
       // 'close' on the response fires on completion too; only an unfinished one means the client left.
@@ -86,7 +75,7 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
           streamId,
           after,
           batchSize,
-          longPollMs: Math.round(longPollSeconds * 1000),
+          longPollMs: req.headers["x-long-poll"],
           signal: gone.signal,
         }),
       );
@@ -98,13 +87,9 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
     },
   );
 
-  const recent = async (
-    req: { headers: { authorization?: string | undefined }; params: { stream_id: string } },
-    reply: FastifyReply,
-  ) => {
-    const subscriberId = await authenticate(req.headers.authorization);
-    const streamId = parseStreamId(req.params.stream_id);
-    await requireEntitled(subscriberId, streamId);
+  const recent = async (req: FastifyRequest<{ Params: StreamParams }>, reply: FastifyReply) => {
+    const streamId = req.params.stream_id;
+    await requireEntitled(subscriberOf(req), streamId);
     const [texts, state] = await backend(log, "stream read", () =>
       Promise.all([readLastEvents(deps.redis, streamId, RECENT_EVENTS), readStreamState(deps.redis, streamId)]),
     );
@@ -115,7 +100,9 @@ export function registerStreamRoutes(app: HttpApp, deps: StreamRoutesDeps): void
     tags: TAGS,
     summary: "The most recent ten events, oldest first",
     description: `${AUTH_NOTE} Answers at once; use it to learn the latest event number.`,
+    headers: SubscriberAuthHeaders,
     params: StreamParams,
+    response: { 200: StreamEvents, ...readErrors },
   };
   app.get("/api/v1/stream/:stream_id/", { schema: recentSchema }, recent);
   app.get("/api/v1/stream/:stream_id", { schema: { ...recentSchema, hide: true } }, recent);

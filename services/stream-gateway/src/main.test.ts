@@ -1,0 +1,50 @@
+import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
+import { ControlPlane } from "@heliograph/store";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  type ServiceHandle,
+  startNatsServer,
+  startRedisServer,
+  startService,
+  waitFor,
+} from "@heliograph/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+let nats: NatsServerHandle;
+let redisServer: RedisServerHandle;
+let redis: Redis;
+let service: ServiceHandle | undefined;
+
+beforeAll(async () => {
+  [nats, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  redis = await connectRedis(redisServer.url, createLogger({ name: "main-test", level: "silent" }), "main-test");
+});
+afterAll(async () => {
+  await service?.kill();
+  redis?.disconnect();
+  await Promise.all([nats?.stop(), redisServer?.stop()]);
+});
+
+describe("main.ts", () => {
+  it("on SIGTERM answers a held long poll with [] long before its bound, then exits 0 (no SIGKILL needed)", async () => {
+    service = await startService("stream-gateway", { NATS_URL: nats.url, REDIS_URL: redisServer.url });
+    const { token } = await new ControlPlane(redis, 0).createSubscriber({ name: "main", streams: ["ideas-main"] });
+    const held = fetch(`${service.url}/api/v1/stream/ideas-main/-1/10`, {
+      headers: { authorization: `Bearer ${token}`, "x-long-poll": "60" },
+    });
+    const metrics = async () => (await fetch(`${service?.url}/metrics`)).text();
+    await waitFor(async () => /^heliograph_stream_waiters\{[^}]*\} 1$/m.test(await metrics()), {
+      what: "the long poll held",
+    });
+    const t0 = performance.now();
+    await service.stop(30_000);
+    const res = await held;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("[]");
+    // Released by the shutdown, far inside its 60 s bound.
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(await service.exited()).toBe(0);
+    expect(service.output()).toMatch(/shutdown step done/);
+  });
+});

@@ -8,13 +8,6 @@ import { describe, expect, it } from "vitest";
 // file a document or a comment names must exist (issue 8 found nine files naming a DESIGN.md that
 // lived outside the repository).
 
-/**
- * Mentions that other branches of issue 8 are rewriting in parallel; the merge points them at
- * docs/architecture.md and empties this list. A listed mention that is gone fails the test, so
- * the list cannot outlive them.
- */
-const LEFTOVER_MENTIONS = new Set(["services/stream-gateway/src/long-poll.ts: DESIGN.md"]);
-
 /** This file names the missing document on purpose. */
 const SELF = "test/docs/repository-links.test.ts";
 
@@ -151,17 +144,13 @@ describe("links and file names in the repository", () => {
 
   it("documents named in sources and comments exist, beside the file or from the root", () => {
     const problems: string[] = [];
-    const leftovers = new Set<string>();
     for (const file of [...source, ...markdown]) {
       for (const ref of mentionedDocuments(file)) {
         if (!problemOf(dirname(file), ref.target) || !problemOf(".", ref.target)) continue;
-        const key = `${file}: ${ref.target}`;
-        if (LEFTOVER_MENTIONS.has(key)) leftovers.add(key);
-        else problems.push(`${where(ref)}: no such document in the repository`);
+        problems.push(`${where(ref)}: no such document in the repository`);
       }
     }
     expect(problems).toEqual([]);
-    expect([...LEFTOVER_MENTIONS].filter((key) => !leftovers.has(key))).toEqual([]);
   });
 
   it("nothing points at the old ../shared folder outside the repository", () => {

@@ -1,5 +1,5 @@
 /**
- * A model of the publisher API, written from its contract (DESIGN.md, docs/errors.md, the
+ * A model of the publisher API, written from its contract (docs/architecture.md, docs/errors.md, the
  * contracts' zod schemas and each resource's declared key types), not from the gateway's code: it
  * says of any raw request whether it must be accepted, or which code must refuse it. The checks run
  * in the order the gateway documents: the HTTP parser and the router, credentials, the

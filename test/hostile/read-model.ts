@@ -1,6 +1,6 @@
 /**
  * A model of the subscriber API's stream reads, written from the trade-ideas document and
- * DESIGN.md, not from the gateway's code: of any raw request it says whether it must be answered
+ * docs/architecture.md, not from the gateway's code: of any raw request it says whether it must be answered
  * 200, or which code must refuse it. The checks run in the documented order: the HTTP parser and
  * the router, the bearer token, the stream id, event_number, batch_size, X-Long-Poll, entitlement.
  */

@@ -53,7 +53,7 @@ export type PublisherAuthHeaders = z.infer<typeof PublisherAuthHeaders>;
 /** 1 to 255 visible ASCII characters (0x21–0x7E). */
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-/** `Idempotency-Key`: makes a publish retry-safe (DESIGN.md promise 3); 400 IDEMPOTENCY_KEY_INVALID. */
+/** `Idempotency-Key`: makes a publish retry-safe (docs/architecture.md, promise 3); 400 IDEMPOTENCY_KEY_INVALID. */
 export const IdempotencyHeaders = z.looseObject({
   [IDEMPOTENCY_KEY_HEADER]: codedText("IDEMPOTENCY_KEY_INVALID", "must be 1 to 255 visible ASCII characters", (raw) =>
     IDEMPOTENCY_KEY_PATTERN.test(raw) ? raw : undefined,

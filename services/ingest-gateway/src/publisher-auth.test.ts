@@ -24,7 +24,7 @@ async function comparisonsOf(send: () => Promise<{ statusCode: number; body: str
   return { status: res.statusCode, body: res.body, calls };
 }
 
-// DESIGN.md promise 4: secrets compared in constant time. Timing cannot be asserted on a shared
+// Promise 4 (docs/architecture.md): secrets compared in constant time. Timing cannot be asserted on a shared
 // machine; what can is that a miss and a wrong secret take the same path to the same answer.
 describe("constant-time secrets: an unknown key and a wrong secret take the same path", () => {
   const publish = (apiKey: string, apiSecret: string) => () =>

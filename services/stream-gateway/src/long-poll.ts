@@ -99,7 +99,7 @@ class PendingRead implements Waiter {
 const joinEvents = (texts: string[]): string => `[${texts.join(",")}]`;
 
 /**
- * Read-or-wait (DESIGN.md "Stream gateway", promise 7): answer from Redis when events after
+ * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): answer from Redis when events after
  * `after` exist; otherwise register a waiter in the hub FIRST and only then look at the head
  * again, so an event stored between the two looks is never missed; then hold until an event, a
  * recheck, the long-poll bound or the client leaving.

@@ -25,7 +25,7 @@ async function read(bearer: string) {
   }
 }
 
-// DESIGN.md promise 4: a token is found by its hash and then compared with the subscriber's stored
+// Promise 4 (docs/architecture.md): a token is found by its hash and then compared with the subscriber's stored
 // one; an unknown token is compared with a dummy, so found or not, the path is the same.
 describe("constant-time secrets: subscriber bearer tokens", () => {
   it("an unknown token, a near miss and the right token each make one comparison; misses answer the same 401", async () => {

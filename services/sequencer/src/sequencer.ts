@@ -80,6 +80,11 @@ const EVENTS_PUBLISH_TIMEOUT_MS = 5_000;
 /** How often each instance looks for resolved halts of its partitions (a lost ResumeNotice). */
 const RESUME_SCAN_MS = 1_000;
 /**
+ * How often an idle partition asks its consumer whether it holds messages nothing delivered: two
+ * such answers in a row, with no delivery between them, recreate the consumer (stalledConsumer).
+ */
+const STALL_CHECK_MS = 2_500;
+/**
  * An instance not seen for this many lease TTLs no longer counts toward the fair share. Heartbeat
  * and renewals go out together every TTL/3, so an instance silent for over a TTL has lost every
  * lease it held: counting it longer would only leave a crashed instance's partitions without an
@@ -426,6 +431,7 @@ class PartitionWorker {
     if (this.stopping || this.resyncReason) session.closing = true;
     session.intake = this.intake(session);
     void this.watchConsumer(session);
+    void this.watchProgress(session);
     this.log.debug("partition consumer ready");
   }
 
@@ -490,6 +496,46 @@ class PartitionWorker {
       }
     } catch (err) {
       if (!session.closing) this.log.debug({ err }, "consumer status iterator ended");
+    }
+  }
+
+  /**
+   * After a JetStream leader change the consumer can hold messages for this partition (undelivered,
+   * or delivered with their acks lost with the old leader) while the client's pull looks healthy:
+   * nats-server 2.9 does not carry a waiting pull request over to the new leader reliably, and
+   * lost acks only come back after ACK_WAIT. Neither shows as missed heartbeats, so the partition
+   * would sit idle for 30 s or more. Recreating the consumer restarts delivery at the oldest
+   * unacked message (the Lua step skips what was applied).
+   */
+  private async watchProgress(session: Session): Promise<void> {
+    let suspect = false;
+    while (!session.closing) {
+      const delivered = session.nextDelivery;
+      await new Promise<void>((resolve) => setTimeout(resolve, STALL_CHECK_MS).unref());
+      const idle = () => session.nextDelivery === delivered && this.queue.length === 0 && this.inFlight.length === 0;
+      if (session.closing) return;
+      if (!idle()) {
+        suspect = false;
+        continue;
+      }
+      let held: number;
+      try {
+        const info = await this.ctx.jsm.consumers.info(INGEST_STREAM, this.consumerName);
+        held = info.num_pending + info.num_ack_pending;
+      } catch {
+        // Unreachable or gone: the heartbeat watch and the reconnect resync cover that.
+        continue;
+      }
+      if (session.closing) return;
+      if (!idle() || held === 0) {
+        suspect = false;
+        continue;
+      }
+      if (suspect) {
+        this.requestResync(`consumer holds ${held} messages, none delivered for ${2 * STALL_CHECK_MS} ms`);
+        return;
+      }
+      suspect = true;
     }
   }
 

@@ -157,7 +157,7 @@ describe("publish with the resources document, read with the trade-ideas documen
     // would already be in the stream.
     const last = await postSignal({ "X-Heliograph-Wait": "20" });
     expect(last.status).toBe(201);
-    const events = await readWholeStream(dev.stream_url, dev.subscriber.token, "algorithm-1");
+    const { events } = await readWholeStream(dev.stream_url, dev.subscriber.token, "algorithm-1");
     const lastNumber = (last.body as { event_number?: number }).event_number as number;
     const since = events.filter((e) => e.event_number > before && e.event_number <= lastNumber);
     expect(since.map((e) => e.data?.id)).toEqual([first.body.id, last.body.id]);
@@ -221,7 +221,7 @@ describe("publish with the resources document, read with the trade-ideas documen
     expect(goodNumber).toBe(before + 1);
 
     // What HTTP serves: exactly the good event after `before`, with the good content.
-    const served = await readWholeStream(dev.stream_url, dev.subscriber.token, "resource-1");
+    const served = (await readWholeStream(dev.stream_url, dev.subscriber.token, "resource-1")).events;
     const after = served.filter((e) => e.event_number > before);
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({

@@ -4,7 +4,7 @@
  * tenant seeded through the admin API, and the ledger check at the end.
  */
 import { adminClient } from "@heliograph/admin-client";
-import { EVENTS_STREAM, INGEST_STREAM, streamIdOfSubject } from "@heliograph/contracts";
+import { INGEST_STREAM } from "@heliograph/contracts";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
@@ -13,11 +13,10 @@ import {
   startStack,
   waitFor,
 } from "@heliograph/testkit";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { checkLedger, type LedgerEvent, type LedgerReport } from "../ledger/ledger.js";
 import { type SignalLoad, startSignalLoad } from "../ledger/load.js";
-import { readWholeStream } from "../ledger/read-stream.js";
+import { type ReadBackReport, readBackAndCheck } from "../ledger/read-back.js";
 
 export interface FaultStack {
   nats: NatsServerHandle | undefined;
@@ -34,11 +33,11 @@ export interface FaultStack {
   restart(name: ServiceName): Promise<void>;
   /** One sequential publishing client per algorithm stream (all of them unless named). */
   startLoads(ratePerSecond: number, algorithmIds?: number[]): SignalLoad[];
-  /** Stops the loads, waits until INGEST is drained, reads every stream back and checks the ledger. */
-  finish(
-    loads: SignalLoad[],
-    options?: { drainTimeoutMs?: number },
-  ): Promise<{ http: LedgerReport; events: LedgerReport }>;
+  /**
+   * Stops the loads, waits until INGEST is drained, reads every stream back over HTTP and from
+   * EVENTS, checks the ledger on each and compares the two event for event.
+   */
+  finish(loads: SignalLoad[], options?: { drainTimeoutMs?: number }): Promise<ReadBackReport>;
   /** Readiness of every service. */
   allReady(): Promise<boolean>;
   stop(): Promise<void>;
@@ -137,21 +136,13 @@ export async function startFaultStack(
               seq.output().slice(-6_000),
           );
         });
-        const httpStreams: Record<string, LedgerEvent[]> = {};
-        const feed = await readEventsFeed(nc);
-        const feedStreams: Record<string, LedgerEvent[]> = {};
-        for (const load of loads) {
-          httpStreams[load.streamId] = await readWholeStream(
-            stack.services["stream-gateway"].url,
-            subscriber.token,
-            load.streamId,
-          );
-          feedStreams[load.streamId] = feed[load.streamId] ?? [];
-        }
-        const reports = {
-          http: checkLedger({ publishes, streams: httpStreams }),
-          events: checkLedger({ publishes, streams: feedStreams }),
-        };
+        const reports = await readBackAndCheck({
+          nc,
+          streamUrl: stack.services["stream-gateway"].url,
+          token: subscriber.token,
+          streamIds: loads.map((l) => l.streamId),
+          publishes,
+        });
         if (process.env.HG_LEDGER_LOG === "1") console.log(reports.http.describe());
         return reports;
       } finally {
@@ -171,31 +162,4 @@ export async function startFaultStack(
     stop: () => base.stop(),
   };
   return stack;
-}
-
-/**
- * Every event of the EVENTS stream by Heliograph stream, in JetStream order: what downstream
- * services see. (One unfiltered ordered consumer: nats-server 2.9 has no filter_subjects.)
- */
-export async function readEventsFeed(nc: Awaited<ReturnType<typeof connect>>): Promise<Record<string, LedgerEvent[]>> {
-  const jsm = await jetstreamManager(nc);
-  const total = (await jsm.streams.info(EVENTS_STREAM)).state.messages;
-  const byStream: Record<string, LedgerEvent[]> = {};
-  if (total === 0) return byStream;
-  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM);
-  let read = 0;
-  while (read < total) {
-    const batch = await consumer.fetch({ max_messages: 1_000, expires: 2_000 });
-    let got = 0;
-    for await (const m of batch) {
-      const streamId = streamIdOfSubject(m.subject);
-      const list = byStream[streamId] ?? [];
-      list.push(m.json<LedgerEvent>());
-      byStream[streamId] = list;
-      got++;
-    }
-    read += got;
-    if (got === 0) throw new Error(`EVENTS: read ${read} of ${total} messages`);
-  }
-  return byStream;
 }

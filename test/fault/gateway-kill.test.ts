@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FaultWindow, faultSeen } from "../ledger/fault-window.js";
 import { followStream } from "../ledger/read-stream.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 
@@ -26,15 +27,27 @@ describe("kill -9 of the ingest gateway and the stream gateway under publish loa
     );
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
 
+    // Per load, per round: from the kill until the gateways are back, on the load's own clock.
+    const outages: FaultWindow[][] = loads.map(() => []);
     for (let round = 0; round < 2; round++) {
+      const from = loads.map((l) => l.clock());
       await Promise.all([stack.killHard("ingest-gateway"), stack.killHard("stream-gateway")]);
       await Promise.all([stack.restart("ingest-gateway"), stack.restart("stream-gateway")]);
+      for (const [i, l] of loads.entries()) outages[i]?.push({ from: from[i] as number, to: l.clock() });
       await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
     }
 
-    const { http, events } = await stack.finish(loads);
+    const { http, events, feeds } = await stack.finish(loads);
     expect(http.violations, http.describe()).toEqual([]);
     expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+    // Every publishing client ran into each outage (refused connections, retried with the same key).
+    loads.forEach((l, i) => {
+      for (const [round, outage] of (outages[i] ?? []).entries()) {
+        const seen = faultSeen(l.records, outage);
+        expect(seen.failedAttempts, `${l.streamId}, round ${round}: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
+      }
+    });
 
     // The followers reach the end and hold exactly what a fresh read holds.
     for (const [i, follower] of followers.entries()) {

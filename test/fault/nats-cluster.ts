@@ -108,3 +108,17 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   await cluster.waitForJetStream();
   return cluster;
 }
+
+/** Where a stream's leader is now ("" while it has none), asked of whichever node answers. */
+export async function streamLeader(
+  cluster: NatsCluster,
+  stream: string,
+): Promise<{ leader: string; replicas: number }> {
+  const nc = await connect({ servers: cluster.url.split(","), maxReconnectAttempts: -1 });
+  try {
+    const info = await (await jetstreamManager(nc, { timeout: 2_000 })).streams.info(stream);
+    return { leader: info.cluster?.leader ?? "", replicas: info.config.num_replicas };
+  } finally {
+    await nc.close();
+  }
+}

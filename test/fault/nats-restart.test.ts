@@ -27,9 +27,10 @@ describe("nats-server stops and restarts under publish load", () => {
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 30_000)));
     await waitFor(() => stack.allReady(), { timeoutMs: 15_000, what: "every service ready again" });
 
-    const { http, events } = await stack.finish(loads);
+    const { http, events, feeds } = await stack.finish(loads);
     expect(http.violations, http.describe()).toEqual([]);
     expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
     // Nothing was accepted while NATS was down (a 2xx needs a PubAck).
     expect(http.summary.outcomes["503"] ?? 0, http.describe()).toBeGreaterThan(0);
     expect(loads.map((l) => l.accepted()).every((n, i) => n > (accepted[i] ?? 0))).toBe(true);

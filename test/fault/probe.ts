@@ -1,4 +1,5 @@
 import { ErrorBody } from "@heliograph/contracts";
+import { waitFor } from "@heliograph/testkit";
 
 export interface ProbeAnswer {
   status: number;
@@ -45,6 +46,48 @@ export async function probePublish(
   return { status: res.status, ms: performance.now() - t0, body, retryAfter: res.headers.get("retry-after") };
 }
 
+/**
+ * How long a request may take to fail while Redis is down or stalled: every Redis command gives
+ * up after 1.5 s (`commandTimeout` in packages/platform/src/redis.ts) and a request fails at its
+ * first failed command; the rest is margin for a loaded 2-core machine.
+ */
+export const REDIS_OUTAGE_ANSWER_MS = 3_000;
+
 /** A 503 must say so clearly: the error body and a Retry-After. */
 export const isClear503 = (a: ProbeAnswer) =>
   a.status === 503 && ErrorBody.safeParse(a.body).success && a.retryAfter !== null;
+
+/**
+ * Waits until every service answers /readyz 200; on timeout the error names what each one said
+ * and the end of the not-ready ones' output, so a stuck dependency is named, not guessed.
+ */
+export async function waitForReady(
+  services: Record<string, { url: string; output(): string }>,
+  timeoutMs: number,
+): Promise<void> {
+  const answers = async () =>
+    Promise.all(
+      Object.entries(services).map(async ([name, s]) => {
+        try {
+          const res = await fetch(`${s.url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+          return { name, ok: res.status === 200, said: `${res.status} ${await res.text()}` };
+        } catch (err) {
+          return { name, ok: false, said: String(err) };
+        }
+      }),
+    );
+  let last: Awaited<ReturnType<typeof answers>> = [];
+  await waitFor(
+    async () => {
+      last = await answers();
+      return last.every((a) => a.ok);
+    },
+    { timeoutMs, intervalMs: 100 },
+  ).catch(() => {
+    const report = last
+      .filter((a) => !a.ok)
+      .map((a) => `${a.name}: ${a.said}\n${services[a.name]?.output().slice(-3_000)}`)
+      .join("\n");
+    throw new Error(`not every service was ready within ${timeoutMs} ms:\n${report}`);
+  });
+}

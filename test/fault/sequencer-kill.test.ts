@@ -24,9 +24,10 @@ describe("kill -9 of the sequencer under publish load", () => {
       await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
     }
 
-    const { http, events } = await stack.finish(loads);
+    const { http, events, feeds } = await stack.finish(loads);
     expect(http.violations, http.describe()).toEqual([]);
     expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
     expect(http.summary.accepted).toBeGreaterThan(200);
   }, 60_000);
 });

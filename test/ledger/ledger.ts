@@ -51,6 +51,7 @@ export interface PublishRecord {
 /** An event as read back over HTTP (only what the check needs). */
 export interface LedgerEvent {
   event_number: number;
+  event_type?: string;
   data: Record<string, unknown>;
 }
 

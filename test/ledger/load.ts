@@ -21,6 +21,8 @@ export interface SignalLoadOptions {
 export interface SignalLoad {
   readonly streamId: string;
   readonly records: PublishRecord[];
+  /** Now on the clock the records are timed with (ms): to mark when a fault began and ended. */
+  clock(): number;
   /** Publishes answered 2xx so far. */
   accepted(): number;
   /** Waits until `n` more publishes than now were answered 2xx. */
@@ -125,6 +127,7 @@ export function startSignalLoad(options: SignalLoadOptions): SignalLoad {
   return {
     streamId,
     records,
+    clock: now,
     accepted: () => acceptedCount,
     async waitForMoreAccepted(n, timeoutMs = 20_000) {
       const target = acceptedCount + n;

@@ -1,22 +1,28 @@
+import { type StreamRead, splitJsonArray } from "./feeds.js";
 import type { LedgerEvent } from "./ledger.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Reads a whole stream over HTTP, 1 000 events at a time, from the start until `[]` (with
- * X-Long-Poll: 0). Throws when a batch does not continue exactly where the last one ended
- * (promise 7: never n+1 without n), naming the numbers.
+ * X-Long-Poll: 0), keeping each event's JSON text as served. Throws when a batch does not continue
+ * exactly where the last one ended (promise 7: never n+1 without n), naming the numbers.
  */
-export async function readWholeStream(streamUrl: string, token: string, streamId: string): Promise<LedgerEvent[]> {
+export async function readWholeStream(streamUrl: string, token: string, streamId: string): Promise<StreamRead> {
   const events: LedgerEvent[] = [];
+  const texts: string[] = [];
   let after = -1;
   for (;;) {
     const res = await fetch(`${streamUrl}/api/v1/stream/${streamId}/${after}/1000`, {
       headers: { authorization: `Bearer ${token}`, "x-long-poll": "0" },
     });
-    if (res.status !== 200) throw new Error(`reading ${streamId} after ${after}: ${res.status} ${await res.text()}`);
-    const batch = (await res.json()) as LedgerEvent[];
-    if (batch.length === 0) return events;
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`reading ${streamId} after ${after}: ${res.status} ${body}`);
+    const batch = JSON.parse(body) as LedgerEvent[];
+    const batchTexts = splitJsonArray(body);
+    if (batchTexts.length !== batch.length)
+      throw new Error(`reading ${streamId} after ${after}: split ${batchTexts.length} texts of ${batch.length} events`);
+    if (batch.length === 0) return { events, texts };
     batch.forEach((e, i) => {
       if (e.event_number !== after + 1 + i) {
         throw new Error(
@@ -25,6 +31,7 @@ export async function readWholeStream(streamUrl: string, token: string, streamId
       }
     });
     events.push(...batch);
+    texts.push(...batchTexts);
     after = (batch[batch.length - 1] as LedgerEvent).event_number;
   }
 }

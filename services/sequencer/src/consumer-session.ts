@@ -14,6 +14,11 @@ export const ACK_WAIT_MS = 30_000;
 const MAX_ACK_PENDING = 20_000;
 const CONSUME_MAX_MESSAGES = 1_000;
 const CONSUME_EXPIRES_MS = 4_000;
+/**
+ * How often an idle session asks its consumer whether it holds messages nothing delivered: two
+ * such answers in a row, with no delivery between them, replace the consumer (watchProgress).
+ */
+const STALL_CHECK_MS = 2_500;
 const nanos = (ms: number) => ms * 1_000_000;
 
 export interface SessionDeps {
@@ -30,6 +35,8 @@ export interface SessionEvents {
   received(): void;
   /** Delivery order may be broken (a gap, a redelivery, consumer trouble): recreate the consumer. */
   resync(reason: string): void;
+  /** The worker is numbering or publishing taken messages (their acks are still to come). */
+  busy(): boolean;
 }
 
 /**
@@ -46,6 +53,7 @@ export class ConsumerSession {
   private wakeIntake: (() => void) | undefined;
 
   private constructor(
+    private readonly consumerName: string,
     private readonly messages: ConsumerMessages,
     private readonly deps: SessionDeps,
     private readonly events: SessionEvents,
@@ -59,7 +67,7 @@ export class ConsumerSession {
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
     }
-    await jsm.consumers.add(INGEST_STREAM, {
+    const created = await jsm.consumers.add(INGEST_STREAM, {
       durable_name: consumerName,
       filter_subject: ingestPartitionFilter(partition),
       ack_policy: AckPolicy.Explicit,
@@ -68,13 +76,23 @@ export class ConsumerSession {
       max_ack_pending: MAX_ACK_PENDING,
       deliver_policy: DeliverPolicy.All,
     });
+    // Adding a durable that exists with the same config returns the existing one. That happens
+    // when a delete is lost in a JetStream leader change: the old incarnation, with messages the
+    // last session received and dropped still waiting for their acks, would then hold them for the
+    // whole ack wait (30 s of silence on an idle partition). Only a fresh consumer will do.
+    if (created.delivered.consumer_seq > 0 || created.num_ack_pending > 0) {
+      throw new Error(
+        `consumer ${consumerName} was not recreated (it has delivered ${created.delivered.consumer_seq}); retrying`,
+      );
+    }
     const consumer = await js.consumers.get(INGEST_STREAM, consumerName);
     // Short pulls: a pull request lost in a JetStream leader change shows as missed heartbeats
     // (every expires/2) within seconds, and the worker resyncs, instead of idling for a minute.
     const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES, expires: CONSUME_EXPIRES_MS });
-    const session = new ConsumerSession(messages, deps, events);
+    const session = new ConsumerSession(consumerName, messages, deps, events);
     session.intake = session.receive();
     void session.watch();
+    void session.watchProgress();
     deps.log.debug("partition consumer ready");
     return session;
   }
@@ -170,6 +188,44 @@ export class ConsumerSession {
       }
     } catch (err) {
       if (!this.closing) this.deps.log.debug({ err }, "consumer status iterator ended");
+    }
+  }
+
+  /**
+   * The client sees a lost delivery only through heartbeats, gaps and redeliveries. A consumer can
+   * still hold messages that none of those reveal: a pull request not carried over to a new
+   * JetStream leader, or acks lost with the old one (they come back only after the ack wait).
+   * So an idle session whose consumer says it holds messages, twice in a row with nothing
+   * delivered between, asks to be replaced; the Lua step skips whatever was applied already.
+   */
+  private async watchProgress(): Promise<void> {
+    let suspect = false;
+    while (!this.closing) {
+      const delivered = this.nextDelivery;
+      await new Promise<void>((resolve) => setTimeout(resolve, STALL_CHECK_MS).unref());
+      const idle = () =>
+        !this.closing && this.nextDelivery === delivered && this.queue.length === 0 && !this.events.busy();
+      if (!idle()) {
+        suspect = false;
+        continue;
+      }
+      let held: number;
+      try {
+        const info = await this.deps.jsm.consumers.info(INGEST_STREAM, this.consumerName);
+        held = info.num_pending + info.num_ack_pending;
+      } catch {
+        // Unreachable or gone: the status watch and the reconnect resync cover that.
+        continue;
+      }
+      if (!idle() || held === 0) {
+        suspect = false;
+        continue;
+      }
+      if (suspect) {
+        this.events.resync(`consumer holds ${held} messages, none delivered for ${2 * STALL_CHECK_MS} ms`);
+        return;
+      }
+      suspect = true;
     }
   }
 }

@@ -174,7 +174,11 @@ export class PartitionWorker {
     const session = await ConsumerSession.open(
       this.partition,
       { nc, js, jsm, log: this.log, batchMax: config.BATCH_MAX },
-      { received: () => this.wake(), resync: (reason) => this.requestResync(reason) },
+      {
+        received: () => this.wake(),
+        resync: (reason) => this.requestResync(reason),
+        busy: () => this.inFlight.length > 0 || this.publishingBatch !== undefined || this.drains.size > 0,
+      },
     );
     this.session = session;
     if (this.stopping || this.resyncReason) session.interrupt();

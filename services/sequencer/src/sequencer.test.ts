@@ -78,7 +78,9 @@ describe("sequencer", () => {
     const t0 = performance.now();
     await publishIngest(ctx.js, ingestMessage(lone, "lone-0", 0));
     await waitFor(async () => (await readHead(ctx.redis, lone)) === 0, { intervalMs: 2, what: "lone message" });
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // Well before a pull's 4 s expiry: the lone message did not wait for a batch to fill or a pull
+    // to lapse (speed itself is the benchmark's).
+    expect(performance.now() - t0).toBeLessThan(3_000);
     await a.stop();
     expect(a.sequencer.ownedPartitions()).toEqual([]);
     expect(await ctx.redis.exists(...[...Array(DEFAULT_PARTITION_COUNT).keys()].map(partitionLeaseKey))).toBe(0);

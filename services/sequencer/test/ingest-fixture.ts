@@ -11,6 +11,7 @@ import {
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_OPENED } from "@heliograph/contracts/fixtures";
 import { readEventsAfter } from "@heliograph/store";
+import { waitFor } from "@heliograph/testkit";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 
@@ -115,6 +116,15 @@ export async function readNumbered(redis: Redis, js: JetStreamClient, streamId: 
   const texts = await readEventsAfter(redis, streamId, -1, 100_000);
   const events = texts.map((text) => JSON.parse(text) as StreamEvent);
   const numberOf = (text: string) => (JSON.parse(text) as StreamEvent).event_number;
-  const published = (await readEventsStream(js, streamId)).sort((a, b) => numberOf(a) - numberOf(b));
+  // Redis is written before EVENTS: the last batch's EVENTS publishes may still be in flight.
+  let stored: string[] = [];
+  await waitFor(
+    async () => {
+      stored = await readEventsStream(js, streamId);
+      return stored.length >= texts.length;
+    },
+    { timeoutMs: 10_000, what: `EVENTS to hold the ${texts.length} events of ${streamId} in Redis` },
+  );
+  const published = stored.sort((a, b) => numberOf(a) - numberOf(b));
   return { texts, events, published };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultWindow, faultSeen } from "../ledger/fault-window.js";
-import { followStream } from "../ledger/read-stream.js";
+import type { FaultWindow } from "../ledger/fault-window.js";
+import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 
 // Promises 1, 3 and 7 under a kill -9 of both gateways: publishers retry with the same key until
@@ -16,15 +16,7 @@ afterAll(async () => {
 describe("kill -9 of the ingest gateway and the stream gateway under publish load", () => {
   it("loses nothing, and a long-polling subscriber resumes from its last number and misses nothing", async () => {
     const loads = stack.startLoads(40);
-    const followers = loads.map((l) =>
-      followStream({
-        streamUrl: stack.services["stream-gateway"].url,
-        token: stack.subscriber.token,
-        streamId: l.streamId,
-        longPollSeconds: 2,
-        batchSize: 7,
-      }),
-    );
+    const followers = followLoads(stack, loads, { longPollSeconds: 2, batchSize: 7 });
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
 
     // Per load, per round: from the kill until the gateways are back, on the load's own clock.
@@ -37,28 +29,13 @@ describe("kill -9 of the ingest gateway and the stream gateway under publish loa
       await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
     }
 
-    const { http, events, feeds } = await stack.finish(loads);
-    expect(http.violations, http.describe()).toEqual([]);
-    expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
-    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+    const readBack = await stack.finish(loads);
+    expectRecordIntact(readBack);
     // Every publishing client ran into each outage (refused connections, retried with the same key).
-    loads.forEach((l, i) => {
-      for (const [round, outage] of (outages[i] ?? []).entries()) {
-        const seen = faultSeen(l.records, outage);
-        expect(seen.failedAttempts, `${l.streamId}, round ${round}: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
-      }
-    });
-
+    expectEveryFaultFelt(loads, outages);
     // The followers reach the end and hold exactly what a fresh read holds.
-    for (const [i, follower] of followers.entries()) {
-      const streamId = loads[i]?.streamId as string;
-      const head = (http.summary.events[streamId] ?? 0) - 1;
-      await follower.waitForEvent(head, 15_000);
-      await follower.stop();
-      expect(follower.breaks, `${streamId}: follower jumped`).toEqual([]);
-      expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
-      // It really went through the outage.
-      expect(follower.failures.length).toBeGreaterThan(0);
-    }
+    await expectFollowersCaughtUp(followers, loads, readBack, 15_000);
+    // Each really went through the outage.
+    for (const follower of followers) expect(follower.failures.length).toBeGreaterThan(0);
   }, 60_000);
 });

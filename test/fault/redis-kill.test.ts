@@ -1,7 +1,7 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultWindow, faultSeen } from "../ledger/fault-window.js";
-import { followStream } from "../ledger/read-stream.js";
+import type { FaultWindow } from "../ledger/fault-window.js";
+import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
@@ -22,14 +22,7 @@ describe("kill -9 of redis-server under publish load", () => {
   // Each wait below is bounded; together at most about 125 s, inside the 150 s.
   it("loses, doubles and renumbers nothing; a long-polling follower sees each number once", async () => {
     const loads = stack.startLoads(40, [1, 2]);
-    const followers = loads.map((l) =>
-      followStream({
-        streamUrl: stack.services["stream-gateway"].url,
-        token: stack.subscriber.token,
-        streamId: l.streamId,
-        longPollSeconds: 1,
-      }),
-    );
+    const followers = followLoads(stack, loads, { longPollSeconds: 1 });
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 15_000)));
 
     const outages: FaultWindow[][] = loads.map(() => []);
@@ -56,27 +49,12 @@ describe("kill -9 of redis-server under publish load", () => {
     }
     await waitForReady(stack.services, 10_000);
 
-    const { http, events, feeds, reads } = await stack.finish(loads, { drainTimeoutMs: 20_000 });
-    expect(http.violations, http.describe()).toEqual([]);
-    expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
-    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+    const readBack = await stack.finish(loads, { drainTimeoutMs: 20_000 });
+    expectRecordIntact(readBack);
     // The clients ran into each outage and retried through it.
-    for (const [i, l] of loads.entries()) {
-      for (const [round, outage] of (outages[i] ?? []).entries()) {
-        const seen = faultSeen(l.records, outage);
-        expect(seen.failedAttempts, `${l.streamId}, round ${round}: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
-      }
-    }
-    for (const [i, follower] of followers.entries()) {
-      const streamId = loads[i]?.streamId as string;
-      const head = (http.summary.events[streamId] ?? 0) - 1;
-      await follower.waitForEvent(head, 10_000);
-      await follower.stop();
-      expect(follower.breaks, `${streamId}: follower jumped`).toEqual([]);
-      expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
-      // What it followed is what a fresh read serves.
-      expect(follower.events).toEqual(reads.http[streamId]?.events);
-      for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
-    }
+    expectEveryFaultFelt(loads, outages);
+    // Each follower saw every number once, with what a fresh read serves.
+    await expectFollowersCaughtUp(followers, loads, readBack, 10_000);
+    for (const follower of followers) for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
   }, 150_000);
 });

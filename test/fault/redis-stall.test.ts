@@ -1,7 +1,6 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { faultSeen } from "../ledger/fault-window.js";
-import { followStream } from "../ledger/read-stream.js";
+import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS } from "./probe.js";
 
@@ -23,14 +22,7 @@ describe("redis-server stalls (SIGSTOP for 3 s, then SIGCONT) under publish load
     const pid = stack.redis.process?.pid;
     if (!pid) throw new Error("needs its own redis-server");
     const loads = stack.startLoads(40, [1, 2]);
-    const followers = loads.map((l) =>
-      followStream({
-        streamUrl: stack.services["stream-gateway"].url,
-        token: stack.subscriber.token,
-        streamId: l.streamId,
-        longPollSeconds: 1,
-      }),
-    );
+    const followers = followLoads(stack, loads, { longPollSeconds: 1 });
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40)));
 
     // ManagedProcess.kill waits for the exit: a stopped process never exits, so signal the pid.
@@ -50,25 +42,16 @@ describe("redis-server stalls (SIGSTOP for 3 s, then SIGCONT) under publish load
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 20_000)));
     await waitFor(() => stack.allReady(), { timeoutMs: 10_000, what: "every service ready again" });
 
-    const { http, events, feeds } = await stack.finish(loads);
-    expect(http.violations, http.describe()).toEqual([]);
-    expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
-    expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+    const readBack = await stack.finish(loads);
+    expectRecordIntact(readBack);
     // Every publishing client felt the stall: attempts during it failed (503 or the client's
     // timeout) and were retried with the same key.
-    loads.forEach((l, i) => {
-      const seen = faultSeen(l.records, stalls[i] as { from: number; to: number });
-      expect(seen.failedAttempts, `${l.streamId}: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
-    });
-    for (const [i, follower] of followers.entries()) {
-      const streamId = loads[i]?.streamId as string;
-      const head = (http.summary.events[streamId] ?? 0) - 1;
-      await follower.waitForEvent(head, 10_000);
-      await follower.stop();
-      expect(follower.breaks).toEqual([]);
-      expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
-      // Errors the follower saw, if any, were 503s with the error body, never a 500.
-      for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
-    }
+    expectEveryFaultFelt(
+      loads,
+      stalls.map((stall) => [stall]),
+    );
+    await expectFollowersCaughtUp(followers, loads, readBack, 10_000);
+    // Errors the followers saw, if any, were 503s with the error body, never a 500.
+    for (const follower of followers) for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
   }, 60_000);
 });

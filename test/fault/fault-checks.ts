@@ -1,0 +1,67 @@
+/**
+ * What every fault test asserts once its fault is over: the record is intact, the clients really
+ * ran into the fault, and a long-polling follower saw each number once.
+ */
+import { expect } from "vitest";
+import { type FaultWindow, faultSeen } from "../ledger/fault-window.js";
+import type { SignalLoad } from "../ledger/load.js";
+import type { ReadBackReport } from "../ledger/read-back.js";
+import { type Follower, followStream } from "../ledger/read-stream.js";
+import type { FaultStack } from "./fault-stack.js";
+
+/** The ledger holds over HTTP and over EVENTS, and both serve the same events, byte for byte. */
+export function expectRecordIntact({ http, events, feeds }: ReadBackReport): void {
+  expect(http.violations, http.describe()).toEqual([]);
+  expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
+  expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+}
+
+/**
+ * Each client ran into each of its fault windows (`windows[i]` for `loads[i]`): attempts made in
+ * it failed and were retried with the same key. A fault test that never shows this proves nothing.
+ */
+export function expectEveryFaultFelt(loads: SignalLoad[], windows: FaultWindow[][]): void {
+  for (const [i, load] of loads.entries()) {
+    for (const [round, window] of (windows[i] ?? []).entries()) {
+      const seen = faultSeen(load.records, window);
+      expect(seen.failedAttempts, `${load.streamId}, fault ${round}: ${JSON.stringify(seen)}`).toBeGreaterThan(0);
+    }
+  }
+}
+
+/** A long-polling follower per load's stream, started now. */
+export function followLoads(
+  stack: FaultStack,
+  loads: SignalLoad[],
+  options: { longPollSeconds: number; batchSize?: number },
+): Follower[] {
+  return loads.map((load) =>
+    followStream({
+      streamUrl: stack.services["stream-gateway"].url,
+      token: stack.subscriber.token,
+      streamId: load.streamId,
+      ...options,
+    }),
+  );
+}
+
+/**
+ * Each follower reaches its stream's head (as the HTTP read-back found it), never jumped, and
+ * holds every number once, in order, and the same events as a fresh read; then it is stopped.
+ */
+export async function expectFollowersCaughtUp(
+  followers: Follower[],
+  loads: SignalLoad[],
+  readBack: ReadBackReport,
+  timeoutMs: number,
+): Promise<void> {
+  for (const [i, follower] of followers.entries()) {
+    const streamId = loads[i]?.streamId as string;
+    const head = (readBack.http.summary.events[streamId] ?? 0) - 1;
+    await follower.waitForEvent(head, timeoutMs);
+    await follower.stop();
+    expect(follower.breaks, `${streamId}: follower jumped`).toEqual([]);
+    expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
+    expect(follower.events).toEqual(readBack.reads.http[streamId]?.events);
+  }
+}

@@ -233,3 +233,19 @@ async function useOrStart<O extends object, H extends ServerHandle>(
   }
   return { server: await start((choice ?? {}) as O), owned: true };
 }
+
+export interface Servers {
+  nats: NatsServerHandle;
+  redis: RedisServerHandle;
+  /** Stops the servers this call started (given ones keep running). */
+  stop(): Promise<void>;
+}
+
+/**
+ * NATS and Redis alone, with one call: the stack without services, for tests that build the apps
+ * in-process. Each option is the same as `startStack`'s.
+ */
+export async function startServers(options: Pick<StackOptions, "nats" | "redis"> = {}): Promise<Servers> {
+  const stack = await startStack({ ...options, services: {} });
+  return { nats: stack.nats, redis: stack.redis, stop: () => stack.stop() };
+}

@@ -7,9 +7,8 @@ import {
   REPO_ROOT,
   type RedisServerHandle,
   type ServiceHandle,
-  startNatsServer,
   startProcess,
-  startRedisServer,
+  startServers,
   startService,
 } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +20,7 @@ let service: ServiceHandle | undefined;
 const adminToken = newAdminToken();
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
+  ({ nats, redis } = await startServers());
 });
 afterAll(async () => {
   await service?.kill();

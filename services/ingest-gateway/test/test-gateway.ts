@@ -28,8 +28,7 @@ import {
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
-  startNatsServer,
-  startRedisServer,
+  startServers,
   startService,
 } from "@heliograph/testkit";
 import type { JetStreamManager } from "@nats-io/jetstream";
@@ -68,7 +67,7 @@ export interface TestGateway {
 export async function startTestGateway(
   options: { env?: Record<string, string>; streams?: Partial<StreamSettings> } = {},
 ): Promise<TestGateway> {
-  const [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  const { nats: natsServer, redis: redisServer } = await startServers();
   const log = createLogger({ name: "ingest-gateway-test", level: process.env.HG_TEST_LOG ?? "silent" });
   const nc = await connectNats(natsServer.url, log, "ingest-gateway-test");
   const jsm = await ensureStreams(nc, { replicas: 1, ...options.streams });

@@ -9,7 +9,7 @@ import {
   type Redis,
 } from "@heliograph/platform";
 import { LOG_INGEST_FIELD, streamKeys } from "@heliograph/store";
-import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
+import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect } from "vitest";
 import { createSequencer, type SequencerOptions } from "../src/sequencer.js";
@@ -91,10 +91,10 @@ export function useSequencerServers(
   };
   beforeAll(async () => {
     const reuseEnv = !options.ownServers;
-    [ctx.natsServer, ctx.redisServer] = await Promise.all([
-      startNatsServer({ reuseEnv }),
-      startRedisServer({ reuseEnv }),
-    ]);
+    ({ nats: ctx.natsServer, redis: ctx.redisServer } = await startServers({
+      nats: { reuseEnv },
+      redis: { reuseEnv },
+    }));
     ctx.nc = await connectNats(ctx.natsServer.url, log, "test");
     ctx.jsm = await ensureStreams(ctx.nc, { replicas: 1 });
     ctx.js = jetstream(ctx.nc);

@@ -18,13 +18,7 @@ import {
 } from "@heliograph/platform";
 import { runSequenceStep, stepInputOf } from "@heliograph/sequencer/sequence-step";
 import { readEventsAfter } from "@heliograph/store";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNatsServer,
-  startRedisServer,
-  waitFor,
-} from "@heliograph/testkit";
+import { type NatsServerHandle, type RedisServerHandle, startServers, waitFor } from "@heliograph/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StreamHub, type WakeReason } from "./hub.js";
@@ -77,7 +71,7 @@ describe("the event text, from every producer", () => {
   let hub: StreamHub;
 
   beforeAll(async () => {
-    [natsServer, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+    ({ nats: natsServer, redis: redisServer } = await startServers());
     nc = await connectNats(natsServer.url, log, "event-text");
     await ensureStreams(nc, { replicas: 1, log });
     redis = await connectRedis(redisServer.url, log, "event-text");

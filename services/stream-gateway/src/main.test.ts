@@ -4,8 +4,7 @@ import {
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
-  startNatsServer,
-  startRedisServer,
+  startServers,
   startService,
   waitFor,
 } from "@heliograph/testkit";
@@ -17,7 +16,7 @@ let redis: Redis;
 let service: ServiceHandle | undefined;
 
 beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  ({ nats, redis: redisServer } = await startServers());
   redis = await connectRedis(redisServer.url, createLogger({ name: "main-test", level: "silent" }), "main-test");
 });
 afterAll(async () => {

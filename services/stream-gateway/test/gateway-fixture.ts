@@ -22,7 +22,7 @@ import {
 } from "@heliograph/platform";
 import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequencer/sequence-step";
 import { ControlPlane, streamKeys } from "@heliograph/store";
-import { type NatsServerHandle, type RedisServerHandle, startNatsServer, startRedisServer } from "@heliograph/testkit";
+import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { buildApp, type StreamGatewayApp } from "../src/app.js";
 
@@ -157,7 +157,7 @@ export interface GatewayFixture {
 }
 
 export async function startGatewayFixture(options: { maxWaiters?: number } = {}): Promise<GatewayFixture> {
-  const [nats, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  const { nats, redis: redisServer } = await startServers();
   const log = createLogger({ name: "stream-gateway-test", level: process.env.HG_TEST_LOG ?? "silent" });
   const nc = await connectNats(nats.url, log, "stream-gateway-test");
   await ensureStreams(nc, { replicas: 1 });

@@ -12,7 +12,7 @@ import type { LongPollInput, LongPollResult } from "./long-poll-clients.js";
 import type { Sizes } from "./options.js";
 import { rawMessage } from "./raw-message.js";
 import type { RedisRawInput, RedisRawResult } from "./redis-raw.js";
-import type { Servers } from "./stack.js";
+import type { BenchServers } from "./stack.js";
 
 export type Figures = Record<string, number>;
 export interface RepResult {
@@ -21,7 +21,7 @@ export interface RepResult {
 }
 
 /** Removes the keys a raw measurement left (SCAN, never KEYS, never FLUSHDB: the stack shares this Redis). */
-export async function deleteKeys(servers: Servers, pattern: string): Promise<void> {
+export async function deleteKeys(servers: BenchServers, pattern: string): Promise<void> {
   let cursor = "0";
   do {
     const [next, keys] = await servers.client.scan(cursor, "MATCH", pattern, "COUNT", 1000);
@@ -34,7 +34,7 @@ export async function deleteKeys(servers: Servers, pattern: string): Promise<voi
 export const BACKLOG = 8_192;
 
 /** R1: JetStream async publish from one Node process, ~300-byte JSON, 256 in flight. */
-export async function r1(servers: Servers, sizes: Sizes, rep: number): Promise<RepResult> {
+export async function r1(servers: BenchServers, sizes: Sizes, rep: number): Promise<RepResult> {
   const { jetstreamManager, StorageType, RetentionPolicy } = await import("@nats-io/jetstream");
   const { connect } = await import("@nats-io/transport-node");
   const nc = await connect({ servers: servers.nats.url });
@@ -69,7 +69,7 @@ export async function r1(servers: Servers, sizes: Sizes, rep: number): Promise<R
 }
 
 /** R2: the sequencer's own Lua step, one message per call, 100 calls in flight on one auto-pipelined connection. */
-export async function r2(servers: Servers, sizes: Sizes, rep: number): Promise<RepResult> {
+export async function r2(servers: BenchServers, sizes: Sizes, rep: number): Promise<RepResult> {
   const run = async (messagesPerStep: number, inFlight: number) => {
     const child = new Child<RedisRawInput, RedisRawResult>("redis-raw.ts", {
       redisUrl: servers.redis.url,
@@ -98,7 +98,7 @@ async function startBare(): Promise<{ child: Child<BareInput, unknown>; url: str
 }
 
 /** R3: bare Fastify POST of a ~300-byte JSON answered 202 with nothing else, autocannon in another process. */
-export async function r3(_servers: Servers, sizes: Sizes, _rep: number): Promise<RepResult> {
+export async function r3(_servers: BenchServers, sizes: Sizes, _rep: number): Promise<RepResult> {
   const bare = await startBare();
   try {
     const load = new Child<HttpLoadInput, HttpLoadResult>("http-load.ts", {
@@ -118,7 +118,7 @@ export async function r3(_servers: Servers, sizes: Sizes, _rep: number): Promise
 }
 
 /** R4: bare Fastify long-poll route: N held requests, one release answers all. */
-export async function r4(_servers: Servers, sizes: Sizes, rep: number): Promise<RepResult> {
+export async function r4(_servers: BenchServers, sizes: Sizes, rep: number): Promise<RepResult> {
   const bare = await startBare();
   try {
     const stats = async () => (await (await fetch(`${bare.url}/stats`)).json()) as { held: number; rss: number };
@@ -162,7 +162,7 @@ export async function r4(_servers: Servers, sizes: Sizes, rep: number): Promise<
 }
 
 /** R5: Redis XRANGE of 1,000 entries at a time over a log shaped like the sequencer's. */
-export async function r5(servers: Servers, sizes: Sizes, rep: number): Promise<RepResult> {
+export async function r5(servers: BenchServers, sizes: Sizes, rep: number): Promise<RepResult> {
   const child = new Child<RedisRawInput, RedisRawResult>("redis-raw.ts", {
     redisUrl: servers.redis.url,
     mode: "xrange",

@@ -11,7 +11,7 @@ import { BENCH_IDS, type BenchId, type Options, parseOptions } from "./options.j
 import { type RepResult, r1, r2, r3, r4, r5 } from "./raw.js";
 import { machine, type RunReport, writeBenchmarksMd, writeJson } from "./report.js";
 import { runSoak } from "./soak.js";
-import { type Heliograph, type Servers, startHeliograph, startServers } from "./stack.js";
+import { type BenchServers, type Heliograph, startBenchServers, startHeliograph } from "./stack.js";
 import { buildRows, formatNumber, renderText } from "./table.js";
 
 /**
@@ -64,7 +64,7 @@ async function main(): Promise<number> {
     throw err;
   }
   log("starting NATS and Redis");
-  const servers: Servers = await startServers();
+  const servers: BenchServers = await startBenchServers();
   let h: Heliograph | undefined;
   let stopping = false;
   const stopAll = async () => {
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
 
 async function runTable(
   options: Options,
-  servers: Servers,
+  servers: BenchServers,
   h: Heliograph | undefined,
   log: (message: string) => void,
 ): Promise<number> {

@@ -12,12 +12,13 @@ import {
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
+  startServers,
   startStack,
   waitFor,
 } from "@heliograph/testkit";
 import { Redis } from "ioredis";
 
-export interface Servers {
+export interface BenchServers {
   nats: NatsServerHandle;
   redis: RedisServerHandle;
   /** The runner's own connection, for reading heads and logs. */
@@ -25,10 +26,10 @@ export interface Servers {
   stop(): Promise<void>;
 }
 
-export async function startServers(): Promise<Servers> {
+export async function startBenchServers(): Promise<BenchServers> {
   // The servers alone: they outlive the Heliograph stacks the benchmarks start on them.
-  const stack = await startStack({ nats: { reuseEnv: false }, redis: { reuseEnv: false }, services: {} });
-  const { nats, redis } = stack;
+  const servers = await startServers({ nats: { reuseEnv: false }, redis: { reuseEnv: false } });
+  const { nats, redis } = servers;
   const client = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   return {
     nats,
@@ -36,7 +37,7 @@ export async function startServers(): Promise<Servers> {
     client,
     async stop() {
       client.disconnect();
-      await stack.stop();
+      await servers.stop();
       // The servers' temp folders hold every benchmark's data (hundreds of MB over a full run).
       for (const dir of [nats.storeDir, redis.dir])
         if (dir?.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
@@ -45,7 +46,7 @@ export async function startServers(): Promise<Servers> {
 }
 
 export interface Heliograph {
-  servers: Servers;
+  servers: BenchServers;
   ingest: ServiceHandle;
   sequencer: ServiceHandle;
   stream: ServiceHandle;
@@ -70,7 +71,7 @@ const SERVICE_ENV: Record<string, string> = {
   ...(process.env.HG_BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HG_BENCH_SERVICE_NODE_OPTIONS } : {}),
 };
 
-export async function startHeliograph(servers: Servers): Promise<Heliograph> {
+export async function startHeliograph(servers: BenchServers): Promise<Heliograph> {
   const stack = await startStack({ nats: servers.nats, redis: servers.redis, env: SERVICE_ENV });
   const { adminToken } = stack;
   const admin = adminClient({ url: stack.ingest.url, token: adminToken });

@@ -1,4 +1,4 @@
-import { HeliographError, type StreamId, type StreamStatus } from "@heliograph/contracts";
+import { eventsArrayText, HeliographError, type StreamId, type StreamStatus } from "@heliograph/contracts";
 import type { Counter, Redis } from "@heliograph/platform";
 import { readEventsAfter, readStreamState, type StreamState } from "@heliograph/store";
 import type { RegisterResult, StreamHub, Waiter, WakeReason } from "./hub.js";
@@ -96,8 +96,6 @@ class PendingRead implements Waiter {
   }
 }
 
-const joinEvents = (texts: string[]): string => `[${texts.join(",")}]`;
-
 /**
  * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): answer from Redis when events after
  * `after` exist; otherwise register a waiter in the hub FIRST and only then look at the head
@@ -127,7 +125,7 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
     if (texts.length > 0) {
       // Texts are consecutive from after+1; the head key is written just after the log entry.
       const head = Math.max(state.head, req.after + texts.length);
-      return answer({ kind: "events", body: joinEvents(texts), head, status: state.status, outcome });
+      return answer({ kind: "events", body: eventsArrayText(texts), head, status: state.status, outcome });
     }
     const remaining = deadline - performance.now();
     if (last || remaining <= 0) return empty(state, "empty");

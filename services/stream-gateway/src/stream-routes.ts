@@ -1,5 +1,6 @@
 import {
   ErrorBody,
+  eventsArrayText,
   LongPollHeaders,
   STREAM_HEAD_HEADER,
   STREAM_STATUS_HEADER,
@@ -94,7 +95,7 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
       Promise.all([readLastEvents(deps.redis, streamId, RECENT_EVENTS), readStreamState(deps.redis, streamId)]),
     );
     deps.reads.inc({ outcome: "recent" });
-    return sendStoredJson(reply, `[${texts.join(",")}]`, state);
+    return sendStoredJson(reply, eventsArrayText(texts), state);
   };
   const recentSchema = {
     tags: TAGS,

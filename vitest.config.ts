@@ -9,6 +9,7 @@ export default defineConfig({
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     retry: 0,
+    globalSetup: ["./test/temp-root.ts"],
     reporters: ["default", "./test/summary-reporter.ts"],
   },
 });

@@ -1,10 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { dockerEngineRuns, startContainerServer } from "./containers.js";
 import { freePort } from "./free-port.js";
 import { which } from "./process.js";
 import { ownedServer, type ServerHandle, unownedServer } from "./server-handle.js";
+import { tempDataDir } from "./temp-dir.js";
 
 export interface NatsServerHandle extends ServerHandle {
   /** JetStream's file store ("" when the harness does not own the server). */
@@ -31,7 +29,7 @@ export async function startNatsServer(
   if (!binary)
     throw new Error("nats-server is not on the PATH: install it (apt-get install nats-server) or set NATS_URL");
   const port = options.port ?? (await freePort());
-  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "hg-nats-"));
+  const storeDir = options.storeDir ?? tempDataDir("hg-nats-");
   const server = await ownedServer("nats-server", `nats://127.0.0.1:${port}`, port, {
     binary,
     args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],

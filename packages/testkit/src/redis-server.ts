@@ -1,10 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { dockerEngineRuns, startContainerServer } from "./containers.js";
 import { freePort } from "./free-port.js";
 import { which } from "./process.js";
 import { ownedServer, type ServerHandle, unownedServer } from "./server-handle.js";
+import { tempDataDir } from "./temp-dir.js";
 
 export interface RedisServerHandle extends ServerHandle {
   /** Redis's data folder, with the AOF ("" when the harness does not own the server). */
@@ -30,7 +28,7 @@ export async function startRedisServer(
   if (!binary)
     throw new Error("redis-server is not on the PATH: install it (apt-get install redis-server) or set REDIS_URL");
   const port = options.port ?? (await freePort());
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "hg-redis-"));
+  const dir = options.dir ?? tempDataDir("hg-redis-");
   const server = await ownedServer("redis-server", `redis://127.0.0.1:${port}`, port, {
     binary,
     args: [

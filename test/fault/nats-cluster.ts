@@ -1,7 +1,12 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort, type ManagedProcess, startProcess, tcpReady, waitFor, which } from "@heliograph/testkit";
+import {
+  freePort,
+  type ManagedProcess,
+  startProcess,
+  tcpReady,
+  tempDataDir,
+  waitFor,
+  which,
+} from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 
@@ -39,7 +44,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       name: `n${i + 1}`,
       port: await freePort(),
       clusterPort: await freePort(),
-      storeDir: mkdtempSync(join(tmpdir(), `hg-nats-n${i + 1}-`)),
+      storeDir: tempDataDir(`hg-nats-n${i + 1}-`),
     })),
   );
   const routes = specs.map((s) => `nats://127.0.0.1:${s.clusterPort}`).join(",");

@@ -8,4 +8,5 @@ export * from "./redis-server.js";
 export * from "./server-handle.js";
 export * from "./services.js";
 export * from "./stack.js";
+export * from "./temp-dir.js";
 export * from "./wait-for.js";

@@ -4,7 +4,8 @@ import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, foll
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS } from "./probe.js";
 
-// A stalled Redis (SIGSTOP: connections stay open, nothing answers) for about three seconds.
+// A stalled Redis (SIGSTOP: connections stay open, nothing answers) for five seconds: longer than
+// a request may take to fail (REDIS_OUTAGE_ANSWER_MS), so one held for the whole stall is caught.
 // Requests fail with a clear 503 or wait; nothing is lost or doubled; the services recover alone.
 let stack: FaultStack;
 beforeAll(async () => {
@@ -17,7 +18,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describe("redis-server stalls (SIGSTOP for 3 s, then SIGCONT) under publish load", () => {
+describe("redis-server stalls (SIGSTOP for 5 s, then SIGCONT) under publish load", () => {
   it("answers 503 or waits, loses and doubles nothing, and recovers by itself", async () => {
     const pid = stack.redis.process?.pid;
     if (!pid) throw new Error("needs its own redis-server");
@@ -31,7 +32,7 @@ describe("redis-server stalls (SIGSTOP for 3 s, then SIGCONT) under publish load
     const stalledAt = performance.now();
     // A publish during the stall (algorithm 3, not in the ledger) waits or fails clearly: never a 500.
     const probe = probePublish(stack.services["ingest-gateway"].url, stack.publisher, 3, "probe-redis-stalled");
-    await waitFor(() => performance.now() - stalledAt >= 3_000, { timeoutMs: 4_000, intervalMs: 50 });
+    await waitFor(() => performance.now() - stalledAt >= 5_000, { timeoutMs: 6_000, intervalMs: 50 });
     process.kill(pid, "SIGCONT");
     const stalls = loads.map((l, i) => ({ from: stallStart[i] as number, to: l.clock() }));
     const answer = await probe;

@@ -1,13 +1,10 @@
-/** A ~300-byte JSON message shaped like a trading signal: the payload of R1 and R3. */
+import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
+
+/** A ~300-byte JSON message shaped like a trading signal (the document's): the payload of R1 and R3. */
 export function rawMessage(i: number): string {
   const base = {
     id: `sig-${String(i).padStart(10, "0")}`,
-    algorithm_id: 1,
-    ticker_symbol: "AAPL",
-    order_type: "market",
-    portfolio_ratio_investment: 0.01,
-    side: "buy",
-    time_in_force: "gtc",
+    ...DOCUMENT_TRADING_SIGNAL_BODY,
     timestamp: "2026-11-21T10:00:00.000Z",
     note: "",
   };

@@ -38,12 +38,8 @@ export interface FaultStack {
    * EVENTS, checks the ledger on each and compares the two event for event.
    */
   finish(loads: SignalLoad[], options?: { drainTimeoutMs?: number }): Promise<ReadBackReport>;
-  /** Readiness of every service. */
-  allReady(): Promise<boolean>;
   stop(): Promise<void>;
 }
-
-const SERVICES: ServiceName[] = ["ingest-gateway", "sequencer", "stream-gateway"];
 
 export async function startFaultStack(
   options: { natsUrl?: string; algorithms?: number; env?: Record<string, string> } = {},
@@ -148,16 +144,6 @@ export async function startFaultStack(
       } finally {
         await nc.close();
       }
-    },
-    async allReady() {
-      const answers = await Promise.all(
-        SERVICES.map((name) =>
-          fetch(`${stack.services[name].url}/readyz`, { signal: AbortSignal.timeout(2_000) })
-            .then((r) => r.status === 200)
-            .catch(() => false),
-        ),
-      );
-      return answers.every(Boolean);
     },
     stop: () => base.stop(),
   };

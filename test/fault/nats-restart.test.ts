@@ -2,6 +2,7 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectRecordIntact } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
+import { waitForReady } from "./probe.js";
 
 // Promise 1 when nats-server (file storage) goes away under load: publishes are answered 503 (never
 // 2xx without a PubAck) and retried; after the restart JetStream still holds INGEST and EVENTS.
@@ -26,7 +27,7 @@ describe("nats-server stops and restarts under publish load", () => {
     await waitFor(() => loads.every((l) => (l.records.at(-1)?.attempts.length ?? 0) >= 2), { timeoutMs: 5_000 });
     await nats.restart();
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 30_000)));
-    await waitFor(() => stack.allReady(), { timeoutMs: 15_000, what: "every service ready again" });
+    await waitForReady(stack.services, 15_000);
 
     const readBack = await stack.finish(loads);
     expectRecordIntact(readBack);

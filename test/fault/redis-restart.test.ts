@@ -2,7 +2,7 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectRecordIntact } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS } from "./probe.js";
+import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
 // Promise 1 when redis-server (AOF, fsync every second) stops and restarts under load. A graceful
 // stop here; redis-kill.test.ts kills it with -9.
@@ -29,7 +29,7 @@ describe("redis-server stops and restarts under publish load", () => {
     await waitFor(() => loads.every((l) => (l.records.at(-1)?.attempts.length ?? 0) >= 2), { timeoutMs: 5_000 });
     await stack.redis.restart();
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 30_000)));
-    await waitFor(() => stack.allReady(), { timeoutMs: 15_000, what: "every service ready again" });
+    await waitForReady(stack.services, 15_000);
 
     const readBack = await stack.finish(loads);
     expectRecordIntact(readBack);

@@ -2,7 +2,7 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS } from "./probe.js";
+import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
 // A stalled Redis (SIGSTOP: connections stay open, nothing answers) for five seconds: longer than
 // a request may take to fail (REDIS_OUTAGE_ANSWER_MS), so one held for the whole stall is caught.
@@ -41,7 +41,7 @@ describe("redis-server stalls (SIGSTOP for 5 s, then SIGCONT) under publish load
     expect(answer.ms, JSON.stringify(answer)).toBeLessThan(REDIS_OUTAGE_ANSWER_MS);
 
     await Promise.all(loads.map((l) => l.waitForMoreAccepted(40, 20_000)));
-    await waitFor(() => stack.allReady(), { timeoutMs: 10_000, what: "every service ready again" });
+    await waitForReady(stack.services, 10_000);
 
     const readBack = await stack.finish(loads);
     expectRecordIntact(readBack);

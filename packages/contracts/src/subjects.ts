@@ -43,3 +43,16 @@ export const sequencedSubject = (partition: number): string => `${SEQUENCED_SUBJ
 
 /** Core NATS subject an operator's resolution is announced on, so the owning sequencer resumes at once. */
 export const RESUME_SUBJECT = "heliograph.control.resume";
+
+/**
+ * Header of every EVENTS message: the ingest id the event was numbered from. EVENTS is the record,
+ * so a Redis rebuilt from it needs it to know which INGEST messages were applied already.
+ */
+export const EVENT_INGEST_ID_HEADER = "Heliograph-Ingest-Id";
+
+/**
+ * Core NATS subject on which a reader that found Redis behind EVENTS for a stream asks the owning
+ * sequencer to verify and repair it (payload: the stream id). `<partition>` as in INGEST.
+ */
+export const VERIFY_SUBJECT_PREFIX = "heliograph.verify";
+export const verifySubject = (partition: number): string => `${VERIFY_SUBJECT_PREFIX}.${partition}`;

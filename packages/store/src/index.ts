@@ -1,4 +1,5 @@
 export * from "./control-plane.js";
+export * from "./events-record.js";
 export * from "./halts.js";
 export * from "./ideas.js";
 export * from "./keys.js";

@@ -56,4 +56,9 @@ export const BaseEnv = z.object({
   LOG_PRETTY: envBoolean(false),
   /** Replicas of the JetStream streams a service creates: 1 on one machine, 3 in a cluster. */
   JETSTREAM_REPLICAS: envInt(1, 1, 5),
+  /**
+   * JetStream's duplicate window of INGEST and EVENTS (Nats-Msg-Id), in ms. Idempotency past it
+   * rests on Redis records and, for EVENTS, on conditional publishes; tests shorten it to show that.
+   */
+  JETSTREAM_DUPLICATE_WINDOW_MS: envInt(10 * 60_000, 1_000, 24 * 3_600_000),
 });

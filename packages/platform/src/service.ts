@@ -19,6 +19,7 @@ export interface ServiceConfig {
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
   JETSTREAM_REPLICAS: number;
+  JETSTREAM_DUPLICATE_WINDOW_MS: number;
 }
 
 /** The process's one of each, handed to the service's `start`. */
@@ -71,7 +72,11 @@ export async function runService<C extends ServiceConfig>(
   try {
     const connectionName = service.connectionName?.(config) ?? service.name;
     const nc = await connectNats(config.NATS_URL, log, connectionName);
-    await ensureStreams(nc, { replicas: config.JETSTREAM_REPLICAS, log });
+    await ensureStreams(nc, {
+      replicas: config.JETSTREAM_REPLICAS,
+      duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_MS,
+      log,
+    });
     const redis = await connectRedis(config.REDIS_URL, log, connectionName);
     const app = await service.start({ config, log, metrics: createMetricsRegistry(service.name), nc, redis });
     // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,

@@ -17,6 +17,7 @@ describe("IngestEnv", () => {
       CONTROL_PLANE_CACHE_MS: 1_000,
       NATS_URL: "nats://127.0.0.1:4222",
       JETSTREAM_REPLICAS: 1,
+      JETSTREAM_DUPLICATE_WINDOW_MS: 600_000,
     });
   });
 

@@ -14,6 +14,7 @@ describe("sequencer config", () => {
       BATCH_MAX: 500,
       APPLIED_TTL_SECONDS: 86_400,
       JETSTREAM_REPLICAS: 1,
+      JETSTREAM_DUPLICATE_WINDOW_MS: 600_000,
     });
     expect(config.SEQUENCER_ID).toMatch(/-\d+$/);
   });

@@ -16,6 +16,9 @@ export interface PublishAck {
   duplicate: boolean;
 }
 
+/** JetStream's error code for a refused `Nats-Expected-Last-Sequence` / `…-Last-Subject-Sequence`. */
+export const WRONG_LAST_SEQUENCE = 10071;
+
 /** JetStream refused the publish (stream full, wrong sequence, …): its API error. */
 export class JetStreamPublishError extends Error {
   override readonly name = "JetStreamPublishError";
@@ -60,13 +63,23 @@ export class JetStreamPublisher {
     void nc.closed().then(() => this.failAll(new Error("the NATS connection is closed")));
   }
 
-  publish(subject: string, payload: string | Uint8Array, msgID?: string): Promise<PublishAck> {
+  /**
+   * @param extraHeaders further headers, e.g. JetStream's `Nats-Expected-Last-Subject-Sequence`
+   *   (a refusal rejects with a JetStreamPublishError whose errCode is {@link WRONG_LAST_SEQUENCE}).
+   */
+  publish(
+    subject: string,
+    payload: string | Uint8Array,
+    msgID?: string,
+    extraHeaders?: Record<string, string>,
+  ): Promise<PublishAck> {
     return new Promise<PublishAck>((resolve, reject) => {
       const token = (this.next++).toString(36);
       let h: ReturnType<typeof headers> | undefined;
-      if (msgID) {
+      if (msgID || extraHeaders) {
         h = headers();
-        h.set("Nats-Msg-Id", msgID);
+        if (msgID) h.set("Nats-Msg-Id", msgID);
+        if (extraHeaders) for (const name in extraHeaders) h.set(name, extraHeaders[name]!);
       }
       try {
         this.nc.publish(subject, payload, { reply: this.prefix + token, headers: h });

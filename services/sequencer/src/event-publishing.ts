@@ -1,27 +1,16 @@
-import {
-  eventMsgId,
-  eventsSubject,
-  type SequencedNotice,
-  type StreamId,
-  sequencedSubject,
-} from "@heliograph/contracts";
-import type { JetStreamPublisher, Logger } from "@heliograph/platform";
+import { type SequencedNotice, sequencedSubject } from "@heliograph/contracts";
+import type { Logger } from "@heliograph/platform";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { type EventsWriter, type Publication, RecordConflictError } from "./events-writer.js";
 import type { SequencerMetrics } from "./metrics.js";
 import { retryWithBackoff } from "./retry.js";
 
-/** A numbered event on its way to EVENTS, as the step stored it. */
-export interface Publication {
-  streamId: StreamId;
-  eventNumber: number;
-  text: string;
-  ingestId: string;
-}
+export type { Publication } from "./events-writer.js";
 
 export interface PublishingDeps {
   nc: NatsConnection;
-  /** EVENTS publishes: PubAcks on one subscription, not a request each. */
-  publisher: JetStreamPublisher;
+  /** EVENTS, conditionally (one per process: its sequence predictions span the partitions). */
+  writer: EventsWriter;
   log: Logger;
   metrics: SequencerMetrics;
   /** The worker is stopping: a failed publish is given up rather than retried. */
@@ -36,39 +25,26 @@ export class EventPublishing {
   ) {}
 
   /**
-   * Publishes without waiting one before the next; retries the failed ones with their same msgID
-   * (JetStream drops a repeat). False when given up while stopping.
+   * Writes the events to EVENTS, retrying what failed for now (the record skips what it holds).
+   * False when given up while stopping; throws RecordConflictError for streams the record
+   * disagrees with (the caller verifies them before anything of them is acked).
    */
   async publishAll(publications: Publication[]): Promise<boolean> {
-    const { publisher, log, metrics, stopping } = this.deps;
-    let pending = publications;
-    if (pending.length === 0) return true;
-    const published = await retryWithBackoff(
-      async () => {
-        const results = await Promise.allSettled(
-          pending.map((p) =>
-            publisher.publish(eventsSubject(p.streamId), p.text, eventMsgId(p.streamId, p.eventNumber)),
-          ),
-        );
-        const failed = pending.filter((_, i) => results[i]!.status === "rejected");
-        if (failed.length === 0) return;
-        pending = failed;
-        throw results.find((result) => result.status === "rejected")!.reason;
-      },
-      {
-        operation: "publish",
-        log,
-        metrics,
-        message: "EVENTS publish failed; retrying",
-        fields: () => ({ failed: pending.length }),
-        // Numbered in Redis already: whoever gets these messages next republishes the stored text.
-        stopping,
-        stoppingMessage: "EVENTS publish failed while stopping",
-      },
-    );
+    const { writer, log, metrics, stopping } = this.deps;
+    if (publications.length === 0) return true;
+    const published = await retryWithBackoff(() => writer.write(publications), {
+      operation: "publish",
+      log,
+      metrics,
+      message: "EVENTS publish failed; retrying",
+      fields: () => ({ events: publications.length }),
+      isFatal: (err) => err instanceof RecordConflictError,
+      // Numbered in Redis already: whoever gets these messages next republishes the stored text.
+      stopping,
+      stoppingMessage: "EVENTS publish failed while stopping",
+    });
     return published.ok;
   }
-
   /** Tells the gateways (201 waits) what was numbered. */
   announce(publications: Publication[]): void {
     if (publications.length === 0) return;

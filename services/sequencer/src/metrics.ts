@@ -77,6 +77,43 @@ export function createMetrics(registry: Registry) {
           registers: [registry],
         }),
     ),
+    recordRefusals: get(
+      "heliograph_sequencer_record_refusals_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_record_refusals_total",
+          help: "Conditional EVENTS publishes refused (a wrong predicted sequence, or someone else wrote the stream), reconciled with the record",
+          registers: [registry],
+        }),
+    ),
+    repairs: get(
+      "heliograph_sequencer_record_repairs_total",
+      () =>
+        new Counter<"direction">({
+          name: "heliograph_sequencer_record_repairs_total",
+          help: "Streams whose Redis state was found behind EVENTS (replayed into Redis) or ahead of it (published to EVENTS)",
+          labelNames: ["direction"] as const,
+          registers: [registry],
+        }),
+    ),
+    replayed: get(
+      "heliograph_sequencer_replayed_events_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_replayed_events_total",
+          help: "Events read back from EVENTS into a Redis that was behind it",
+          registers: [registry],
+        }),
+    ),
+    verifications: get(
+      "heliograph_sequencer_verifications_total",
+      () =>
+        new Counter({
+          name: "heliograph_sequencer_verifications_total",
+          help: "Streams whose Redis state was compared with EVENTS (on taking a partition, after Redis reconnected, on request)",
+          registers: [registry],
+        }),
+    ),
     owned: get(
       "heliograph_sequencer_partitions_owned",
       () =>

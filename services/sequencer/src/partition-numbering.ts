@@ -1,18 +1,32 @@
 import { type StreamId, streamIdOfSubject } from "@heliograph/contracts";
 import type { Logger } from "@heliograph/platform";
 import { haltedStreamsKey, partitionEpochKey, resumableStreamsKey, streamKeys } from "@heliograph/store";
-import type { JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import type { EventPublishing, Publication } from "./event-publishing.js";
+import { type EventsWriter, RecordConflictError } from "./events-writer.js";
 import { heldStepInput, ingestStepInput } from "./ingest-input.js";
 import { isLeaseGone, LeaseLostError, type PartitionLeases } from "./lease.js";
 import type { SequencerMetrics } from "./metrics.js";
+import { verifyStream } from "./record-repair.js";
 import { retryWithBackoff } from "./retry.js";
-import { runDrainStep, runSequenceStep, type StepInput, type StepOptions, type StepResult } from "./sequence-step.js";
+import {
+  HeadMovedError,
+  runDrainStep,
+  runSequenceStep,
+  type StepInput,
+  type StepOptions,
+  type StepResult,
+} from "./sequence-step.js";
 import type { SequencerOptions } from "./sequencer.js";
 
 export interface NumberingDeps {
   redis: Redis;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  writer: EventsWriter;
+  /** Bumped each time the Redis connection is made again: what was verified before must be again. */
+  redisGeneration(): number;
   leases: PartitionLeases;
   log: Logger;
   metrics: SequencerMetrics;
@@ -46,6 +60,12 @@ export class PartitionNumbering {
    * with its writes. On Cluster that key is in another slot, so it is read before each batch.
    */
   private readonly epochKey: string | undefined;
+  /**
+   * Streams verified against EVENTS since this worker took the partition and since Redis's
+   * connection was last made: Redis's head as the last step left it, which the next step expects
+   * (so Redis losing writes without a reconnect, a FLUSHALL, is caught by the step itself).
+   */
+  private readonly heads = new Map<StreamId, { head: number; generation: number }>();
 
   constructor(
     private readonly partition: number,
@@ -53,6 +73,53 @@ export class PartitionNumbering {
     private readonly deps: NumberingDeps,
   ) {
     this.epochKey = deps.config.REDIS_CLUSTER ? undefined : partitionEpochKey(partition);
+  }
+
+  /** The streams of `batch` (in order of first appearance) not verified since the partition was taken or Redis reconnected. */
+  unverifiedOf(batch: JsMsg[]): StreamId[] {
+    const generation = this.deps.redisGeneration();
+    const streams = new Set<StreamId>();
+    for (const msg of batch) {
+      const streamId = streamIdOfSubject(msg.subject);
+      if (this.heads.get(streamId)?.generation !== generation || !this.deps.writer.tip(streamId)) streams.add(streamId);
+    }
+    return [...streams];
+  }
+
+  /** Forgets that a stream was verified: its next step waits for a verification. */
+  unverify(streamId: StreamId): void {
+    this.heads.delete(streamId);
+    this.deps.writer.forget(streamId);
+  }
+
+  /**
+   * Compares each stream's Redis state with EVENTS and repairs it (replays what Redis lacks,
+   * publishes what EVENTS lacks); no publish of these streams may be in flight. Throws when the
+   * lease is gone.
+   */
+  async verify(streamIds: StreamId[]): Promise<void> {
+    await this.assertEpoch();
+    const { deps } = this;
+    const generation = deps.redisGeneration();
+    await Promise.all(
+      streamIds.map(async (streamId) => {
+        const head = await verifyStream(
+          {
+            redis: deps.redis,
+            js: deps.js,
+            jsm: deps.jsm,
+            writer: deps.writer,
+            log: deps.log,
+            metrics: deps.metrics,
+            epoch: this.epoch,
+            appliedTtlSeconds: deps.config.APPLIED_TTL_SECONDS,
+            partitionEpochKey: this.epochKey,
+          },
+          streamId,
+        );
+        this.heads.set(streamId, { head, generation });
+      }),
+    );
   }
 
   async assertEpoch(): Promise<void> {
@@ -87,7 +154,8 @@ export class PartitionNumbering {
       metrics,
       message: "numbering step failed; retrying the batch",
       fields: () => ({ messages: batch.length }),
-      isFatal: isLeaseGone,
+      // A moved head is cured by verifying the stream, which the worker does between batches.
+      isFatal: (err) => isLeaseGone(err) || err instanceof HeadMovedError,
       cancelled: this.deps.dead,
       stopping: this.deps.stopping,
       stoppingMessage: "numbering failed while stopping; the batch will be redelivered",
@@ -147,7 +215,7 @@ export class PartitionNumbering {
     // guards the rest: checked inside each step (one round trip less per batch, and no window
     // between check and write), or here before the batch when Redis is a Cluster.
     if (!this.epochKey) await this.assertEpoch();
-    const entries = await Promise.all(
+    const settled = await Promise.allSettled(
       [...groups].map(async ([streamId, items]) => {
         const result = await runSequenceStep(
           redis,
@@ -157,10 +225,17 @@ export class PartitionNumbering {
           items.map((item) => item.input),
           this.stepOptions(streamId),
         );
+        // Kept even if another stream's step fails: the retry expects the head this one left.
+        this.noteHead(streamId, result);
         return [streamId, result] as const;
       }),
     );
     metrics.stepSeconds.observe((performance.now() - t0) / 1000);
+    const entries: (readonly [StreamId, StepResult])[] = [];
+    for (const outcome of settled) {
+      if (outcome.status === "rejected") throw outcome.reason;
+      entries.push(outcome.value);
+    }
     return new Map(entries);
   }
 
@@ -171,6 +246,10 @@ export class PartitionNumbering {
    */
   async drainOnce(streamId: StreamId): Promise<boolean> {
     const { redis, config, metrics, publishing } = this.deps;
+    if (this.heads.get(streamId)?.generation !== this.deps.redisGeneration() || !this.deps.writer.tip(streamId)) {
+      this.unverify(streamId);
+      await this.verify([streamId]);
+    }
     await this.assertEpoch();
     const keys = streamKeys(streamId);
     // Halted again (or not resolved yet): its resolution brings it back; no need to read the list.
@@ -184,7 +263,9 @@ export class PartitionNumbering {
     const inputs = entries.map((text) => heldStepInput(text, streamId, publishedAt));
     const result = await runDrainStep(redis, streamId, this.epoch, config.APPLIED_TTL_SECONDS, inputs, {
       partitionEpochKey: this.epochKey,
+      expectedHead: this.heads.get(streamId)?.head,
     });
+    this.noteHead(streamId, result);
     this.noteHolding(streamId, result);
     const publications: Publication[] = [];
     result.outcomes.forEach((outcome, i) => {
@@ -201,7 +282,13 @@ export class PartitionNumbering {
     const halt = result.outcomes.at(-1);
     if (halt?.kind === "halted") this.recordHalt(streamId, inputs[result.outcomes.length - 1]!.ingestId, halt.reason);
     if (result.halted && !(await this.markStreams(haltedStreamsKey, [streamId]))) return false;
-    if (!(await publishing.publishAll(publications))) return false;
+    try {
+      if (!(await publishing.publishAll(publications))) return false;
+    } catch (err) {
+      // The record disagrees: verify the stream before its next drain.
+      if (err instanceof RecordConflictError) this.unverify(streamId);
+      throw err;
+    }
     publishing.announce(publications);
     if (result.halted) return true;
     if (result.held === 0) {
@@ -232,7 +319,20 @@ export class PartitionNumbering {
   }
 
   private stepOptions(streamId: StreamId): StepOptions {
-    return { withHeld: this.holding.has(streamId), partitionEpochKey: this.epochKey };
+    return {
+      withHeld: this.holding.has(streamId),
+      partitionEpochKey: this.epochKey,
+      expectedHead: this.heads.get(streamId)?.head,
+    };
+  }
+
+  /** The head a step left: its last event numbered now, if any. */
+  private noteHead(streamId: StreamId, result: StepResult): void {
+    const entry = this.heads.get(streamId);
+    if (!entry) return;
+    for (const outcome of result.outcomes)
+      if (outcome.kind === "numbered" && outcome.fresh && outcome.eventNumber > entry.head)
+        entry.head = outcome.eventNumber;
   }
 
   private noteHolding(streamId: StreamId, result: StepResult): void {

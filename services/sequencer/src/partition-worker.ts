@@ -1,22 +1,26 @@
 import type { StreamId } from "@heliograph/contracts";
-import type { JetStreamPublisher, Logger } from "@heliograph/platform";
+import type { Logger } from "@heliograph/platform";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
 import { ACK_WAIT_MS, ConsumerSession } from "./consumer-session.js";
 import { EventPublishing, type Publication } from "./event-publishing.js";
+import { type EventsWriter, RecordConflictError } from "./events-writer.js";
 import { isLeaseGone, type PartitionLeases } from "./lease.js";
 import type { SequencerMetrics } from "./metrics.js";
 import { PartitionNumbering } from "./partition-numbering.js";
 import { Backoff, type Retried, retryWithBackoff } from "./retry.js";
+import { HeadMovedError } from "./sequence-step.js";
 import type { SequencerOptions } from "./sequencer.js";
 
 /** What every partition worker of one sequencer shares. */
 export interface WorkerContext {
   nc: NatsConnection;
   js: JetStreamClient;
-  /** EVENTS publishes: PubAcks on one subscription, not a request each. */
-  publisher: JetStreamPublisher;
+  /** EVENTS, conditionally: one writer per process (its sequence predictions span the partitions). */
+  writer: EventsWriter;
+  /** Bumped each time the Redis connection is made again. */
+  redisGeneration(): number;
   jsm: JetStreamManager;
   redis: Redis;
   leases: PartitionLeases;
@@ -51,6 +55,8 @@ export class PartitionWorker {
   private deadReason: string | undefined;
   /** Streams whose held list waits to be numbered (their halt was resolved). */
   private readonly drains = new Set<StreamId>();
+  /** Streams a reader found behind EVENTS in Redis (or Redis reconnected): verify them between batches. */
+  private readonly verifications = new Set<StreamId>();
   /** Drain failures in a row, across passes of the number loop. */
   private readonly drainBackoff = new Backoff();
   private wakeProcessor: (() => void) | undefined;
@@ -109,6 +115,13 @@ export class PartitionWorker {
   requestDrain(streamId: StreamId): void {
     if (this.stopping || this.drains.has(streamId)) return;
     this.drains.add(streamId);
+    this.wake();
+  }
+
+  /** A reader found the stream's Redis behind EVENTS (or Redis came back): verify and repair it between batches. */
+  requestVerify(streamId: StreamId): void {
+    if (this.stopping || this.verifications.has(streamId)) return;
+    this.verifications.add(streamId);
     this.wake();
   }
 
@@ -177,7 +190,11 @@ export class PartitionWorker {
       {
         received: () => this.wake(),
         resync: (reason) => this.requestResync(reason),
-        busy: () => this.inFlight.length > 0 || this.publishingBatch !== undefined || this.drains.size > 0,
+        busy: () =>
+          this.inFlight.length > 0 ||
+          this.publishingBatch !== undefined ||
+          this.drains.size > 0 ||
+          this.verifications.size > 0,
       },
     );
     this.session = session;
@@ -215,6 +232,13 @@ export class PartitionWorker {
       const session = this.session;
       // Drains run here, between batches, so a stream's step and drain never interleave and the
       // EVENTS publishes of one stream go out in number order.
+      if (this.verifications.size > 0) {
+        if (!(await this.settlePublishing())) return;
+        const streams = [...this.verifications];
+        this.verifications.clear();
+        for (const streamId of streams) this.numbering.unverify(streamId);
+        if (!(await this.verify(streams))) return;
+      }
       if (this.drains.size > 0) {
         if (!(await this.settlePublishing())) return;
         if (!(await this.runDrains())) return;
@@ -230,7 +254,28 @@ export class PartitionWorker {
       const batch = session.take(this.ctx.config.BATCH_MAX);
       this.inFlight = batch;
       try {
-        const publications = await this.numbering.numberBatch(batch);
+        let publications: Publication[] | undefined;
+        for (;;) {
+          // Never number on a stream whose Redis was not compared with EVENTS since the partition
+          // was taken or Redis reconnected; no publish of it may be in flight meanwhile.
+          const unverified = this.numbering.unverifiedOf(batch);
+          if (unverified.length > 0) {
+            if (!(await this.settlePublishing())) return;
+            if (!(await this.verify(unverified))) return;
+          }
+          try {
+            publications = await this.numbering.numberBatch(batch);
+            break;
+          } catch (err) {
+            // Redis's head is not the one verified: it lost writes. Nothing was written; verify again.
+            if (!(err instanceof HeadMovedError)) throw err;
+            this.log.warn(
+              { streamId: err.streamId, err },
+              "Redis head moved under the sequencer; verifying the stream",
+            );
+            this.numbering.unverify(err.streamId);
+          }
+        }
         // The previous batch's events go out first; if they could not, neither may these.
         if (!(await this.settlePublishing())) return;
         if (publications) this.publishingBatch = { batch, done: this.publishBatch(batch, publications) };
@@ -244,6 +289,26 @@ export class PartitionWorker {
       } finally {
         this.inFlight = [];
       }
+    }
+  }
+
+  /** Verifies streams against EVENTS, retrying failures; false when given up (stopping, lease gone). */
+  private async verify(streams: StreamId[]): Promise<boolean> {
+    try {
+      const verified = await retryWithBackoff(() => this.numbering.verify(streams), {
+        operation: "verify",
+        log: this.log,
+        metrics: this.ctx.metrics,
+        message: "verifying streams against EVENTS failed; retrying",
+        fields: () => ({ streams: streams.length }),
+        isFatal: isLeaseGone,
+        cancelled: () => this.deadReason !== undefined,
+        stopping: () => this.stopping,
+      });
+      return verified.ok;
+    } catch (err) {
+      this.kill((err as Error).message);
+      return false;
     }
   }
 
@@ -279,7 +344,11 @@ export class PartitionWorker {
       this.publishing.announce(publications);
       return true;
     } catch (err) {
-      this.log.error({ err }, "publishing a numbered batch failed");
+      if (err instanceof RecordConflictError) {
+        // Not acked: redelivered once these streams are verified against the record again.
+        for (const streamId of err.streamIds) this.numbering.unverify(streamId);
+        this.log.warn({ streams: err.streamIds }, "EVENTS disagrees with Redis; verifying the streams again");
+      } else this.log.error({ err }, "publishing a numbered batch failed");
       this.requestResync("publishing a numbered batch failed");
       return false;
     }

@@ -2,7 +2,7 @@ import type { Logger } from "@heliograph/platform";
 import type { SequencerMetrics } from "./metrics.js";
 
 /** The `operation` label of `heliograph_sequencer_retries_total`. */
-export type RetryOperation = "consumer" | "drain" | "mark-streams" | "number" | "publish";
+export type RetryOperation = "consumer" | "drain" | "mark-streams" | "number" | "publish" | "verify";
 
 /** 50 ms doubling per failure, capped at 2 s. */
 export const backoffMs = (failures: number) => Math.min(50 * 2 ** failures, 2_000);

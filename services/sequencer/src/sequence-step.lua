@@ -4,9 +4,12 @@
 --       (store partitionEpochKey). That key has no stream hash tag, so passing it makes the call
 --       cross-slot: only on single-node Redis (the sequencer's REDIS_CLUSTER setting leaves it out
 --       and reads the epoch with a separate command instead).
--- ARGV: mode ('step' | 'drain'), epoch, applied_ttl_seconds, now (ISO text), text_open,
---       number_end, k, then per message the 9 fields: ingest_id, body_text, event_type, idea_id,
---       ts_ms, ts_text, projection_prefix, problem, held_entry
+-- ARGV: mode ('step' | 'drain' | 'restore'), epoch, applied_ttl_seconds, now (ISO text), text_open,
+--       number_end, k, expected_head, then per message the 9 fields: ingest_id, body_text,
+--       event_type, idea_id, ts_ms, ts_text, projection_prefix, problem, held_entry
+--   expected_head: the head the caller last saw (it verified the stream against EVENTS since);
+--     '' skips the check. Any other head means Redis lost writes (or someone else wrote): the
+--     step refuses with HEAD_MOVED and writes nothing, and the caller verifies the stream again.
 --   text_open, number_end: the pieces of the event text around its number (contracts
 --     EVENT_TEXT_OPEN, EVENT_NUMBER_END): an event's text is text_open .. n .. number_end ..
 --     body_text, exactly contracts eventText; the format is defined there, not here.
@@ -21,6 +24,9 @@
 -- mode 'step': INGEST messages. A message applied before returns its outcome; while the stream
 --   is halted or its held list is not empty, messages go to the held list's tail; otherwise the
 --   rules are checked and the message is numbered, or halts the stream and is held.
+-- mode 'restore': events read back from EVENTS (the record) into a Redis that is behind it, in
+--   order from expected_head + 1: each is numbered as it was (same text, applied record, idea
+--   state), with no rule checked: the record already holds them.
 -- mode 'drain': the held list's head entries, in order, after a halt was resolved. Each must
 --   still be at the head (else the drain stops: 'changed'); numbered ones are popped.
 -- Returns { results, { halted 0|1, held length, stop } }, results one per message processed:
@@ -50,7 +56,8 @@ local now = ARGV[4]
 local text_open = ARGV[5]
 local number_end = ARGV[6]
 local k = tonumber(ARGV[7])
-local HEADER = 7
+local expected_head = ARGV[8]
+local HEADER = 8
 
 local partition_epoch_key = KEYS[8 + k + 1]
 if partition_epoch_key then
@@ -69,6 +76,9 @@ if epoch > fence then
 end
 
 local head = tonumber(redis.call('GET', KEYS[K_HEAD]) or '-1')
+if expected_head ~= '' and head ~= tonumber(expected_head) then
+  return redis.error_reply('HEAD_MOVED head ' .. string.format('%d', head) .. ' expected ' .. expected_head)
+end
 local halted = redis.call('HGET', KEYS[K_STATUS], 'status') == 'halted'
 local held_len = redis.call('LLEN', KEYS[K_HELD])
 
@@ -146,7 +156,11 @@ end
 local results = {}
 local stop = ''
 
-if mode == 'step' then
+if mode == 'restore' then
+  for j = 1, k do
+    results[j] = number(j)
+  end
+elseif mode == 'step' then
   for j = 1, k do
     local applied_key = KEYS[8 + j]
     local prior = redis.call('GET', applied_key)

@@ -41,6 +41,12 @@ export interface StepOptions {
    * this is for single-node Redis only; on Cluster leave it out and check the epoch separately.
    */
   partitionEpochKey?: string;
+  /**
+   * The head the caller last saw in Redis, having verified the stream against EVENTS since: any
+   * other head refuses the step with a HeadMovedError, before it writes anything (Redis lost
+   * writes: a restore, a failover to a lagging replica, a FLUSHALL). Undefined skips the check.
+   */
+  expectedHead?: number;
 }
 
 /**
@@ -103,6 +109,17 @@ export interface StepResult {
   stop: "" | "halted" | "changed";
 }
 
+/** Redis's head of the stream is not the one the caller verified: Redis must be verified against EVENTS again. */
+export class HeadMovedError extends Error {
+  override readonly name = "HeadMovedError";
+  constructor(
+    readonly streamId: StreamId,
+    message: string,
+  ) {
+    super(`${streamId}: ${message}`);
+  }
+}
+
 /** A newer lease epoch has written the stream: this owner is stale and must stop. */
 export class StaleEpochError extends Error {
   override readonly name = "StaleEpochError";
@@ -124,8 +141,10 @@ function stepCommand(redis: Redis): StepCommand {
 /** A message that can break a rule (an idea event, an unreadable message) always carries its held entry. */
 const mayBreakRules = (input: StepInput) => input.idea !== undefined || input.problem !== undefined;
 
+type Mode = "step" | "drain" | "restore";
+
 async function call(
-  mode: "step" | "drain",
+  mode: Mode,
   redis: Redis,
   streamId: StreamId,
   epoch: number,
@@ -148,7 +167,16 @@ async function call(
   if (options.partitionEpochKey) args.push(options.partitionEpochKey);
   const numKeys = args.length;
   // The Lua step writes the event text from the pieces contracts defines it with.
-  args.push(mode, epoch, appliedTtlSeconds, new Date().toISOString(), EVENT_TEXT_OPEN, EVENT_NUMBER_END, inputs.length);
+  args.push(
+    mode,
+    epoch,
+    appliedTtlSeconds,
+    new Date().toISOString(),
+    EVENT_TEXT_OPEN,
+    EVENT_NUMBER_END,
+    inputs.length,
+    options.expectedHead ?? "",
+  );
   const allHeld = mode === "drain" || options.withHeld === true;
   for (const input of inputs) {
     const idea = input.idea;
@@ -168,7 +196,10 @@ async function call(
   try {
     reply = await stepCommand(redis)(numKeys, ...args);
   } catch (err) {
-    if (String((err as Error).message).includes("STALE_EPOCH")) throw new StaleEpochError((err as Error).message);
+    const message = String((err as Error).message);
+    if (message.includes("STALE_EPOCH")) throw new StaleEpochError(message);
+    if (message.includes("HEAD_MOVED"))
+      throw new HeadMovedError(streamId, message.slice(message.indexOf("HEAD_MOVED")));
     throw err;
   }
   const [results, state] = (Array.isArray(reply) ? reply : []) as [unknown[]?, [number, number, string]?];
@@ -177,7 +208,7 @@ async function call(
   if (
     !Array.isArray(results) ||
     !Array.isArray(state) ||
-    (mode === "step" && !needHeld && results.length !== inputs.length) ||
+    (mode !== "drain" && !needHeld && results.length !== inputs.length) ||
     (needHeld && (mode !== "step" || allHeld || results.length >= inputs.length))
   )
     throw new Error(`sequence step answered ${JSON.stringify(reply)?.slice(0, 200)}`);
@@ -202,7 +233,7 @@ async function call(
 }
 
 async function run(
-  mode: "step" | "drain",
+  mode: Mode,
   redis: Redis,
   streamId: StreamId,
   epoch: number,
@@ -249,7 +280,64 @@ export function runDrainStep(
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
-  options: Pick<StepOptions, "partitionEpochKey"> = {},
+  options: Pick<StepOptions, "partitionEpochKey" | "expectedHead"> = {},
 ): Promise<StepResult> {
   return run("drain", redis, streamId, epoch, appliedTtlSeconds, inputs, options);
+}
+
+/**
+ * The step input that numbers a recorded event exactly as it was numbered: `text` is its EVENTS
+ * text (`eventText(n, body)`), `ingestId` the ingest id EVENTS recorded with it.
+ */
+export function recordedStepInput(text: string, ingestId: string): StepInput {
+  const bodyStart = text.indexOf(EVENT_NUMBER_END, EVENT_TEXT_OPEN.length) + EVENT_NUMBER_END.length;
+  const input: StepInput = { ingestId, bodyText: text.slice(bodyStart), heldEntry: "" };
+  const event = JSON.parse(text) as {
+    event_type: string;
+    data: Record<string, unknown> & { id: string; timestamp: string; published_at: string };
+  };
+  const ideaType = IdeaEventType.safeParse(event.event_type);
+  if (ideaType.success) {
+    const data = event.data;
+    const ms = Date.parse(data.timestamp);
+    // The same fields, in the same order, as stepInputOf: the projection must come out identical.
+    const projection = {
+      id: data.id,
+      state: ideaType.data === "IdeaClosed" ? "closed" : "open",
+      idea: data.idea ?? null,
+      comment: data.comment ?? null,
+      origin: data.origin ?? "",
+      timestamp: data.timestamp,
+      published_at: data.published_at,
+    };
+    input.idea = {
+      eventType: ideaType.data,
+      id: data.id,
+      timestampMs: Number.isFinite(ms) ? String(ms) : "",
+      timestamp: data.timestamp,
+      projectionPrefix: JSON.stringify(projection).slice(0, -1),
+    };
+  }
+  return input;
+}
+
+/**
+ * Appends recorded events (read from EVENTS, in order, the first numbered `expectedHead + 1`) to a
+ * Redis that is behind the record: log entries, head, applied records and idea states, as the
+ * numbering step wrote them. Refused with HeadMovedError when the head is not `expectedHead`.
+ */
+export async function runRestoreStep(
+  redis: Redis,
+  streamId: StreamId,
+  epoch: number,
+  appliedTtlSeconds: number,
+  expectedHead: number,
+  inputs: readonly StepInput[],
+  options: Pick<StepOptions, "partitionEpochKey"> = {},
+): Promise<number> {
+  if (inputs.length === 0) return expectedHead;
+  const result = await call("restore", redis, streamId, epoch, appliedTtlSeconds, inputs, { ...options, expectedHead });
+  const last = result.outcomes.at(-1);
+  if (last?.kind !== "numbered") throw new Error(`restore step of ${streamId} numbered nothing`);
+  return last.eventNumber;
 }

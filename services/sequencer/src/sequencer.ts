@@ -1,10 +1,20 @@
-import { partitionOf, RESUME_SUBJECT, ResumeNotice, type StreamId } from "@heliograph/contracts";
+import {
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  partitionOf,
+  RESUME_SUBJECT,
+  ResumeNotice,
+  StreamId,
+  streamIdOfSubject,
+  VERIFY_SUBJECT_PREFIX,
+} from "@heliograph/contracts";
 import { JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
 import { resumableStreamsKey } from "@heliograph/store";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, QueuedIterator, Status, Subscription } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
 import type { SequencerConfig } from "./config.js";
+import { EventsWriter } from "./events-writer.js";
 import { PartitionLeases } from "./lease.js";
 import { createMetrics } from "./metrics.js";
 import { PartitionBalancer } from "./partition-balancer.js";
@@ -51,6 +61,7 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   const metrics = createMetrics(deps.metrics);
   const leases = new PartitionLeases(redis, config.SEQUENCER_ID, config.LEASE_TTL_MS);
   let ctx: WorkerContext | undefined;
+  let publisher: JetStreamPublisher | undefined;
   const balancer = new PartitionBalancer({
     leases,
     log,
@@ -64,6 +75,28 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   let resumeSub: Subscription | undefined;
   let resumeScan: NodeJS.Timeout | undefined;
   let scanning = false;
+  let verifySub: Subscription | undefined;
+  /** Bumped when Redis's connection is made again: every stream is verified against EVENTS before it is numbered. */
+  let redisGeneration = 0;
+  const onRedisReady = () => {
+    redisGeneration++;
+    log.warn({ generation: redisGeneration }, "Redis reconnected; verifying every stream against EVENTS");
+    void verifyAllOwned();
+  };
+
+  /** Asks each owned partition's worker to verify every stream EVENTS holds for it (Redis may have come back behind). */
+  async function verifyAllOwned(): Promise<void> {
+    if (!ctx || balancer.workerCount === 0) return;
+    try {
+      const info = await ctx.jsm.streams.info(EVENTS_STREAM, { subjects_filter: EVENTS_SUBJECTS });
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const streamId = streamIdOfSubject(subject);
+        balancer.worker(partitionOf(streamId, config.PARTITIONS))?.requestVerify(streamId);
+      }
+    } catch (err) {
+      log.warn({ err }, "could not list the streams of EVENTS to verify them");
+    }
+  }
 
   /** The owning worker of a stream's partition numbers its held list; other instances ignore it. */
   function drainIfOwned(streamId: StreamId): void {
@@ -91,11 +124,14 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
 
   return {
     async start() {
+      const jsm = await jetstreamManager(nc);
+      publisher = new JetStreamPublisher(nc, EVENTS_PUBLISH_TIMEOUT_MS);
       ctx = {
         nc,
         js: jetstream(nc),
-        publisher: new JetStreamPublisher(nc, EVENTS_PUBLISH_TIMEOUT_MS),
-        jsm: await jetstreamManager(nc),
+        writer: new EventsWriter({ publisher, jsm, log, metrics }),
+        redisGeneration: () => redisGeneration,
+        jsm,
         redis,
         leases,
         log,
@@ -116,17 +152,29 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
         },
       });
       resumeScan = setInterval(() => void scanResumable(), RESUME_SCAN_MS);
+      // A reader (the stream gateway) found a stream's Redis behind EVENTS: its owner repairs it.
+      verifySub = nc.subscribe(`${VERIFY_SUBJECT_PREFIX}.*`, {
+        callback: (err, msg) => {
+          if (err) return;
+          const streamId = msg.string();
+          if (!StreamId.safeParse(streamId).success) return;
+          balancer.worker(partitionOf(streamId, config.PARTITIONS))?.requestVerify(streamId);
+        },
+      });
+      redis.on("ready", onRedisReady);
       await balancer.start();
     },
 
     async stop() {
       clearInterval(resumeScan);
       resumeSub?.unsubscribe();
+      verifySub?.unsubscribe();
+      redis.off("ready", onRedisReady);
       await balancer.leave();
       statusWatch?.stop();
       const owned = await balancer.stopWorkers();
       // Every worker is done (its batches published or given up): nothing waits for a PubAck.
-      ctx?.publisher.close();
+      publisher?.close();
       await balancer.release(owned);
       log.info({ partitions: owned }, "sequencer stopped");
     },

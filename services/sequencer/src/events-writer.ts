@@ -51,6 +51,8 @@ const SHARED_MAX_MS = 30_000;
 interface Outcome {
   ack?: PublishAck;
   err?: Error;
+  /** A duplicate whose stored event is another one. */
+  conflict?: boolean;
 }
 
 /**
@@ -130,6 +132,12 @@ export class EventsWriter {
         let done = 0;
         for (const result of results) {
           if (!result.ack) break;
+          // A duplicate Nats-Msg-Id skips JetStream's conditions: EVENTS holds an event of this
+          // number already, which must be this very event (a retry), not another writer's.
+          if (result.ack.duplicate && !(await this.isSameEvent(list[done]!, result.ack.seq))) {
+            result.conflict = true;
+            break;
+          }
           done++;
         }
         if (results.slice(done).some((r) => r.ack))
@@ -141,6 +149,11 @@ export class EventsWriter {
         list.splice(0, done);
         if (list.length === 0) {
           pending.delete(streamId);
+          continue;
+        }
+        if (results[done]?.conflict) {
+          pending.delete(streamId);
+          conflicts.add(streamId);
           continue;
         }
         const err = results[done]?.err;
@@ -200,6 +213,11 @@ export class EventsWriter {
       return false;
     }
     return true;
+  }
+
+  private async isSameEvent(p: Publication, seq: number): Promise<boolean> {
+    const stored = await this.deps.jsm.streams.getMessage(EVENTS_STREAM, { seq });
+    return stored !== null && stored.header?.get(EVENT_INGEST_ID_HEADER) === p.ingestId && stored.string() === p.text;
   }
 
   private enterShared(): void {

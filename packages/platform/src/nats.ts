@@ -106,7 +106,8 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    max_age: ms(7 * 24 * 3600_000),
+    // EVENTS is the record Redis is rebuilt from: it keeps everything unless configured otherwise.
+    max_age: 0,
     num_replicas: settings.replicas,
     duplicate_window: duplicateWindow,
   };

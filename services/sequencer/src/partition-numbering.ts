@@ -40,6 +40,9 @@ export interface NumberingDeps {
   requestDrain(streamId: StreamId): void;
 }
 
+/** Streams verified at once (each: two look-ups, and a replay when Redis is behind). */
+const VERIFY_CONCURRENCY = 16;
+
 interface Item {
   msg: JsMsg;
   input: StepInput;
@@ -101,8 +104,10 @@ export class PartitionNumbering {
     await this.assertEpoch();
     const { deps } = this;
     const generation = deps.redisGeneration();
-    await Promise.all(
-      streamIds.map(async (streamId) => {
+    // A few at a time: after a Redis reconnect every stream of the partition is verified.
+    const queue = [...streamIds];
+    const verifyNext = async (): Promise<void> => {
+      for (let streamId = queue.shift(); streamId !== undefined; streamId = queue.shift()) {
         const head = await verifyStream(
           {
             redis: deps.redis,
@@ -118,8 +123,9 @@ export class PartitionNumbering {
           streamId,
         );
         this.heads.set(streamId, { head, generation });
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(VERIFY_CONCURRENCY, queue.length) }, verifyNext));
   }
 
   async assertEpoch(): Promise<void> {

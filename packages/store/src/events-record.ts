@@ -16,6 +16,10 @@ import {
 /**
  * Reads of EVENTS, the record (docs/architecture.md, "Redis: the hot tier"): what the sequencer
  * compares Redis with and replays into it, and what the stream gateway serves while Redis is behind.
+ *
+ * They rely on what the sequencer guarantees of `events.<stream_id>` (conditional publishes): the
+ * subject holds each number once, in number order, so "the first event at or after JetStream
+ * sequence s" grows with s and event n+k is stored at least k sequences after event n.
  */
 
 /** One event as EVENTS holds it. */
@@ -28,6 +32,34 @@ export interface RecordedEvent {
   /** Its JetStream sequence in EVENTS. */
   seq: number;
 }
+
+/**
+ * EVENTS holds events after the requested position, but not the one right after it (its age or size
+ * limit removed it): answering the later ones would skip. `earliest` is the first event it holds.
+ */
+export class RecordTrimmedError extends Error {
+  constructor(
+    readonly streamId: StreamId,
+    readonly after: number,
+    readonly earliest: number,
+  ) {
+    super(`EVENTS no longer holds event ${after + 1} of ${streamId}; the earliest it holds is ${earliest}`);
+    this.name = "RecordTrimmedError";
+  }
+}
+
+/** Events read in one fetch of the ordered consumer (the client buffers a whole fetch). */
+const FETCH_BATCH = 1_000;
+/**
+ * Up to this many events are read with one STREAM.MSG.GET each rather than a consumer, whose
+ * create, fetch and delete cost about four round trips before the first event.
+ */
+const GETS_UP_TO = 4;
+/**
+ * A fetch asks only for what the consumer reports pending, so it ends when the last one arrives;
+ * the expiry only bounds a fetch whose messages vanish (deleted) while it runs.
+ */
+const FETCH_EXPIRES_MS = 5_000;
 
 function recorded(msg: { seq: number; string(): string; header?: { get(k: string): string } }): RecordedEvent {
   const text = msg.string();
@@ -54,15 +86,41 @@ async function firstRecordedFrom(
 ): Promise<RecordedEvent | undefined> {
   // STREAM.MSG.GET takes next_by_subj since nats-server 2.9 (tested against it); the client's
   // type only lists it for direct gets, which a stream must opt into.
-  const request = { seq, next_by_subj: eventsSubject(streamId) } as unknown as MsgRequest;
+  const request = { seq: Math.max(1, seq), next_by_subj: eventsSubject(streamId) } as unknown as MsgRequest;
   const msg = await jsm.streams.getMessage(EVENTS_STREAM, request);
   return msg ? storedEvent(msg) : undefined;
 }
 
 /**
+ * Event `eventNumber` of a stream, or undefined when EVENTS does not hold it. A binary search over
+ * sequences, given the stream's last event `top`: about log2(EVENTS messages) look-ups.
+ */
+async function recordedEventAt(
+  jsm: JetStreamManager,
+  streamId: StreamId,
+  eventNumber: number,
+  top: RecordedEvent,
+): Promise<RecordedEvent | undefined> {
+  if (top.eventNumber < eventNumber || eventNumber < 0) return undefined;
+  if (top.eventNumber === eventNumber) return top;
+  let lo = 1;
+  // Events eventNumber+1..top each take a sequence of their own after eventNumber's.
+  let hi = top.seq - (top.eventNumber - eventNumber);
+  // Invariant: if EVENTS holds the event, its sequence is in [lo, hi].
+  while (lo <= hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const found = await firstRecordedFrom(jsm, streamId, mid);
+    if (!found) return undefined;
+    if (found.eventNumber === eventNumber) return found;
+    if (found.eventNumber < eventNumber) lo = found.seq + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/**
  * The JetStream sequence of event `eventNumber` of a stream, or undefined when EVENTS does not
- * hold it. A binary search over sequences: a stream's events are stored in number order, so
- * "the first event at or after sequence s" grows with s. About log2(EVENTS messages) look-ups.
+ * hold it. About log2(EVENTS messages) look-ups; `last` (the stream's last event) saves one.
  */
 export async function recordedSeqOf(
   jsm: JetStreamManager,
@@ -71,28 +129,19 @@ export async function recordedSeqOf(
   last?: RecordedEvent,
 ): Promise<number | undefined> {
   const top = last ?? (await lastRecordedEvent(jsm, streamId));
-  if (!top || top.eventNumber < eventNumber) return undefined;
-  if (top.eventNumber === eventNumber) return top.seq;
-  const info = await jsm.streams.info(EVENTS_STREAM);
-  let lo = info.state.first_seq;
-  let hi = top.seq - 1;
-  // Invariant: if EVENTS holds event `eventNumber`, its sequence is in [lo, hi].
-  while (lo < hi) {
-    const mid = Math.floor((lo + hi) / 2);
-    const found = await firstRecordedFrom(jsm, streamId, mid);
-    if (!found) return undefined;
-    if (found.eventNumber === eventNumber) return found.seq;
-    if (found.eventNumber < eventNumber) lo = found.seq + 1;
-    else hi = mid - 1;
-  }
-  const at = await firstRecordedFrom(jsm, streamId, lo);
-  return at?.eventNumber === eventNumber ? at.seq : undefined;
+  if (!top) return undefined;
+  return (await recordedEventAt(jsm, streamId, eventNumber, top))?.seq;
 }
 
 /**
  * Up to `count` events of a stream after `after` (the last one a reader processed; -1 for the
- * start), in order, read from EVENTS with a short-lived ordered consumer filtered on the stream's
- * subject. Empty when EVENTS holds nothing after `after`.
+ * start), consecutive from after+1, in order. Empty when EVENTS holds nothing after `after`.
+ * Throws {@link RecordTrimmedError} when it holds later events but not after+1, so a reader never
+ * gets n+1 without n. `last` is the stream's last event when the caller has just read it.
+ *
+ * Cost: the last event (unless given), a binary search for after+1 (one look-up from -1), then one
+ * look-up per event for a few events, or a short-lived ordered consumer filtered on the stream's
+ * subject (create, fetch per 1,000, delete).
  */
 export async function readRecordedEvents(
   js: JetStreamClient,
@@ -100,39 +149,73 @@ export async function readRecordedEvents(
   streamId: StreamId,
   after: number,
   count: number,
+  last?: RecordedEvent,
 ): Promise<RecordedEvent[]> {
-  const last = await lastRecordedEvent(jsm, streamId);
-  if (!last || last.eventNumber <= after || count <= 0) return [];
-  const startSeq = after < 0 ? 1 : await recordedSeqOf(jsm, streamId, after + 1, last);
-  if (startSeq === undefined) return [];
-  const wanted = Math.min(count, last.eventNumber - after);
-  const consumer = await js.consumers.get(EVENTS_STREAM, {
-    filter_subjects: eventsSubject(streamId),
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: startSeq,
-  });
-  const events: RecordedEvent[] = [];
-  try {
-    while (events.length < wanted) {
-      const batch = await consumer.fetch({ max_messages: wanted - events.length, expires: 2_000 });
-      let got = 0;
-      for await (const msg of batch) {
-        got++;
-        const event = recorded({ seq: msg.seq, string: () => msg.string(), header: msg.headers });
-        if (event.eventNumber <= after) continue;
-        events.push(event);
-        if (msg.info.pending === 0 || events.length >= wanted) break;
-      }
-      if (got === 0) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => undefined);
+  if (count <= 0) return [];
+  const top = last ?? (await lastRecordedEvent(jsm, streamId));
+  if (!top || top.eventNumber <= after) return [];
+  const first =
+    after < 0 ? await firstRecordedFrom(jsm, streamId, 1) : await recordedEventAt(jsm, streamId, after + 1, top);
+  if (first?.eventNumber !== after + 1) {
+    const earliest = after < 0 ? first : await firstRecordedFrom(jsm, streamId, 1);
+    throw new RecordTrimmedError(streamId, after, earliest?.eventNumber ?? top.eventNumber);
   }
-  // A reader never gets n+1 without n: keep only the run that follows `after` without a gap.
+  const wanted = Math.min(count, top.eventNumber - after);
+  const events =
+    wanted <= GETS_UP_TO
+      ? await readByGets(jsm, streamId, first, wanted)
+      : await readByConsumer(js, streamId, first, wanted);
+  // Consecutive from after+1 only: whatever follows a hole (never expected) is left out.
   const run: RecordedEvent[] = [];
   for (const event of events) {
     if (event.eventNumber !== after + 1 + run.length) break;
     run.push(event);
   }
   return run;
+}
+
+async function readByGets(
+  jsm: JetStreamManager,
+  streamId: StreamId,
+  first: RecordedEvent,
+  wanted: number,
+): Promise<RecordedEvent[]> {
+  const events = [first];
+  while (events.length < wanted) {
+    const next = await firstRecordedFrom(jsm, streamId, (events.at(-1) as RecordedEvent).seq + 1);
+    if (!next) break;
+    events.push(next);
+  }
+  return events;
+}
+
+async function readByConsumer(
+  js: JetStreamClient,
+  streamId: StreamId,
+  first: RecordedEvent,
+  wanted: number,
+): Promise<RecordedEvent[]> {
+  const consumer = await js.consumers.get(EVENTS_STREAM, {
+    filter_subjects: eventsSubject(streamId),
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: first.seq,
+  });
+  const events: RecordedEvent[] = [];
+  try {
+    // Never ask for more than is stored: a fetch that asks for more waits out its expiry.
+    let remaining = Math.min(wanted, (await consumer.info(true)).num_pending);
+    while (remaining > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: FETCH_EXPIRES_MS });
+      let got = 0;
+      for await (const msg of batch) {
+        got++;
+        events.push(recorded({ seq: msg.seq, string: () => msg.string(), header: msg.headers }));
+      }
+      if (got === 0) break;
+      remaining -= got;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  return events;
 }

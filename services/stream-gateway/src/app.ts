@@ -1,4 +1,5 @@
 import compress from "@fastify/compress";
+import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
 import {
   Counter,
   createHttpApp,
@@ -20,6 +21,7 @@ import { hubPlugin } from "./hub-plugin.js";
 import { registerIdeaRoutes } from "./idea-routes.js";
 import { coalescedStateReader } from "./long-poll.js";
 import { registerStreamRoutes } from "./stream-routes.js";
+import { StreamSource } from "./stream-source.js";
 import { authenticateSubscribers, subscriberAccess } from "./subscriber-access.js";
 
 export interface StreamGatewayDeps {
@@ -27,7 +29,8 @@ export interface StreamGatewayDeps {
   nc: NatsConnection;
   redis: Redis;
   config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
-    Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST">>;
+    Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST">> &
+    Partial<Pick<StreamGatewayConfig, "PARTITIONS" | "VERIFIED_STREAMS_MAX">>;
   metrics?: Registry;
   /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
   ownConnections?: boolean;
@@ -46,6 +49,15 @@ export const COMPRESS_THRESHOLD_BYTES = 8 * 1024;
 export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayApp> {
   const metrics = deps.metrics ?? createMetricsRegistry("stream-gateway");
   let hub: StreamHub | undefined;
+  // Redis when it holds the stream's record, EVENTS while it is behind (stream-source.ts).
+  const source = new StreamSource({
+    redis: deps.redis,
+    nc: deps.nc,
+    log: deps.log.child({ component: "stream-source" }),
+    metrics,
+    partitions: deps.config.PARTITIONS ?? DEFAULT_PARTITION_COUNT,
+    maxStreams: deps.config.VERIFIED_STREAMS_MAX ?? 100_000,
+  });
   const app = await createHttpApp({
     logger: deps.log,
     service: "stream-gateway",
@@ -66,10 +78,12 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     // Closed last-registered first: the hub's consumer stops before NATS is drained.
     await app.register(redisPlugin, { client: deps.redis, close: deps.ownConnections });
     await app.register(natsPlugin, { client: deps.nc, close: deps.ownConnections });
+    app.addHook("onClose", async () => source.stop());
     await app.register(hubPlugin, {
       log: deps.log.child({ component: "hub" }),
       metrics,
       maxWaiters: deps.config.MAX_WAITERS,
+      onRecorded: (streamId, eventNumber) => source.noteRecorded(streamId, eventNumber),
     });
     hub = (app as StreamGatewayApp).hub;
     await app.register(compress, { global: true, threshold: COMPRESS_THRESHOLD_BYTES, encodings: ["br", "gzip"] });
@@ -91,15 +105,16 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     await app.register(async (scope: HttpScope) => {
       authenticateSubscribers(scope, access);
       registerStreamRoutes(scope, {
-        redis: deps.redis,
+        source,
         access,
         hub: subscriberHub,
         reads,
-        readState: coalescedStateReader(deps.redis),
+        readState: coalescedStateReader((streamId) => source.state(streamId)),
         log: deps.log.child({ component: "stream-routes" }),
       });
       registerIdeaRoutes(scope, {
         redis: deps.redis,
+        source,
         access,
         metrics,
         log: deps.log.child({ component: "idea-routes" }),
@@ -109,6 +124,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
   } catch (err) {
     // Stops whatever was registered (the hub's consumer) in reverse order.
     await app.close();
+    source.stop();
     throw err;
   }
 }

@@ -9,6 +9,8 @@ describe("stream-gateway config", () => {
       PORT: 8081,
       MAX_WAITERS: 50_000,
       CONTROL_PLANE_CACHE_MS: 1_000,
+      PARTITIONS: 8,
+      VERIFIED_STREAMS_MAX: 100_000,
     });
   });
 

@@ -1,3 +1,4 @@
+import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
 import { BaseEnv, envInt } from "@heliograph/platform";
 import { z } from "zod";
 
@@ -12,5 +13,12 @@ export const StreamGatewayEnv = BaseEnv.extend({
   SUBSCRIBER_RATE_LIMIT: envInt(500, 0, 10_000_000),
   /** Reads a subscriber may make at once after being idle (long polls held at once count here). */
   SUBSCRIBER_RATE_BURST: envInt(2_000, 1, 10_000_000),
+  /** INGEST's partition count, as in the sequencers: a verify request goes to the stream's partition. */
+  PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
+  /**
+   * Streams whose verification against EVENTS is remembered (least recently read forgotten first;
+   * a forgotten stream's next read compares Redis with EVENTS again, one JetStream request).
+   */
+  VERIFIED_STREAMS_MAX: envInt(100_000, 1, 10_000_000),
 });
 export type StreamGatewayConfig = z.infer<typeof StreamGatewayEnv>;

@@ -1,11 +1,12 @@
 import type { Logger, Registry } from "@heliograph/platform";
 import fp from "fastify-plugin";
-import { StreamHub } from "./hub.js";
+import { type HubOptions, StreamHub } from "./hub.js";
 
 export interface HubPluginOptions {
   log: Logger;
   metrics: Registry;
   maxWaiters: number;
+  onRecorded?: HubOptions["onRecorded"];
 }
 
 /**

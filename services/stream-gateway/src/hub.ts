@@ -1,4 +1,6 @@
 import {
+  EVENT_NUMBER_END,
+  EVENT_TEXT_OPEN,
   EVENTS_STREAM,
   eventNumberOfText,
   eventsArrayText,
@@ -43,6 +45,35 @@ export interface HubOptions {
   log: Logger;
   metrics: Registry;
   maxWaiters: number;
+  /**
+   * Told the number of every event the consumer receives, waiters or not: Redis held it before
+   * EVENTS did, so a Redis head below it means Redis is behind (see verified-streams.ts).
+   */
+  onRecorded?: (streamId: StreamId, eventNumber: number) => void;
+}
+
+const EVENT_TEXT_OPEN_BYTES = new TextEncoder().encode(EVENT_TEXT_OPEN);
+const COMMA = EVENT_NUMBER_END.charCodeAt(0);
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+
+/**
+ * The event number of an event's JSON bytes when they start as the sequencer writes them
+ * (`{"event_number":N,`), without decoding the rest; undefined otherwise.
+ */
+export function eventNumberOfBytes(data: Uint8Array): number | undefined {
+  if (data.length <= EVENT_TEXT_OPEN_BYTES.length) return undefined;
+  for (let i = 0; i < EVENT_TEXT_OPEN_BYTES.length; i++) if (data[i] !== EVENT_TEXT_OPEN_BYTES[i]) return undefined;
+  let n = 0;
+  let digits = 0;
+  for (let i = EVENT_TEXT_OPEN_BYTES.length; i < data.length && digits <= 15; i++) {
+    const byte = data[i] as number;
+    if (byte === COMMA) return digits > 0 ? n : undefined;
+    if (byte < DIGIT_0 || byte > DIGIT_9) return undefined;
+    n = n * 10 + (byte - DIGIT_0);
+    digits++;
+  }
+  return undefined;
 }
 
 const RECHECK: WakeReason = { kind: "recheck" };
@@ -159,13 +190,19 @@ export class StreamHub {
     };
   }
 
-  /** Public for tests of the demultiplexing; the consumer calls it for every EVENTS message. */
-  dispatch(subject: string, text: () => string): void {
+  /**
+   * Public for tests of the demultiplexing; the consumer calls it for every EVENTS message, with the
+   * event number when it could read it from the message's first bytes.
+   */
+  dispatch(subject: string, text: () => string, knownNumber?: number): void {
     this.received++;
-    const set = this.waiters.get(streamIdOfSubject(subject));
+    const streamId = streamIdOfSubject(subject);
+    if (knownNumber !== undefined) this.options.onRecorded?.(streamId, knownNumber);
+    const set = this.waiters.get(streamId);
     if (!set || set.size === 0) return;
     const json = text();
-    const eventNumber = eventNumberOfText(json);
+    const eventNumber = knownNumber ?? eventNumberOfText(json);
+    if (knownNumber === undefined && eventNumber !== undefined) this.options.onRecorded?.(streamId, eventNumber);
     if (eventNumber === undefined) {
       this.log.warn({ subject }, "EVENTS message without an event number; waiters re-read Redis");
       this.wakeSet(set, RECHECK);
@@ -220,7 +257,7 @@ export class StreamHub {
       idle_heartbeat: IDLE_HEARTBEAT_MS,
       callback: (m: JsMsg) => {
         try {
-          this.dispatch(m.subject, () => m.string());
+          this.dispatch(m.subject, () => m.string(), eventNumberOfBytes(m.data));
         } catch (err) {
           this.log.error({ err, subject: m.subject }, "failed to dispatch an event");
         }

@@ -11,6 +11,7 @@ import { Counter, type HttpScope, type Logger, type Redis, type Registry } from 
 import { readIdeaProjection, readOpenIdeas, readStreamState } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { StreamSource } from "./stream-source.js";
 import {
   AUTH_NOTE,
   backend,
@@ -22,6 +23,8 @@ import {
 
 export interface IdeaRoutesDeps {
   redis: Redis;
+  /** Idea states are only in Redis: answered only while Redis holds the stream's record. */
+  source: Pick<StreamSource, "fromRedisOnly">;
   access: SubscriberAccess;
   metrics: Registry;
   log: Logger;
@@ -36,7 +39,8 @@ const IdeaParams = z.object({ channel: z.string(), idea_id: z.string() });
 const TAGS = ["subscriber", "ideas"];
 const HEADERS_NOTE =
   `Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the idea stream's head and live|halted, ` +
-  `as on stream reads. The state is what the stream's events up to the head fold into (contracts foldIdeas).`;
+  `as on stream reads. The state is what the stream's events up to the head fold into (contracts foldIdeas). ` +
+  `While the stream's Redis copy is behind its record (being repaired), 503 SERVICE_UNAVAILABLE with Retry-After.`;
 
 /** The idea stream of a channel; the channel is checked first so the stream id is always valid. */
 function channelStream(raw: string): StreamId {
@@ -54,10 +58,12 @@ function channelStream(raw: string): StreamId {
 
 /**
  * Current state of trade ideas, so a subscriber need not replay a channel's stream to know what
- * is open. Answers the projection texts the sequencer stores with each event, as they are.
+ * is open. Answers the projection texts the sequencer stores with each event, as they are; while
+ * Redis is behind the stream's record they would be an older state, so the answer is 503 with
+ * Retry-After instead (stream-source.ts).
  */
 export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
-  const { access, log, redis } = deps;
+  const { access, log, redis, source } = deps;
   const reads = new Counter({
     name: "heliograph_idea_reads_total",
     help: "Reads of ideas' current state by outcome: found, not_found, open_list",
@@ -86,7 +92,13 @@ export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
       // Sent in this order on one connection, so the head is read after the projection and is never
       // behind the event_number in it.
       const [projection, state] = await backend(log, "idea read", () =>
-        Promise.all([readIdeaProjection(redis, streamId, ideaId), readStreamState(redis, streamId)]),
+        source.fromRedisOnly(streamId, async () => {
+          const read = await Promise.all([
+            readIdeaProjection(redis, streamId, ideaId),
+            readStreamState(redis, streamId),
+          ]);
+          return { value: read, state: read[1] };
+        }),
       );
       if (projection === undefined) {
         reads.inc({ outcome: "not_found" });
@@ -105,10 +117,13 @@ export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
     await access.requireEntitled(subscriberId, streamId, "params.channel");
     // One after the other: the list takes two round trips, and the head read after it is never
     // behind an event the list reflects.
-    const [texts, state] = await backend(log, "open ideas read", async () => {
-      const open = await readOpenIdeas(redis, streamId);
-      return [open, await readStreamState(redis, streamId)] as const;
-    });
+    const [texts, state] = await backend(log, "open ideas read", () =>
+      source.fromRedisOnly(streamId, async () => {
+        const open = await readOpenIdeas(redis, streamId);
+        const read = [open, await readStreamState(redis, streamId)] as const;
+        return { value: read, state: read[1] };
+      }),
+    );
     reads.inc({ outcome: "open_list" });
     return sendStoredJson(reply, `[${texts.join(",")}]`, state);
   };

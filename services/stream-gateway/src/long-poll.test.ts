@@ -1,13 +1,15 @@
-import { Counter, Registry } from "@heliograph/platform";
+import { Counter, createLogger, Registry } from "@heliograph/platform";
 import { LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 import type { Waiter } from "./hub.js";
 import { coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
+import { StreamSource } from "./stream-source.js";
 
 let fx: GatewayFixture;
 let reads: Counter<"outcome">;
+let source: StreamSource;
 
 beforeAll(async () => {
   fx = await startGatewayFixture();
@@ -17,17 +19,28 @@ beforeAll(async () => {
     labelNames: ["outcome"],
     registers: [new Registry()],
   });
+  source = new StreamSource({
+    redis: fx.redis,
+    nc: fx.nc,
+    log: createLogger({ name: "long-poll-test", level: "silent" }),
+    metrics: new Registry(),
+    partitions: 8,
+    maxStreams: 1_000,
+  });
 });
 
 afterAll(async () => {
+  source?.stop();
   await fx?.close();
 });
 
+const stateReader = () => coalescedStateReader((streamId) => source.state(streamId));
+
 const deps = (): LongPollDeps => ({
-  redis: fx.redis,
+  source,
   hub: fx.app.hub,
   reads,
-  readState: coalescedStateReader(fx.redis),
+  readState: stateReader(),
 });
 
 const request = (streamId: string, after: number, longPollMs: number, signal = new AbortController().signal) => ({
@@ -57,10 +70,7 @@ describe("read-or-wait", () => {
       unregister: (waiter: Waiter) => fx.app.hub.unregister(waiter),
     };
     const t0 = performance.now();
-    const answer = await readOrWait(
-      { redis: fx.redis, hub, reads, readState: coalescedStateReader(fx.redis) },
-      request(sid, 0, 10_000),
-    );
+    const answer = await readOrWait({ source, hub, reads, readState: stateReader() }, request(sid, 0, 10_000));
     // Found by the recheck, not at its 10 s bound.
     expect(performance.now() - t0).toBeLessThan(5_000);
     expect(answer).toMatchObject({ kind: "events", head: 1, status: "live", outcome: "rechecked" });
@@ -148,7 +158,7 @@ describe("the status of a held poll's answer is read when the wait ends", () => 
   });
 
   it("overlapping state reads of one stream share one Redis read; later ones read again", async () => {
-    const read = coalescedStateReader(fx.redis);
+    const read = stateReader();
     const first = read("shared-read");
     expect(read("shared-read")).toBe(first);
     expect(read("another-stream")).not.toBe(first);

@@ -1,7 +1,8 @@
 import { eventsArrayText, HeliographError, type StreamId, type StreamStatus } from "@heliograph/contracts";
-import type { Counter, Redis } from "@heliograph/platform";
-import { readEventsAfter, readStreamState, type StreamState } from "@heliograph/store";
+import type { Counter } from "@heliograph/platform";
+import type { StreamState } from "@heliograph/store";
 import type { RegisterResult, StreamHub, Waiter, WakeReason } from "./hub.js";
+import type { StreamSource } from "./stream-source.js";
 
 export interface ReadRequest {
   streamId: StreamId;
@@ -21,7 +22,8 @@ export type ReadAnswer =
   | { kind: "aborted"; outcome: "aborted" };
 
 export interface LongPollDeps {
-  redis: Redis;
+  /** Redis, or EVENTS while Redis is behind for the stream (stream-source.ts). */
+  source: Pick<StreamSource, "read" | "state">;
   hub: Pick<StreamHub, "register" | "unregister">;
   reads: Counter<"outcome">;
   /** Head and status after a wait; see {@link coalescedStateReader}. */
@@ -34,14 +36,16 @@ export interface LongPollDeps {
  * re-polled after the same event), ask at the same moment: reads of one stream that overlap share
  * one Redis round trip, so ten thousand of them cost one read. The first waiter woken by event n
  * starts its read after the sequencer wrote n (and any halt before it) to Redis, so sharing it
- * never hides that halt.
+ * never hides that halt. `read` is the source's state read (`StreamSource.state`).
  */
-export function coalescedStateReader(redis: Redis): (streamId: StreamId) => Promise<StreamState> {
+export function coalescedStateReader(
+  read: (streamId: StreamId) => Promise<StreamState>,
+): (streamId: StreamId) => Promise<StreamState> {
   const inFlight = new Map<StreamId, Promise<StreamState>>();
   return (streamId) => {
     let pending = inFlight.get(streamId);
     if (!pending) {
-      pending = readStreamState(redis, streamId).finally(() => inFlight.delete(streamId));
+      pending = read(streamId).finally(() => inFlight.delete(streamId));
       inFlight.set(streamId, pending);
     }
     return pending;
@@ -97,10 +101,10 @@ class PendingRead implements Waiter {
 }
 
 /**
- * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): answer from Redis when events after
- * `after` exist; otherwise register a waiter in the hub FIRST and only then look at the head
- * again, so an event stored between the two looks is never missed; then hold until an event, a
- * recheck, the long-poll bound or the client leaving.
+ * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): answer at once when events after
+ * `after` exist (in Redis, or in EVENTS while Redis is behind); otherwise register a waiter in the
+ * hub FIRST and only then look at the head again, so an event stored between the two looks is
+ * never missed; then hold until an event, a recheck, the long-poll bound or the client leaving.
  */
 export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<ReadAnswer> {
   const answer = (result: ReadAnswer): ReadAnswer => {
@@ -118,14 +122,9 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
 
   for (;;) {
     if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
-    const [texts, state] = await Promise.all([
-      readEventsAfter(deps.redis, req.streamId, req.after, req.batchSize),
-      readStreamState(deps.redis, req.streamId),
-    ]);
+    const { texts, ...state } = await deps.source.read(req.streamId, req.after, req.batchSize);
     if (texts.length > 0) {
-      // Texts are consecutive from after+1; the head key is written just after the log entry.
-      const head = Math.max(state.head, req.after + texts.length);
-      return answer({ kind: "events", body: eventsArrayText(texts), head, status: state.status, outcome });
+      return answer({ kind: "events", body: eventsArrayText(texts), head: state.head, status: state.status, outcome });
     }
     const remaining = deadline - performance.now();
     if (last || remaining <= 0) return empty(state, "empty");
@@ -144,7 +143,7 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
 
     let latest: StreamState;
     try {
-      latest = trustHead ? await readStreamState(deps.redis, req.streamId) : state;
+      latest = trustHead ? await deps.source.state(req.streamId) : state;
     } catch (err) {
       waiter.cancel();
       throw err;

@@ -10,13 +10,15 @@ import {
   SubscriberAuthHeaders,
 } from "@heliograph/contracts";
 import type { HttpScope, Logger } from "@heliograph/platform";
-import { readLastEvents, readStreamState } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { type LongPollDeps, readOrWait } from "./long-poll.js";
+import type { StreamSource } from "./stream-source.js";
 import { AUTH_NOTE, backend, type SubscriberAccess, sendStoredJson, subscriberOf } from "./subscriber-access.js";
 
 export interface StreamRoutesDeps extends LongPollDeps {
+  /** Also answers the most-recent-ten route. */
+  source: LongPollDeps["source"] & Pick<StreamSource, "recent">;
   /** Authentication and entitlement, shared with the other subscriber routes. */
   access: SubscriberAccess;
   log: Logger;
@@ -91,9 +93,7 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
   const recent = async (req: FastifyRequest<{ Params: StreamParams }>, reply: FastifyReply) => {
     const streamId = req.params.stream_id;
     await requireEntitled(subscriberOf(req), streamId);
-    const [texts, state] = await backend(log, "stream read", () =>
-      Promise.all([readLastEvents(deps.redis, streamId, RECENT_EVENTS), readStreamState(deps.redis, streamId)]),
-    );
+    const { texts, ...state } = await backend(log, "stream read", () => deps.source.recent(streamId, RECENT_EVENTS));
     deps.reads.inc({ outcome: "recent" });
     return sendStoredJson(reply, eventsArrayText(texts), state);
   };

@@ -1,7 +1,8 @@
 // Test support only: a real nats-server and redis-server, the app listening on a free port, and
 // events numbered by the sequencer's own step (runSequenceStep, the Lua script), then published
-// to EVENTS as the sequencer does: Redis first, EVENTS after.
+// to EVENTS as the sequencer does: Redis first, EVENTS after, with the ingest-id header.
 import {
+  EVENT_INGEST_ID_HEADER,
   eventBodyText,
   eventMsgId,
   eventsSubject,
@@ -24,6 +25,7 @@ import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequ
 import { ControlPlane, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { headers } from "@nats-io/nats-core";
 import { buildApp, type StreamGatewayApp } from "../src/app.js";
 
 /** The lease epoch the fixture numbers under: one owner, never taken over. */
@@ -38,6 +40,8 @@ const STEP_BATCH = 200;
  */
 export class SequencerStandIn {
   private ingestCount = 0;
+  /** `<stream_id>:<n>` → the ingest id event n was numbered from, for the EVENTS header. */
+  private readonly ingestIds = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
@@ -88,13 +92,40 @@ export class SequencerStandIn {
       if (outcome.kind !== "numbered" || outcome.eventNumber !== first + i) {
         throw new Error(`the step did not number ${streamId} event ${first + i}: ${JSON.stringify(outcome)}`);
       }
+      this.ingestIds.set(eventMsgId(streamId, first + i), messages[i]?.ingest_id as string);
       return outcome.text;
     });
   }
 
-  /** Publishes an event already numbered (by appendHistory) to EVENTS, as the sequencer does after Redis. */
+  /**
+   * Publishes an event already numbered (by appendHistory) to EVENTS, as the sequencer does after
+   * Redis: with its `Nats-Msg-Id` and the ingest id it was numbered from.
+   */
   async publish(streamId: StreamId, n: number, text: string): Promise<void> {
-    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n) });
+    const h = headers();
+    h.set(EVENT_INGEST_ID_HEADER, this.ingestIds.get(eventMsgId(streamId, n)) ?? `ing-${streamId}-record-${n}`);
+    await this.js.publish(eventsSubject(streamId), text, { msgID: eventMsgId(streamId, n), headers: h });
+  }
+
+  /**
+   * Appends `count` events to Redis and publishes each to EVENTS in order, as the sequencer does:
+   * history that both hold. Returns their texts.
+   */
+  async appendRecorded(streamId: StreamId, count: number, extra: Record<string, unknown> = {}): Promise<string[]> {
+    const first = await this.nextNumber(streamId);
+    const texts = await this.appendHistory(streamId, count, extra);
+    for (const [i, text] of texts.entries()) await this.publish(streamId, first + i, text);
+    return texts;
+  }
+
+  /**
+   * Publishes the generic event `n` to EVENTS only, leaving Redis as it is: what the sequencer's
+   * next event looks like to a reader of EVENTS while this gateway's Redis is still behind.
+   */
+  async recordOnly(streamId: StreamId, n: number, extra: Record<string, unknown> = {}): Promise<string> {
+    const text = this.eventText(streamId, n, extra);
+    await this.publish(streamId, n, text);
+    return text;
   }
 
   /** Appends one event and publishes it; returns its text. */

@@ -1,0 +1,243 @@
+import { HeliographError, partitionOf, type StreamId, type StreamStatus, verifySubject } from "@heliograph/contracts";
+import { Counter, type Logger, type NatsConnection, type Redis, type Registry } from "@heliograph/platform";
+import {
+  lastRecordedEvent,
+  type RecordedEvent,
+  RecordTrimmedError,
+  readEventsAfter,
+  readLastEvents,
+  readRecordedEvents,
+  readStreamState,
+  type StreamState,
+} from "@heliograph/store";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type StreamCheck, type Verdict, VerifiedStreams, watchRedisConnection } from "./verified-streams.js";
+
+/** What one look at a stream found: events (maybe none) and the head and status to report with them. */
+export interface StreamLook {
+  texts: string[];
+  head: number;
+  status: StreamStatus;
+}
+
+export interface StreamSourceOptions {
+  redis: Redis;
+  nc: NatsConnection;
+  log: Logger;
+  metrics: Registry;
+  /** The partition count, to address verify requests to the stream's sequencer. */
+  partitions: number;
+  /** Streams whose verification is remembered at most. */
+  maxStreams: number;
+  /** Least time between two verify requests for one stream. */
+  askIntervalMs?: number;
+}
+
+/** How long a client is told to wait before retrying a read that Redis cannot answer yet. */
+const RETRY_AFTER_S = 1;
+
+/** The last event EVENTS held when it was read ("none" when it held none). */
+interface RecordLook {
+  last: RecordedEvent | undefined;
+}
+
+/**
+ * Where a subscriber read's answer comes from (docs/architecture.md, "Stream gateway"): Redis, the
+ * hot tier, whenever this gateway has verified that Redis holds the stream's record; EVENTS, the
+ * record, while it has not. Reads never contradict the record: while Redis is behind, events and
+ * heads come from EVENTS, and what only Redis holds (idea states) is refused with 503.
+ *
+ * A verified stream's read is exactly today's Redis read plus two in-memory look-ups. The first read
+ * of a stream in a Redis generation, and every read of a stream found behind, first reads the last
+ * event of `events.<stream_id>` (one JetStream request).
+ */
+export class StreamSource {
+  readonly verified: VerifiedStreams;
+  private readonly js: JetStreamClient;
+  private jsm: Promise<JetStreamManager> | undefined;
+  private readonly stopWatching: () => void;
+  private readonly checks: Counter<"verdict">;
+  private readonly recordReads: Counter<"reason">;
+  private readonly verifyRequests: Counter;
+  private warnedAt = -Infinity;
+  private unlogged = 0;
+
+  constructor(private readonly options: StreamSourceOptions) {
+    this.verified = new VerifiedStreams({
+      maxStreams: options.maxStreams,
+      askIntervalMs: options.askIntervalMs ?? 1_000,
+    });
+    this.stopWatching = watchRedisConnection(options.redis, this.verified);
+    this.js = jetstream(options.nc);
+    this.checks = new Counter({
+      name: "heliograph_stream_record_checks_total",
+      help: "Comparisons of a stream's Redis head with its last event in EVENTS, by verdict: current, behind, unsure",
+      labelNames: ["verdict"] as const,
+      registers: [options.metrics],
+    });
+    this.recordReads = new Counter({
+      name: "heliograph_stream_record_reads_total",
+      help: "Reads answered from EVENTS (or refused) because Redis could not be trusted, by reason: behind, unsure",
+      labelNames: ["reason"] as const,
+      registers: [options.metrics],
+    });
+    this.verifyRequests = new Counter({
+      name: "heliograph_stream_verify_requests_total",
+      help: "Verify requests sent to a sequencer for a stream whose Redis was found behind EVENTS",
+      registers: [options.metrics],
+    });
+  }
+
+  /** Stops following the Redis connection (the app closes). */
+  stop(): void {
+    this.stopWatching();
+  }
+
+  /** The hub saw event `eventNumber` of the stream in EVENTS. */
+  noteRecorded(streamId: StreamId, eventNumber: number): void {
+    this.verified.noteRecorded(streamId, eventNumber);
+  }
+
+  /** Up to `count` events after `after`, consecutive, with the head and status. */
+  async read(streamId: StreamId, after: number, count: number): Promise<StreamLook> {
+    const check = this.verified.begin(streamId);
+    const record = check.verified ? undefined : await this.lookAtRecord(streamId);
+    const [texts, state] = await Promise.all([
+      readEventsAfter(this.options.redis, streamId, after, count),
+      readStreamState(this.options.redis, streamId),
+    ]);
+    const verdict = this.settle(check, state.head, record);
+    if (verdict === "current") {
+      // Texts are consecutive from after+1; the head key is written just after the log entry.
+      return { texts, head: Math.max(state.head, after + texts.length), status: state.status };
+    }
+    this.distrust(streamId, verdict);
+    const last = (record ?? (await this.lookAtRecord(streamId))).last;
+    const head = last?.eventNumber ?? -1;
+    if (head <= after) return { texts: [], head, status: state.status };
+    const events = await this.readRecord(streamId, after, count, last);
+    return { texts: events.map((e) => e.text), head, status: state.status };
+  }
+
+  /** The head and status to report, e.g. when a wait ends. */
+  async state(streamId: StreamId): Promise<StreamState> {
+    const check = this.verified.begin(streamId);
+    const record = check.verified ? undefined : await this.lookAtRecord(streamId);
+    const state = await readStreamState(this.options.redis, streamId);
+    const verdict = this.settle(check, state.head, record);
+    if (verdict === "current") return state;
+    this.distrust(streamId, verdict);
+    const last = (record ?? (await this.lookAtRecord(streamId))).last;
+    return { head: last?.eventNumber ?? -1, status: state.status };
+  }
+
+  /** The last `count` events, oldest first. */
+  async recent(streamId: StreamId, count: number): Promise<StreamLook> {
+    const check = this.verified.begin(streamId);
+    const record = check.verified ? undefined : await this.lookAtRecord(streamId);
+    const [texts, state] = await Promise.all([
+      readLastEvents(this.options.redis, streamId, count),
+      readStreamState(this.options.redis, streamId),
+    ]);
+    const verdict = this.settle(check, state.head, record);
+    if (verdict === "current") return { texts, head: state.head, status: state.status };
+    this.distrust(streamId, verdict);
+    const last = (record ?? (await this.lookAtRecord(streamId))).last;
+    if (!last) return { texts: [], head: -1, status: state.status };
+    let after = Math.max(-1, last.eventNumber - count);
+    let events: RecordedEvent[];
+    try {
+      events = await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last);
+    } catch (err) {
+      if (!(err instanceof RecordTrimmedError)) throw err;
+      // Fewer than `count` are still held: the most recent are those there are.
+      after = err.earliest - 1;
+      events = await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last);
+    }
+    return { texts: events.map((e) => e.text), head: last.eventNumber, status: state.status };
+  }
+
+  /**
+   * Runs a read of what only Redis holds (idea states), whose last step reads the stream's state,
+   * and answers it only when Redis holds the stream's record; otherwise 503 with Retry-After: a
+   * projection of a Redis that is behind would contradict the record.
+   */
+  async fromRedisOnly<T>(streamId: StreamId, run: () => Promise<{ value: T; state: StreamState }>): Promise<T> {
+    const check = this.verified.begin(streamId);
+    const record = check.verified ? undefined : await this.lookAtRecord(streamId);
+    const { value, state } = await run();
+    const verdict = this.settle(check, state.head, record);
+    if (verdict === "current") return value;
+    this.distrust(streamId, verdict);
+    throw new HeliographError("SERVICE_UNAVAILABLE", {
+      message: "This stream's Redis copy is behind its record and is being repaired; retry shortly",
+      retryAfter: RETRY_AFTER_S,
+    });
+  }
+
+  private settle(check: StreamCheck, redisHead: number, record: RecordLook | undefined): Verdict {
+    const verdict = this.verified.settle(check, redisHead, record && (record.last?.eventNumber ?? -1));
+    if (record || verdict !== "current") this.checks.inc({ verdict });
+    return verdict;
+  }
+
+  /** Redis was found behind (or may be): count it, and ask the stream's sequencer to verify it. */
+  private distrust(streamId: StreamId, verdict: Exclude<Verdict, "current">): void {
+    this.recordReads.inc({ reason: verdict });
+    if (verdict !== "behind" || !this.verified.shouldAsk(streamId)) return;
+    const subject = verifySubject(partitionOf(streamId, this.options.partitions));
+    try {
+      this.options.nc.publish(subject, streamId);
+      this.verifyRequests.inc();
+      // One line a second at most: after a whole-Redis loss every stream read asks.
+      const now = performance.now();
+      if (now - this.warnedAt >= 1_000) {
+        this.options.log.warn(
+          { streamId, subject, othersSinceLastLine: this.unlogged },
+          "Redis is behind EVENTS for this stream: its reads come from EVENTS until it is repaired",
+        );
+        this.warnedAt = now;
+        this.unlogged = 0;
+      } else {
+        this.unlogged++;
+      }
+    } catch (err) {
+      // The reads are served from EVENTS regardless; the next read asks again.
+      this.options.log.warn({ err, streamId }, "could not send a verify request");
+    }
+  }
+
+  private async readRecord(
+    streamId: StreamId,
+    after: number,
+    count: number,
+    last: RecordedEvent | undefined,
+  ): Promise<RecordedEvent[]> {
+    try {
+      return await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last);
+    } catch (err) {
+      if (!(err instanceof RecordTrimmedError)) throw err;
+      // Neither Redis (behind) nor EVENTS (past its retention) holds event after+1: answering the
+      // later ones would skip it. The repaired Redis may hold it; nothing here can.
+      throw new HeliographError("SERVICE_UNAVAILABLE", {
+        message: `Event ${after + 1} cannot be read while this stream's Redis copy is repaired; the record holds events from ${err.earliest}`,
+        retryAfter: RETRY_AFTER_S,
+      });
+    }
+  }
+
+  private async lookAtRecord(streamId: StreamId): Promise<RecordLook> {
+    return { last: await lastRecordedEvent(await this.manager(), streamId) };
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    if (!this.jsm) {
+      this.jsm = jetstreamManager(this.options.nc);
+      // A failed start is retried by the next read.
+      this.jsm.catch(() => {
+        this.jsm = undefined;
+      });
+    }
+    return this.jsm;
+  }
+}

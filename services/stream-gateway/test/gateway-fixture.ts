@@ -21,7 +21,7 @@ import {
   type Redis,
 } from "@heliograph/platform";
 import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequencer/sequence-step";
-import { ControlPlane, streamKeys } from "@heliograph/store";
+import { ControlPlane, openControlBucket, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { buildApp, type StreamGatewayApp } from "../src/app.js";
@@ -176,7 +176,7 @@ export async function startGatewayFixture(options: { maxWaiters?: number } = {})
     return { app, url };
   };
   const { app, url } = await start(options.maxWaiters ?? 50_000);
-  const controlPlane = new ControlPlane(redis, 0);
+  const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
   return {
     nats,
     redisServer,

@@ -41,8 +41,9 @@ const REWATCH_MAX_DELAY_MS = 2_000;
  * - A read in flight when its key changes is answered but not stored (it may hold the old value).
  * - Nothing is stored while no watch runs. When the watch ends, or the NATS connection is re-made
  *   (changes made meanwhile were not seen), the whole cache is dropped and a new watch started;
- *   until it runs, reads go to the bucket. During a disconnection cached entries keep serving: no
- *   change can be written through a connection that is down, and the drop on reconnect catches up.
+ *   until it runs, reads go to the bucket. During a disconnection cached entries keep serving
+ *   (changes made meanwhile reach this process only after it reconnects, and the drop then
+ *   catches up); an uncached lookup fails then, as the bucket cannot be read.
  */
 export class ControlCache {
   private readonly entries = new Map<string, { value: unknown; at: number }>();
@@ -53,6 +54,8 @@ export class ControlCache {
   private watching = false;
   private closed = false;
   private rewatching: Promise<void> | undefined;
+  /** A reconnect seen while a rewatch was under way: its watch may predate it, so another follows. */
+  private rewatchAgain: string | undefined;
   /** How many times the cache was dropped and its watch rebuilt (tests, logs). */
   rewatches = 0;
 
@@ -83,7 +86,7 @@ export class ControlCache {
     this.statusWatch?.stop();
     this.watcher?.stop();
     this.drop();
-    await this.rewatching;
+    // A rewatch under way ends at its next step (it checks `closed`), not waited for here.
   }
 
   /** Entries held now. */
@@ -165,7 +168,11 @@ export class ControlCache {
 
   /** Drops the cache and starts a new watch, retrying until one runs or the cache is closed. */
   private rewatch(why: string): void {
-    if (this.closed || this.rewatching) return;
+    if (this.closed) return;
+    if (this.rewatching) {
+      this.rewatchAgain = why;
+      return;
+    }
     this.watching = false;
     const old = this.watcher;
     this.watcher = undefined;
@@ -188,6 +195,9 @@ export class ControlCache {
       }
     })().finally(() => {
       this.rewatching = undefined;
+      const again = this.rewatchAgain;
+      this.rewatchAgain = undefined;
+      if (again) this.rewatch(again);
     });
   }
 }

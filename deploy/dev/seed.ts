@@ -27,9 +27,10 @@ export interface DevConfig {
 }
 
 /**
- * Seeds the demo tenant through the admin API: resource 1 exactly as in the resources document,
- * algorithm 1, idea channel "demo", and a subscriber entitled to the three streams. Idempotent: what exists is kept, and
- * credentials from an earlier run are reused while they still work.
+ * Seeds the demo tenant through the admin API (into the control-plane bucket in NATS KV, which
+ * lives in the NATS data folder): resource 1 exactly as in the resources document, algorithm 1,
+ * idea channel "demo", and a subscriber entitled to the three streams. Idempotent: what exists is
+ * kept, and credentials from an earlier run are reused while they still work.
  */
 export async function seedDemoTenant(options: {
   ingestUrl: string;

@@ -20,36 +20,57 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
 
+/** Starts `pnpm dev` on fresh free ports with the state folder above and waits until it says it runs. */
+async function startDev() {
+  const ports = {
+    HG_NATS_PORT: await freePort(),
+    HG_REDIS_PORT: await freePort(),
+    HG_INGEST_PORT: await freePort(),
+    HG_STREAM_PORT: await freePort(),
+    HG_SEQUENCER_PORT: await freePort(),
+  };
+  const { NATS_URL: _nats, REDIS_URL: _redis, ...env } = process.env;
+  const running = startProcess("pnpm dev", process.execPath, ["--import", "tsx", "deploy/dev/start.ts"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...env,
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      HG_STATE_DIR: stateDir,
+      LOG_LEVEL: "warn",
+      LOG_PRETTY: "false",
+    },
+  });
+  dev = running;
+  await waitFor(
+    () => {
+      if (!running.running()) throw new Error(`pnpm dev exited:\n${running.output().slice(-4_000)}`);
+      return running.output().includes("Heliograph is running.");
+    },
+    { timeoutMs: 45_000, intervalMs: 100, what: "pnpm dev to say it is running" },
+  );
+  const config = JSON.parse(readFileSync(join(stateDir, "dev.json"), "utf8")) as DevConfig;
+  return { running, ports, config };
+}
+
+async function stopDev(running: ManagedProcess, ports: Record<string, number>) {
+  await running.kill("SIGINT");
+  expect(await running.exited(), running.output().slice(-4_000)).toBe(0);
+  expect(running.output()).toContain("stopped.");
+  for (const [name, port] of Object.entries(ports)) expect(await tcpReady(port), `${name} ${port}`).toBe(false);
+}
+
+const publishSignal = (config: DevConfig, apiKey: string, apiSecret: string) =>
+  fetch(`${config.ingest_url}/api/v1/create_trading_signal`, {
+    method: "POST",
+    headers: { "API-KEY": apiKey, "API-SECRET": apiSecret, "content-type": "application/json" },
+    body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: config.algorithm_id }),
+  });
+
+let firstRun: DevConfig | undefined;
+
 describe("pnpm dev", () => {
   it("starts and seeds the stack, serves a publish with the printed credentials, and stops cleanly on SIGINT", async () => {
-    const ports = {
-      HG_NATS_PORT: await freePort(),
-      HG_REDIS_PORT: await freePort(),
-      HG_INGEST_PORT: await freePort(),
-      HG_STREAM_PORT: await freePort(),
-      HG_SEQUENCER_PORT: await freePort(),
-    };
-    const { NATS_URL: _nats, REDIS_URL: _redis, ...env } = process.env;
-    const running = startProcess("pnpm dev", process.execPath, ["--import", "tsx", "deploy/dev/start.ts"], {
-      cwd: REPO_ROOT,
-      env: {
-        ...env,
-        ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
-        HG_STATE_DIR: stateDir,
-        LOG_LEVEL: "warn",
-        LOG_PRETTY: "false",
-      },
-    });
-    dev = running;
-    await waitFor(
-      () => {
-        if (!running.running()) throw new Error(`pnpm dev exited:\n${running.output().slice(-4_000)}`);
-        return running.output().includes("Heliograph is running.");
-      },
-      { timeoutMs: 45_000, intervalMs: 100, what: "pnpm dev to say it is running" },
-    );
-
-    const config = JSON.parse(readFileSync(join(stateDir, "dev.json"), "utf8")) as DevConfig;
+    const { running, ports, config } = await startDev();
     expect(config.ingest_url).toBe(`http://127.0.0.1:${ports.HG_INGEST_PORT}`);
     expect(config.stream_url).toBe(`http://127.0.0.1:${ports.HG_STREAM_PORT}`);
     // The credentials it prints are the ones it wrote.
@@ -63,11 +84,7 @@ describe("pnpm dev", () => {
       token: config.subscriber.token,
     });
 
-    const published = await fetch(`${config.ingest_url}/api/v1/create_trading_signal`, {
-      method: "POST",
-      headers: { "API-KEY": apiKey as string, "API-SECRET": apiSecret as string, "content-type": "application/json" },
-      body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: config.algorithm_id }),
-    });
+    const published = await publishSignal(config, apiKey as string, apiSecret as string);
     expect(published.status).toBe(202);
     const { id } = (await published.json()) as { id: string };
     const event = await waitFor(
@@ -82,9 +99,23 @@ describe("pnpm dev", () => {
     );
     expect(event).toMatchObject({ event_number: 0, event_type: "TradingSignalCreated" });
 
-    await running.kill("SIGINT");
-    expect(await running.exited(), running.output().slice(-4_000)).toBe(0);
-    expect(running.output()).toContain("stopped.");
-    for (const [name, port] of Object.entries(ports)) expect(await tcpReady(port), `${name} ${port}`).toBe(false);
+    await stopDev(running, ports);
+    firstRun = config;
+  }, 60_000);
+
+  it("a second run finds the first run's tenants in NATS KV, even with Redis's data gone", async () => {
+    if (!firstRun) throw new Error("the first run did not finish");
+    // The tenants live in the control-plane bucket in .heliograph/data/nats, not in Redis.
+    rmSync(join(stateDir, "data/redis"), { recursive: true, force: true });
+    const { running, ports, config } = await startDev();
+    // Found, not created again: the same publisher key and secret (no rotation), the same token.
+    expect(config.publisher).toEqual(firstRun.publisher);
+    expect(config.subscriber).toEqual(firstRun.subscriber);
+    expect((await publishSignal(config, config.publisher.api_key, config.publisher.api_secret)).status).toBe(202);
+    const read = await fetch(`${config.stream_url}/api/v1/stream/${config.streams.resource}/`, {
+      headers: { authorization: `Bearer ${config.subscriber.token}` },
+    });
+    expect(read.status).toBe(200);
+    await stopDev(running, ports);
   }, 60_000);
 });

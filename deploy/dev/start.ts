@@ -1,7 +1,8 @@
 /**
  * `pnpm dev`: the whole stack on this machine. nats-server and redis-server (binaries on the PATH,
  * or containers where a Docker engine runs) keep their data in .heliograph/data, so a second run
- * finds the first run's streams; then the three services; then a seeded demo tenant, written to
+ * finds the first run's streams and tenants (the control plane is a NATS KV bucket, in
+ * .heliograph/data/nats); then the three services; then a seeded demo tenant, written to
  * .heliograph/dev.json, and copy-paste examples. Ctrl-C stops everything in reverse order.
  * HG_STATE_DIR puts .heliograph elsewhere (its test uses a temp folder, so a developer's data is
  * never touched; the CLI finds dev.json only in .heliograph); HG_*_PORT choose the ports.

@@ -18,82 +18,195 @@ import {
   type Subscriber,
   type SubscriberCredentials,
 } from "@heliograph/contracts";
-import type { Redis } from "ioredis";
-import { controlPlaneKeys as K } from "./keys.js";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { controlKeyToken, isRevisionConflict, controlKeys as K } from "./control-bucket.js";
+import type { ControlCache, ControlDecoder } from "./control-cache.js";
 import { newSecret, secretComparison, secretHash, storedDigest } from "./secrets.js";
 
+/** A publisher as the bucket holds it: the public fields plus the SHA-256 of its secret. */
+interface StoredPublisher extends Publisher {
+  secret_hash: string;
+}
+
+/** A subscriber as the bucket holds it: entitlements and the token's SHA-256 in the one record. */
+interface StoredSubscriber {
+  id: string;
+  name: string;
+  created_at: string;
+  token_hash: string;
+  streams: StreamId[];
+}
+
+/** A subscriber record decoded for lookups: its streams as a set. */
+interface SubscriberView extends StoredSubscriber {
+  entitled: ReadonlySet<string>;
+}
+
+const json = <T>(entry: KvEntry): T => entry.json<T>();
+const text = (entry: KvEntry): string => entry.string();
+const subscriberView = (entry: KvEntry): SubscriberView => {
+  const stored = entry.json<StoredSubscriber>();
+  return { ...stored, entitled: new Set(stored.streams) };
+};
+
+/** How often a compare-and-set that lost a race is tried again before giving up (a 503). */
+const CAS_ATTEMPTS = 20;
+
+const newApiKey = () => `hgk_${randomBytes(12).toString("hex")}`;
+const publicPublisher = (p: StoredPublisher): Publisher => ({
+  id: p.id,
+  name: p.name,
+  api_key: p.api_key,
+  created_at: p.created_at,
+});
+const publicSubscriber = (s: StoredSubscriber): Subscriber => ({
+  id: s.id,
+  name: s.name,
+  streams: [...s.streams].sort(),
+  created_at: s.created_at,
+});
+const exists = (
+  code: "PUBLISHER_EXISTS" | "RESOURCE_EXISTS" | "ALGORITHM_EXISTS" | "IDEA_CHANNEL_EXISTS" | "SUBSCRIBER_EXISTS",
+  what: string,
+) => new HeliographError(code, { message: `${what} exists`, details: [{ path: "id", message: "exists" }] });
+
 /**
- * Publishers, resources, algorithms, idea channels and subscribers, kept in Redis. Secrets are random 256-bit
- * values, so a SHA-256 is a sufficient stored hash (as for API tokens generally) and keeps
- * authentication cheap on the hot path; comparison is constant time.
+ * Publishers, resources, algorithms, idea channels and subscribers, kept in the NATS KV bucket
+ * `heliograph-control` (layout: `controlKeys`; docs/architecture.md, "The control plane"). Secrets
+ * are random 256-bit values, so a SHA-256 is a sufficient stored hash (as for API tokens generally)
+ * and keeps authentication cheap on the hot path; comparison is constant time.
+ *
+ * The bucket has no transactions across keys, so writes are ordered for crashes: a unique record
+ * is written with `create` (refused when the key exists) and its derived index keys (API key,
+ * token hash) are written *before* it, since a crash between the two then leaves at most an index
+ * key that points at nothing, or at a record that names another key. Readers treat index keys as
+ * hints: a lookup through one is accepted only when the record it leads to names that same key
+ * or token hash, so such orphans, and the old key a rotation could not delete, authenticate
+ * nothing. Everything that must change together (a subscriber's token and entitlements) is in one
+ * record, changed by compare-and-set on its revision.
+ *
+ * With a `ControlCache`, reads are served from it (the publisher and subscriber APIs); without,
+ * every read goes to the bucket (the admin API, which must see what it just wrote).
  */
 export class ControlPlane {
-  private readonly cache = new Map<string, { value: unknown; until: number }>();
-
-  /** @param cacheTtlMs how long authentication and ownership lookups are cached in-process (default 1 s). */
   constructor(
-    private readonly redis: Redis,
-    private readonly cacheTtlMs = 1_000,
+    private readonly kv: KV,
+    private readonly cache?: ControlCache,
+    private readonly cachedReads = true,
   ) {}
 
-  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    if (this.cacheTtlMs > 0) {
-      const hit = this.cache.get(key);
-      if (hit && hit.until > Date.now()) return hit.value as T;
+  /**
+   * The same control plane reading the bucket itself (what the admin API must do), whose writes
+   * still evict from the cache at once, so this process's publisher API never answers from an
+   * entry it has just replaced, even before the watch reports the change.
+   */
+  uncachedReads(): ControlPlane {
+    return new ControlPlane(this.kv, this.cache, false);
+  }
+
+  private async read<T>(key: string, decode: ControlDecoder<T>): Promise<T | null> {
+    if (this.cache && this.cachedReads) return this.cache.read(key, decode);
+    const entry = await this.kv.get(key);
+    return entry && entry.operation === "PUT" ? decode(entry) : null;
+  }
+
+  /** The entry itself (value and revision) for a compare-and-set; never cached. */
+  private async current(key: string): Promise<KvEntry | null> {
+    const entry = await this.kv.get(key);
+    return entry && entry.operation === "PUT" ? entry : null;
+  }
+
+  /** `create`, false when the key exists. */
+  private async createKey(key: string, value: string): Promise<boolean> {
+    try {
+      await this.kv.create(key, value);
+      this.cache?.evict(key);
+      return true;
+    } catch (err) {
+      if (isRevisionConflict(err)) return false;
+      throw err;
     }
-    const value = await load();
-    if (this.cacheTtlMs > 0) {
-      if (this.cache.size > 50_000) this.cache.clear();
-      this.cache.set(key, { value, until: Date.now() + this.cacheTtlMs });
-    }
-    return value;
+  }
+
+  /** Removes a key this call wrote and no longer needs; a failure leaves an orphan readers skip. */
+  private async forget(key: string): Promise<void> {
+    await this.kv.delete(key).catch(() => {});
+    this.cache?.evict(key);
+  }
+
+  private async keysOf(filter: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(filter)) keys.push(key);
+    return keys;
+  }
+
+  private async listed<T>(filter: string, decode: ControlDecoder<T>): Promise<T[]> {
+    const entries = await Promise.all((await this.keysOf(filter)).map((key) => this.current(key)));
+    return entries.flatMap((entry) => (entry ? [decode(entry)] : []));
+  }
+
+  private async requirePublisher(id: string): Promise<void> {
+    if (!(await this.getPublisher(id)))
+      throw new HeliographError("PUBLISHER_NOT_FOUND", {
+        details: [{ path: "publisher_id", message: "no such publisher" }],
+      });
   }
 
   async createPublisher(req: CreatePublisherRequest): Promise<PublisherCredentials> {
     const id = req.id ?? `pub-${randomUUID().slice(0, 8)}`;
-    const apiKey = `hgk_${randomBytes(12).toString("hex")}`;
+    const apiKey = newApiKey();
     const apiSecret = newSecret("hgs");
     const publisher: Publisher = { id, name: req.name, api_key: apiKey, created_at: new Date().toISOString() };
-    const created = await this.redis.hsetnx(K.publisher(id), "id", id);
-    if (!created)
-      throw new HeliographError("PUBLISHER_EXISTS", {
-        message: `publisher ${id} exists`,
-        details: [{ path: "id", message: "exists" }],
-      });
-    await this.redis
-      .multi()
-      .hset(K.publisher(id), { ...publisher, secret_hash: secretHash(apiSecret) })
-      .set(K.apiKey(apiKey), id)
-      .sadd(K.publisherIndex, id)
-      .exec();
+    const stored: StoredPublisher = { ...publisher, secret_hash: secretHash(apiSecret) };
+    // The index first (a new random key cannot exist), then the record, whose create decides.
+    await this.kv.create(K.apiKey(apiKey), id);
+    if (!(await this.createKey(K.publisher(id), JSON.stringify(stored)))) {
+      await this.forget(K.apiKey(apiKey));
+      throw exists("PUBLISHER_EXISTS", `publisher ${id}`);
+    }
     return { ...publisher, api_secret: apiSecret };
   }
 
-  /** A new key and secret for a publisher; the old key stops working. */
+  /** A new key and secret for a publisher; the old key stops working on every instance within a second. */
   async rotatePublisherSecret(id: string): Promise<PublisherCredentials> {
-    const existing = await this.getPublisher(id);
-    if (!existing) throw new HeliographError("PUBLISHER_NOT_FOUND");
-    const apiKey = `hgk_${randomBytes(12).toString("hex")}`;
-    const apiSecret = newSecret("hgs");
-    await this.redis
-      .multi()
-      .del(K.apiKey(existing.api_key))
-      .hset(K.publisher(id), { api_key: apiKey, secret_hash: secretHash(apiSecret) })
-      .set(K.apiKey(apiKey), id)
-      .exec();
-    this.cache.clear();
-    return { ...existing, api_key: apiKey, api_secret: apiSecret };
+    if (!controlKeyToken(id)) throw new HeliographError("PUBLISHER_NOT_FOUND");
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const entry = await this.current(K.publisher(id));
+      if (!entry) throw new HeliographError("PUBLISHER_NOT_FOUND");
+      const existing = json<StoredPublisher>(entry);
+      const apiKey = newApiKey();
+      const apiSecret = newSecret("hgs");
+      const rotated: StoredPublisher = { ...existing, api_key: apiKey, secret_hash: secretHash(apiSecret) };
+      // New index, then the record by compare-and-set (the switch), then the old index. Once the
+      // record names the new key the old one is refused even if its index key is never deleted.
+      await this.kv.create(K.apiKey(apiKey), id);
+      try {
+        await this.kv.update(K.publisher(id), JSON.stringify(rotated), entry.revision);
+      } catch (err) {
+        await this.forget(K.apiKey(apiKey));
+        if (isRevisionConflict(err)) continue; // rotated (or deleted) meanwhile: read it again
+        throw err;
+      }
+      this.cache?.evict(K.publisher(id));
+      this.cache?.evict(K.apiKey(apiKey));
+      await this.forget(K.apiKey(existing.api_key));
+      return { ...publicPublisher(rotated), api_secret: apiSecret };
+    }
+    throw new HeliographError("SERVICE_UNAVAILABLE", {
+      message: "the publisher kept changing; try again",
+      retryAfter: 1,
+    });
   }
 
   async getPublisher(id: string): Promise<Publisher | undefined> {
-    const h = await this.redis.hgetall(K.publisher(id));
-    if (!h.id) return undefined;
-    return { id: h.id, name: h.name ?? "", api_key: h.api_key ?? "", created_at: h.created_at ?? "" };
+    if (!controlKeyToken(id)) return undefined;
+    const stored = await this.read(K.publisher(id), json<StoredPublisher>);
+    return stored ? publicPublisher(stored) : undefined;
   }
 
   async listPublishers(): Promise<Publisher[]> {
-    const ids = (await this.redis.smembers(K.publisherIndex)).sort();
-    return (await Promise.all(ids.map((id) => this.getPublisher(id)))).filter((p): p is Publisher => !!p);
+    const all = await this.listed(K.all.publishers, json<StoredPublisher>);
+    return all.map(publicPublisher).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** The publisher id for a key and secret, or a 401 error. */
@@ -101,93 +214,108 @@ export class ControlPlane {
     if (!apiKey || !apiSecret) {
       throw new HeliographError("AUTH_MISSING", { message: "Send the API-KEY and API-SECRET headers" });
     }
-    const found = await this.cached(`pub:${apiKey}`, async () => {
-      const id = await this.redis.get(K.apiKey(apiKey));
-      const hash = id ? await this.redis.hget(K.publisher(id), "secret_hash") : null;
-      return { id, hash };
-    });
+    const id = controlKeyToken(apiKey) ? await this.read(K.apiKey(apiKey), text) : null;
+    const stored = id && controlKeyToken(id) ? await this.read(K.publisher(id), json<StoredPublisher>) : null;
+    // The index key is a hint: only a record that names this key counts (a rotated-away or orphaned key does not).
+    const hash = stored?.api_key === apiKey ? stored.secret_hash : null;
     // An unknown key is compared too (against a dummy), so it answers as slowly as a wrong secret.
-    if (!secretComparison.matches(apiSecret, storedDigest(found.hash)) || !found.id)
+    if (!secretComparison.matches(apiSecret, storedDigest(hash)) || !id)
       throw new HeliographError("AUTH_INVALID", { message: "API-KEY or API-SECRET is not valid" });
-    return found.id;
+    return id;
+  }
+
+  /**
+   * Creates `record(id)` under `keyOf(id)`: with the given id (refused when it exists), or with
+   * the next id of the `seqKey` counter. The counter moves by compare-and-set, so concurrent
+   * creates get different ids; an id taken by an explicit create is skipped. A crash after the
+   * counter moved loses that id, which is harmless: ids need not be dense.
+   */
+  private async createNumbered<T>(
+    given: number | undefined,
+    seqKey: string,
+    keyOf: (id: number) => string,
+    record: (id: number) => T,
+    code: "RESOURCE_EXISTS" | "ALGORITHM_EXISTS",
+    what: string,
+  ): Promise<T> {
+    if (given !== undefined) {
+      const value = record(given);
+      if (!(await this.createKey(keyOf(given), JSON.stringify(value)))) throw exists(code, `${what} ${given}`);
+      return value;
+    }
+    for (let attempt = 0; attempt < CAS_ATTEMPTS * 5; attempt++) {
+      const seq = await this.current(seqKey);
+      const id = (seq ? Number(seq.string()) : 0) + 1;
+      try {
+        if (seq) await this.kv.update(seqKey, String(id), seq.revision);
+        else await this.kv.create(seqKey, String(id));
+      } catch (err) {
+        if (isRevisionConflict(err)) continue; // another create took this id
+        throw err;
+      }
+      const value = record(id);
+      if (await this.createKey(keyOf(id), JSON.stringify(value))) return value;
+    }
+    throw new HeliographError("SERVICE_UNAVAILABLE", { message: `no free ${what} id; try again`, retryAfter: 1 });
   }
 
   async createResource(req: CreateResourceRequest): Promise<Resource> {
-    if (!(await this.getPublisher(req.publisher_id)))
-      throw new HeliographError("PUBLISHER_NOT_FOUND", {
-        details: [{ path: "publisher_id", message: "no such publisher" }],
-      });
-    const id = req.id ?? (await this.nextFreeId(K.resourceSeq, K.resource));
-    const resource: Resource = {
-      id,
-      publisher_id: req.publisher_id,
-      title: req.title,
-      key_value_type_pairs: req.key_value_type_pairs,
-      stream_id: resourceStreamId(id),
-      created_at: new Date().toISOString(),
-    };
-    const ok = await this.redis.set(K.resource(id), JSON.stringify(resource), "NX");
-    if (ok !== "OK")
-      throw new HeliographError("RESOURCE_EXISTS", {
-        message: `resource ${id} exists`,
-        details: [{ path: "id", message: "exists" }],
-      });
-    await this.redis.sadd(K.resourceIndex, String(id));
-    return resource;
+    await this.requirePublisher(req.publisher_id);
+    const createdAt = new Date().toISOString();
+    return this.createNumbered(
+      req.id,
+      K.resourceSeq,
+      K.resource,
+      (id): Resource => ({
+        id,
+        publisher_id: req.publisher_id,
+        title: req.title,
+        key_value_type_pairs: req.key_value_type_pairs,
+        stream_id: resourceStreamId(id),
+        created_at: createdAt,
+      }),
+      "RESOURCE_EXISTS",
+      "resource",
+    );
   }
 
   async getResource(id: number): Promise<Resource | undefined> {
-    return this.cached(`res:${id}`, async () => {
-      const raw = await this.redis.get(K.resource(id));
-      return raw ? (JSON.parse(raw) as Resource) : undefined;
-    });
+    return (await this.read(K.resource(id), json<Resource>)) ?? undefined;
   }
 
   async listResources(): Promise<Resource[]> {
-    const ids = (await this.redis.smembers(K.resourceIndex)).map(Number).sort((a, b) => a - b);
-    return (await Promise.all(ids.map((id) => this.getResource(id)))).filter((r): r is Resource => !!r);
+    return (await this.listed(K.all.resources, json<Resource>)).sort((a, b) => a.id - b.id);
   }
 
   async createAlgorithm(req: CreateAlgorithmRequest): Promise<Algorithm> {
-    if (!(await this.getPublisher(req.publisher_id)))
-      throw new HeliographError("PUBLISHER_NOT_FOUND", {
-        details: [{ path: "publisher_id", message: "no such publisher" }],
-      });
-    const id = req.id ?? (await this.nextFreeId(K.algorithmSeq, K.algorithm));
-    const algorithm: Algorithm = {
-      id,
-      publisher_id: req.publisher_id,
-      name: req.name,
-      stream_id: algorithmStreamId(id),
-      created_at: new Date().toISOString(),
-    };
-    const ok = await this.redis.set(K.algorithm(id), JSON.stringify(algorithm), "NX");
-    if (ok !== "OK")
-      throw new HeliographError("ALGORITHM_EXISTS", {
-        message: `algorithm ${id} exists`,
-        details: [{ path: "id", message: "exists" }],
-      });
-    await this.redis.sadd(K.algorithmIndex, String(id));
-    return algorithm;
+    await this.requirePublisher(req.publisher_id);
+    const createdAt = new Date().toISOString();
+    return this.createNumbered(
+      req.id,
+      K.algorithmSeq,
+      K.algorithm,
+      (id): Algorithm => ({
+        id,
+        publisher_id: req.publisher_id,
+        name: req.name,
+        stream_id: algorithmStreamId(id),
+        created_at: createdAt,
+      }),
+      "ALGORITHM_EXISTS",
+      "algorithm",
+    );
   }
 
   async getAlgorithm(id: number): Promise<Algorithm | undefined> {
-    return this.cached(`alg:${id}`, async () => {
-      const raw = await this.redis.get(K.algorithm(id));
-      return raw ? (JSON.parse(raw) as Algorithm) : undefined;
-    });
+    return (await this.read(K.algorithm(id), json<Algorithm>)) ?? undefined;
   }
 
   async listAlgorithms(): Promise<Algorithm[]> {
-    const ids = (await this.redis.smembers(K.algorithmIndex)).map(Number).sort((a, b) => a - b);
-    return (await Promise.all(ids.map((id) => this.getAlgorithm(id)))).filter((a): a is Algorithm => !!a);
+    return (await this.listed(K.all.algorithms, json<Algorithm>)).sort((a, b) => a.id - b.id);
   }
 
   async createIdeaChannel(req: CreateIdeaChannelRequest): Promise<IdeaChannel> {
-    if (!(await this.getPublisher(req.publisher_id)))
-      throw new HeliographError("PUBLISHER_NOT_FOUND", {
-        details: [{ path: "publisher_id", message: "no such publisher" }],
-      });
+    await this.requirePublisher(req.publisher_id);
     const channel: IdeaChannel = {
       id: req.id,
       publisher_id: req.publisher_id,
@@ -195,67 +323,73 @@ export class ControlPlane {
       stream_id: ideasStreamId(req.id),
       created_at: new Date().toISOString(),
     };
-    const ok = await this.redis.set(K.ideaChannel(req.id), JSON.stringify(channel), "NX");
-    if (ok !== "OK")
-      throw new HeliographError("IDEA_CHANNEL_EXISTS", {
-        message: `idea channel ${req.id} exists`,
-        details: [{ path: "id", message: "exists" }],
-      });
-    await this.redis.sadd(K.ideaChannelIndex, req.id);
+    if (!(await this.createKey(K.ideaChannel(req.id), JSON.stringify(channel))))
+      throw exists("IDEA_CHANNEL_EXISTS", `idea channel ${req.id}`);
     return channel;
   }
 
   async getIdeaChannel(id: string): Promise<IdeaChannel | undefined> {
-    return this.cached(`chan:${id}`, async () => {
-      const raw = await this.redis.get(K.ideaChannel(id));
-      return raw ? (JSON.parse(raw) as IdeaChannel) : undefined;
-    });
+    if (!controlKeyToken(id)) return undefined;
+    return (await this.read(K.ideaChannel(id), json<IdeaChannel>)) ?? undefined;
   }
 
   async listIdeaChannels(): Promise<IdeaChannel[]> {
-    const ids = (await this.redis.smembers(K.ideaChannelIndex)).sort();
-    return (await Promise.all(ids.map((id) => this.getIdeaChannel(id)))).filter((c): c is IdeaChannel => !!c);
+    return (await this.listed(K.all.ideaChannels, json<IdeaChannel>)).sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
   }
 
   async createSubscriber(req: CreateSubscriberRequest): Promise<SubscriberCredentials> {
     const id = req.id ?? `sub-${randomUUID().slice(0, 8)}`;
     const token = newSecret("hgt");
-    const created = await this.redis.hsetnx(K.subscriber(id), "id", id);
-    if (!created)
-      throw new HeliographError("SUBSCRIBER_EXISTS", {
-        message: `subscriber ${id} exists`,
-        details: [{ path: "id", message: "exists" }],
-      });
-    const createdAt = new Date().toISOString();
-    const tx = this.redis
-      .multi()
-      .hset(K.subscriber(id), { id, name: req.name, created_at: createdAt, token_hash: secretHash(token) })
-      .set(K.tokenHash(secretHash(token)), id)
-      .sadd(K.subscriberIndex, id);
-    if (req.streams.length > 0) tx.sadd(K.subscriberStreams(id), ...req.streams);
-    await tx.exec();
-    return { id, name: req.name, streams: [...new Set(req.streams)].sort(), created_at: createdAt, token };
+    const tokenHash = secretHash(token);
+    const stored: StoredSubscriber = {
+      id,
+      name: req.name,
+      created_at: new Date().toISOString(),
+      token_hash: tokenHash,
+      streams: [...new Set(req.streams)].sort(),
+    };
+    // As for publishers: the token's index first, then the record, whose create decides.
+    await this.kv.create(K.tokenHash(tokenHash), id);
+    if (!(await this.createKey(K.subscriber(id), JSON.stringify(stored)))) {
+      await this.forget(K.tokenHash(tokenHash));
+      throw exists("SUBSCRIBER_EXISTS", `subscriber ${id}`);
+    }
+    return { ...publicSubscriber(stored), token };
   }
 
   async getSubscriber(id: string): Promise<Subscriber | undefined> {
-    const h = await this.redis.hgetall(K.subscriber(id));
-    if (!h.id) return undefined;
-    const streams = (await this.redis.smembers(K.subscriberStreams(id))).sort();
-    return { id: h.id, name: h.name ?? "", streams, created_at: h.created_at ?? "" };
+    if (!controlKeyToken(id)) return undefined;
+    const stored = await this.read(K.subscriber(id), subscriberView);
+    return stored ? publicSubscriber(stored) : undefined;
   }
 
   async listSubscribers(): Promise<Subscriber[]> {
-    const ids = (await this.redis.smembers(K.subscriberIndex)).sort();
-    return (await Promise.all(ids.map((id) => this.getSubscriber(id)))).filter((s): s is Subscriber => !!s);
+    const all = await this.listed(K.all.subscribers, json<StoredSubscriber>);
+    return all.map(publicSubscriber).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** Replaces the streams a subscriber may read; every instance applies it within a second. */
   async setEntitlements(id: string, streams: StreamId[]): Promise<Subscriber> {
-    if (!(await this.getSubscriber(id))) throw new HeliographError("SUBSCRIBER_NOT_FOUND");
-    const tx = this.redis.multi().del(K.subscriberStreams(id));
-    if (streams.length > 0) tx.sadd(K.subscriberStreams(id), ...streams);
-    await tx.exec();
-    this.cache.clear();
-    return (await this.getSubscriber(id)) as Subscriber;
+    if (!controlKeyToken(id)) throw new HeliographError("SUBSCRIBER_NOT_FOUND");
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const entry = await this.current(K.subscriber(id));
+      if (!entry) throw new HeliographError("SUBSCRIBER_NOT_FOUND");
+      const stored: StoredSubscriber = { ...json<StoredSubscriber>(entry), streams: [...new Set(streams)].sort() };
+      try {
+        await this.kv.update(K.subscriber(id), JSON.stringify(stored), entry.revision);
+      } catch (err) {
+        if (isRevisionConflict(err)) continue; // changed meanwhile: apply to the newer record
+        throw err;
+      }
+      this.cache?.evict(K.subscriber(id));
+      return publicSubscriber(stored);
+    }
+    throw new HeliographError("SERVICE_UNAVAILABLE", {
+      message: "the subscriber kept changing; try again",
+      retryAfter: 1,
+    });
   }
 
   /** The subscriber id of a bearer token, or a 401 error. */
@@ -264,29 +398,18 @@ export class ControlPlane {
     if (!match) throw new HeliographError("AUTH_MISSING", { message: "Send Authorization: Bearer <token>" });
     const token = match[1] as string;
     const hash = secretHash(token);
-    const found = await this.cached(`tok:${hash}`, async () => {
-      const id = await this.redis.get(K.tokenHash(hash));
-      const stored = id ? await this.redis.hget(K.subscriber(id), "token_hash") : null;
-      return { id, stored };
-    });
+    const id = await this.read(K.tokenHash(hash), text);
+    const stored = id && controlKeyToken(id) ? await this.read(K.subscriber(id), subscriberView) : null;
     // Found by its hash, the token is still compared with the subscriber's stored one (and an
     // unknown token with a dummy), so every token takes the same path as for publishers.
-    if (!secretComparison.matches(token, storedDigest(found.stored)) || !found.id)
+    if (!secretComparison.matches(token, storedDigest(stored?.token_hash)) || !id)
       throw new HeliographError("AUTH_INVALID", { message: "The bearer token is not valid" });
-    return found.id;
+    return id;
   }
 
   async isEntitled(subscriberId: string, streamId: StreamId): Promise<boolean> {
-    return this.cached(
-      `ent:${subscriberId}:${streamId}`,
-      async () => (await this.redis.sismember(K.subscriberStreams(subscriberId), streamId)) === 1,
-    );
-  }
-
-  private async nextFreeId(seqKey: string, keyOf: (id: number) => string): Promise<number> {
-    for (;;) {
-      const id = await this.redis.incr(seqKey);
-      if (!(await this.redis.exists(keyOf(id)))) return id;
-    }
+    if (!controlKeyToken(subscriberId)) return false;
+    const view = await this.read(K.subscriber(subscriberId), subscriberView);
+    return view?.entitled.has(streamId) ?? false;
   }
 }

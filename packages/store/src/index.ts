@@ -1,3 +1,5 @@
+export * from "./control-bucket.js";
+export * from "./control-cache.js";
 export * from "./control-plane.js";
 export * from "./events-record.js";
 export * from "./halts.js";

@@ -42,24 +42,6 @@ export const LOG_EVENT_FIELD = "e";
 /** Field of a log entry that holds the ingest id it came from. */
 export const LOG_INGEST_FIELD = "i";
 
-export const controlPlaneKeys = {
-  publisher: (id: string) => `hg:cp:publisher:${id}`,
-  publisherIndex: "hg:cp:publishers",
-  apiKey: (apiKey: string) => `hg:cp:api-key:${apiKey}`,
-  resource: (id: number) => `hg:cp:resource:${id}`,
-  resourceIndex: "hg:cp:resources",
-  resourceSeq: "hg:cp:seq:resource",
-  algorithm: (id: number) => `hg:cp:algorithm:${id}`,
-  algorithmIndex: "hg:cp:algorithms",
-  algorithmSeq: "hg:cp:seq:algorithm",
-  subscriber: (id: string) => `hg:cp:subscriber:${id}`,
-  subscriberIndex: "hg:cp:subscribers",
-  subscriberStreams: (id: string) => `hg:cp:subscriber:${id}:streams`,
-  tokenHash: (hash: string) => `hg:cp:token:${hash}`,
-  ideaChannel: (id: string) => `hg:cp:channel:${id}`,
-  ideaChannelIndex: "hg:cp:channels",
-};
-
 /** Idempotency record of one publisher's key (docs/architecture.md, promise 3). */
 export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem:${publisherId}:${keyHash}`;
 /** Where a publish can be looked up by its ingest id. */

@@ -119,7 +119,7 @@ describe("publishers", () => {
     const next = PublisherCredentials.parse(rotated.json());
     expect(next.api_key).not.toBe(creds.api_key);
     expect((await publish(next.api_key, next.api_secret)).statusCode).toBe(202);
-    // The publisher API caches credentials for CONTROL_PLANE_CACHE_MS.
+    // The publisher API's cache hears of the rotation through the control-plane watch.
     await waitFor(async () => (await publish(creds.api_key, creds.api_secret)).statusCode === 401, {
       what: "the old key to stop working",
     });
@@ -225,7 +225,9 @@ describe("idea channels", () => {
     expect((await admin("GET", "/channels/equities")).json()).toEqual(channel);
     const list = IdeaChannel.array().parse((await admin("GET", "/channels")).json());
     expect(list.map((c) => c.id)).toEqual(expect.arrayContaining(["a-ideas", "b-ideas", "equities"]));
-    expect(await gw.redis.exists("hg:cp:channel:equities")).toBe(1);
+    // Kept in the control-plane bucket (NATS KV), not in Redis.
+    expect(await gw.controlPlane.getIdeaChannel("equities")).toEqual(channel);
+    expect(await gw.redis.keys("*equities*")).toEqual([]);
 
     expectError(
       await admin("POST", "/channels", { id: "equities", publisher_id: "pub-a", title: "Again" }),

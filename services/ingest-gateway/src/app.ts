@@ -8,7 +8,7 @@ import {
   type Registry,
   redisPlugin,
 } from "@heliograph/platform";
-import { ControlPlane } from "@heliograph/store";
+import { ControlPlane, openControlBucket, startControlCache } from "@heliograph/store";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
 import { adminRoutes } from "./admin-routes.js";
@@ -58,6 +58,19 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
   // Fastify parses text/plain by default; a publish is JSON or a 415.
   app.removeContentTypeParser("text/plain");
 
+  // The control plane (NATS KV). The publisher API reads through a cache that a KV watch keeps
+  // right; it stops before NATS is drained (onClose hooks run in reverse order of registration).
+  const controlBucket = await openControlBucket(nc, { replicas: config.JETSTREAM_REPLICAS });
+  const controlCache =
+    config.CONTROL_PLANE_CACHE_MS > 0
+      ? await startControlCache(controlBucket, nc, {
+          maxAgeMs: config.CONTROL_PLANE_CACHE_MS,
+          log: log.child({ component: "control-cache" }),
+        })
+      : undefined;
+  app.addHook("onClose", async () => controlCache?.close());
+  const controlPlane = new ControlPlane(controlBucket, controlCache);
+
   // One subscription per process for every publish that waits for its number (X-Heliograph-Wait).
   const waiters = new SequencedWaiters(nc, log);
   // Waits end (202) when the app starts closing, so shutdown is not held up by them.
@@ -68,7 +81,7 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
       redis,
       waiters,
       limiter: new RateLimiter({ perSecond: config.PUBLISHER_RATE_LIMIT, burst: config.PUBLISHER_RATE_BURST }),
-      controlPlane: new ControlPlane(redis, config.CONTROL_PLANE_CACHE_MS),
+      controlPlane,
       idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
       publisher: new IngestPublisher(nc, {
         partitions: config.PARTITIONS,
@@ -81,10 +94,8 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
   );
   // Admin reads are not on a hot path and must see what was just written: no cache.
   await app.register(
-    adminRoutes({ controlPlane: new ControlPlane(redis, 0), redis, nc, adminToken: config.ADMIN_TOKEN }),
-    {
-      prefix: "/admin/v1",
-    },
+    adminRoutes({ controlPlane: controlPlane.uncachedReads(), redis, nc, adminToken: config.ADMIN_TOKEN }),
+    { prefix: "/admin/v1" },
   );
   return app;
 }

@@ -14,8 +14,11 @@ export const IngestEnv = BaseEnv.extend({
   IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 1),
   /** How long a publish waits for JetStream's PubAck before answering 503. */
   PUBLISH_TIMEOUT_MS: envInt(5_000, 1, 120_000),
-  /** How long publisher, resource and algorithm lookups are cached in-process. */
-  CONTROL_PLANE_CACHE_MS: envInt(1_000, 0, 60_000),
+  /**
+   * Publisher, resource, algorithm and channel lookups are cached in-process and evicted by a KV
+   * watch when they change; this bounds an entry's age should the watch stall unnoticed. 0 = no cache.
+   */
+  CONTROL_PLANE_CACHE_MS: envInt(60_000, 0, 3_600_000),
   /** Publishes per second per publisher and process (0 = no limit); over it, 429 with Retry-After. */
   PUBLISHER_RATE_LIMIT: envInt(2_000, 0, 10_000_000),
   /** Publishes a publisher may send at once after being idle. */

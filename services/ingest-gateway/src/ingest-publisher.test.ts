@@ -35,6 +35,9 @@ describe("when JetStream cannot store a publish, the answer is 503 INGEST_UNAVAI
     const nc = await connectNats(gw.natsServer.url, log, "closed-test");
     const app = await buildApp({ log, nc, redis: gw.redis, config: gw.config });
     try {
+      // Credentials cached first: with NATS gone, an uncached one cannot be checked (the control
+      // plane is in NATS KV) and is a 503 SERVICE_UNAVAILABLE before any publish is tried.
+      expect((await publish(app)).statusCode).toBe(202);
       await nc.close();
       const before = await gw.ingestCount();
       expectUnavailable(await publish(app));
@@ -46,6 +49,9 @@ describe("when JetStream cannot store a publish, the answer is 503 INGEST_UNAVAI
   });
 
   it("nats-server is down; publishing works again once it is back, and the key's retry is stored once", async () => {
+    // The credentials are cached (as a publisher's are once it has published): the cache serves
+    // while the connection is down, so the publish itself is what fails.
+    expect((await publish()).statusCode).toBe(202);
     const before = await gw.ingestCount();
     const disconnected = (async () => {
       for await (const status of gw.nc.status()) if (status.type === "disconnect") return;
@@ -101,15 +107,18 @@ describe("when JetStream cannot store a publish, the answer is 503 INGEST_UNAVAI
 });
 
 describe("when Redis does not answer", () => {
-  it("authentication answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500", async () => {
+  it("a keyed publish answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500; credentials need no Redis", async () => {
     await gw.redisServer.stop();
     try {
-      const res = await gw.app.inject({
+      // Tenants live in NATS KV: an unknown key is still told it is unknown.
+      const unknown = await gw.app.inject({
         method: "POST",
         url: "/api/v1/create_trading_signal",
         headers: { "API-KEY": "hgk_not_cached", "API-SECRET": "x", "content-type": "application/json" },
         payload: DOCUMENT_TRADING_SIGNAL_BODY,
       });
+      expect(unknown.statusCode, unknown.body).toBe(401);
+      const res = await publish(gw.app, "redis-down-1");
       expect(res.statusCode, res.body).toBe(503);
       expect(res.headers["retry-after"]).toBe("1");
       expect(ErrorBody.parse(res.json()).error.code).toBe("SERVICE_UNAVAILABLE");

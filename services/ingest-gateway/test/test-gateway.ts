@@ -23,7 +23,7 @@ import {
   type Redis,
   type StreamSettings,
 } from "@heliograph/platform";
-import { ControlPlane, newAdminToken } from "@heliograph/store";
+import { ControlPlane, newAdminToken, openControlBucket } from "@heliograph/store";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
@@ -82,7 +82,8 @@ export async function startTestGateway(
   const app = await buildApp({ log, nc, redis, config });
   await app.ready();
 
-  const controlPlane = new ControlPlane(redis, 0);
+  // Seeded straight into the control-plane bucket (uncached), as the admin API would.
+  const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
   const a = await controlPlane.createPublisher({ id: "pub-a", name: "Publisher A" });
   const b = await controlPlane.createPublisher({ id: "pub-b", name: "Publisher B" });
   await controlPlane.createResource({

@@ -14,7 +14,7 @@ import {
   type Registry,
   redisPlugin,
 } from "@heliograph/platform";
-import { ControlPlane } from "@heliograph/store";
+import { ControlPlane, openControlBucket, startControlCache } from "@heliograph/store";
 import type { StreamGatewayConfig } from "./config.js";
 import type { StreamHub } from "./hub.js";
 import { hubPlugin } from "./hub-plugin.js";
@@ -29,7 +29,7 @@ export interface StreamGatewayDeps {
   nc: NatsConnection;
   redis: Redis;
   config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
-    Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST">> &
+    Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST" | "JETSTREAM_REPLICAS">> &
     Partial<Pick<StreamGatewayConfig, "PARTITIONS" | "VERIFIED_STREAMS_MAX">>;
   metrics?: Registry;
   /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
@@ -93,8 +93,19 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
       labelNames: ["outcome"] as const,
       registers: [metrics],
     });
+    // Tokens and entitlements from the control plane (NATS KV), through a cache a KV watch keeps
+    // right; stopped before NATS is drained (onClose hooks run in reverse order of registration).
+    const controlBucket = await openControlBucket(deps.nc, { replicas: deps.config.JETSTREAM_REPLICAS ?? 1 });
+    const controlCache =
+      deps.config.CONTROL_PLANE_CACHE_MS > 0
+        ? await startControlCache(controlBucket, deps.nc, {
+            maxAgeMs: deps.config.CONTROL_PLANE_CACHE_MS,
+            log: deps.log.child({ component: "control-cache" }),
+          })
+        : undefined;
+    app.addHook("onClose", async () => controlCache?.close());
     const access = subscriberAccess(
-      new ControlPlane(deps.redis, deps.config.CONTROL_PLANE_CACHE_MS),
+      new ControlPlane(controlBucket, controlCache),
       deps.log.child({ component: "subscriber-access" }),
       new RateLimiter({
         perSecond: deps.config.SUBSCRIBER_RATE_LIMIT ?? 0,

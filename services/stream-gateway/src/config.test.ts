@@ -8,7 +8,7 @@ describe("stream-gateway config", () => {
       HOST: "127.0.0.1",
       PORT: 8081,
       MAX_WAITERS: 50_000,
-      CONTROL_PLANE_CACHE_MS: 1_000,
+      CONTROL_PLANE_CACHE_MS: 60_000,
       PARTITIONS: 8,
       VERIFIED_STREAMS_MAX: 100_000,
     });

@@ -7,8 +7,11 @@ export const StreamGatewayEnv = BaseEnv.extend({
   PORT: envInt(8081, 0, 65_535),
   /** Long polls held at once; beyond it new waits get 503 with Retry-After rather than memory growth. */
   MAX_WAITERS: envInt(50_000, 1),
-  /** How long token and entitlement lookups are cached in-process. */
-  CONTROL_PLANE_CACHE_MS: envInt(1_000),
+  /**
+   * Token and entitlement lookups are cached in-process and evicted by a KV watch when they
+   * change; this bounds an entry's age should the watch stall unnoticed. 0 = no cache.
+   */
+  CONTROL_PLANE_CACHE_MS: envInt(60_000, 0, 3_600_000),
   /** Reads per second per subscriber and process (0 = no limit); over it, 429 with Retry-After. */
   SUBSCRIBER_RATE_LIMIT: envInt(500, 0, 10_000_000),
   /** Reads a subscriber may make at once after being idle (long polls held at once count here). */

@@ -1,5 +1,5 @@
-import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
-import { ControlPlane } from "@heliograph/store";
+import { connectNats, createLogger, type NatsConnection } from "@heliograph/platform";
+import { ControlPlane, openControlBucket } from "@heliograph/store";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
@@ -12,23 +12,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let nats: NatsServerHandle;
 let redisServer: RedisServerHandle;
-let redis: Redis;
+let nc: NatsConnection;
 let service: ServiceHandle | undefined;
 
 beforeAll(async () => {
   ({ nats, redis: redisServer } = await startServers());
-  redis = await connectRedis(redisServer.url, createLogger({ name: "main-test", level: "silent" }), "main-test");
+  nc = await connectNats(nats.url, createLogger({ name: "main-test", level: "silent" }), "main-test");
 });
 afterAll(async () => {
   await service?.kill();
-  redis?.disconnect();
+  await nc?.close();
   await Promise.all([nats?.stop(), redisServer?.stop()]);
 });
 
 describe("main.ts", () => {
   it("on SIGTERM answers a held long poll with [] long before its bound, then exits 0 (no SIGKILL needed)", async () => {
     service = await startService("stream-gateway", { NATS_URL: nats.url, REDIS_URL: redisServer.url });
-    const { token } = await new ControlPlane(redis, 0).createSubscriber({ name: "main", streams: ["ideas-main"] });
+    const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
+    const { token } = await controlPlane.createSubscriber({ name: "main", streams: ["ideas-main"] });
     const held = fetch(`${service.url}/api/v1/stream/ideas-main/-1/10`, {
       headers: { authorization: `Bearer ${token}`, "x-long-poll": "60" },
     });

@@ -22,7 +22,7 @@ import {
   type Redis,
 } from "@heliograph/platform";
 import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequencer/sequence-step";
-import { ControlPlane, streamKeys } from "@heliograph/store";
+import { ControlPlane, openControlBucket, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
@@ -207,7 +207,7 @@ export async function startGatewayFixture(options: { maxWaiters?: number } = {})
     return { app, url };
   };
   const { app, url } = await start(options.maxWaiters ?? 50_000);
-  const controlPlane = new ControlPlane(redis, 0);
+  const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
   return {
     nats,
     redisServer,

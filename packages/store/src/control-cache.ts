@@ -1,0 +1,208 @@
+import { type KV, type KvEntry, type KvWatchEntry, KvWatchInclude } from "@nats-io/kv";
+import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
+
+/** What the cache logs through (a pino logger fits). Keys are never logged: an API key is one. */
+export interface ControlCacheLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ControlCacheOptions {
+  /**
+   * Longest an entry is served without reading the bucket again. Changes arrive through the watch
+   * within milliseconds; this only bounds how stale an entry can get if the watch stalls without
+   * the connection noticing (its consumer lost on the server, until the client recreates it).
+   */
+  maxAgeMs: number;
+  /** Entries held at most; the oldest goes first (default 100,000). */
+  maxEntries?: number;
+  log?: ControlCacheLog;
+}
+
+/** Decodes a stored value. One key is always decoded by the same function (its kind's). */
+export type ControlDecoder<T> = (entry: KvEntry) => T;
+
+interface Flight {
+  /** Set when the key changed (or the cache was dropped) while the read was in flight. */
+  stale: boolean;
+  promise: Promise<unknown>;
+}
+
+const DEFAULT_MAX_ENTRIES = 100_000;
+const REWATCH_MAX_DELAY_MS = 2_000;
+
+/**
+ * An in-process cache of control-plane bucket entries, kept right by a KV watch: every change
+ * to a key (a put, a delete) evicts that key on every instance as soon as the watch delivers it,
+ * so a rotated secret or changed entitlements take effect everywhere within a second.
+ *
+ * - Only values that exist are cached: a lookup of an unknown key or token always reads the
+ *   bucket, so unauthenticated traffic cannot fill the cache. Entries are bounded by `maxEntries`.
+ * - A read in flight when its key changes is answered but not stored (it may hold the old value).
+ * - Nothing is stored while no watch runs. When the watch ends, or the NATS connection is re-made
+ *   (changes made meanwhile were not seen), the whole cache is dropped and a new watch started;
+ *   until it runs, reads go to the bucket. During a disconnection cached entries keep serving
+ *   (changes made meanwhile reach this process only after it reconnects, and the drop then
+ *   catches up); an uncached lookup fails then, as the bucket cannot be read.
+ */
+export class ControlCache {
+  private readonly entries = new Map<string, { value: unknown; at: number }>();
+  private readonly inFlight = new Map<string, Flight>();
+  private readonly maxEntries: number;
+  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private statusWatch: QueuedIterator<Status> | undefined;
+  private watching = false;
+  private closed = false;
+  private rewatching: Promise<void> | undefined;
+  /** A reconnect seen while a rewatch was under way: its watch may predate it, so another follows. */
+  private rewatchAgain: string | undefined;
+  /** How many times the cache was dropped and its watch rebuilt (tests, logs). */
+  rewatches = 0;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly nc: NatsConnection,
+    private readonly options: ControlCacheOptions,
+  ) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  }
+
+  /** Starts the watch (and follows the connection); resolves once changes are being delivered. */
+  async start(): Promise<this> {
+    await this.startWatch();
+    this.statusWatch = this.nc.status() as QueuedIterator<Status>;
+    void (async () => {
+      for await (const status of this.statusWatch as QueuedIterator<Status>) {
+        if (status.type === "reconnect") this.rewatch("NATS reconnected");
+      }
+    })().catch(() => {});
+    return this;
+  }
+
+  /** Stops the watch; later reads go to the bucket. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watching = false;
+    this.statusWatch?.stop();
+    this.watcher?.stop();
+    this.drop();
+    // A rewatch under way ends at its next step (it checks `closed`), not waited for here.
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** True while a watch delivers changes (and reads are cached). */
+  get live(): boolean {
+    return this.watching;
+  }
+
+  /** The decoded value of `key`, or null when it does not exist (never cached). */
+  async read<T>(key: string, decode: ControlDecoder<T>): Promise<T | null> {
+    const hit = this.entries.get(key);
+    if (hit && performance.now() - hit.at < this.options.maxAgeMs) return hit.value as T;
+    const joined = this.inFlight.get(key);
+    if (joined) return (await joined.promise) as T | null;
+    const flight: Flight = { stale: !this.watching, promise: Promise.resolve(null) };
+    flight.promise = (async () => {
+      try {
+        const entry = await this.kv.get(key);
+        const value = entry && entry.operation === "PUT" ? decode(entry) : null;
+        if (value !== null && !flight.stale) this.store(key, value);
+        return value;
+      } finally {
+        if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+      }
+    })();
+    this.inFlight.set(key, flight);
+    return (await flight.promise) as T | null;
+  }
+
+  /** Forgets `key` (its change was seen, here or through the watch). */
+  evict(key: string): void {
+    this.entries.delete(key);
+    const flight = this.inFlight.get(key);
+    if (flight) {
+      flight.stale = true;
+      this.inFlight.delete(key);
+    }
+  }
+
+  private store(key: string, value: unknown): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { value, at: performance.now() });
+  }
+
+  private drop(): void {
+    this.entries.clear();
+    for (const flight of this.inFlight.values()) flight.stale = true;
+    this.inFlight.clear();
+  }
+
+  private async startWatch(): Promise<void> {
+    // Updates only: the cache starts empty, so what was written before needs no replay. Headers
+    // only: a change's key is all an eviction needs.
+    const watcher = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly, headers_only: true });
+    if (this.closed) {
+      watcher.stop();
+      return;
+    }
+    this.watcher = watcher;
+    this.watching = true;
+    void (async () => {
+      try {
+        for await (const change of watcher) this.evict(change.key);
+      } catch (err) {
+        this.options.log?.warn({ err }, "control-plane watch failed");
+      }
+      // Ended by anything but close() or a rewatch: rebuilt, the cache dropped meanwhile.
+      if (this.watcher === watcher && !this.closed) this.rewatch("control-plane watch ended");
+    })();
+  }
+
+  /** Drops the cache and starts a new watch, retrying until one runs or the cache is closed. */
+  private rewatch(why: string): void {
+    if (this.closed) return;
+    if (this.rewatching) {
+      this.rewatchAgain = why;
+      return;
+    }
+    this.watching = false;
+    const old = this.watcher;
+    this.watcher = undefined;
+    old?.stop();
+    // A connection closed for good (the process is stopping) cannot be watched again, nor can
+    // the bucket be read: what is held keeps answering until it ages out, nothing new is stored.
+    if (this.nc.isClosed() || this.nc.isDraining()) return;
+    this.drop();
+    this.rewatches++;
+    this.options.log?.info({ why }, "control-plane cache dropped; watching again");
+    this.rewatching = (async () => {
+      for (let attempt = 0; !this.closed && !this.nc.isClosed() && !this.nc.isDraining(); attempt++) {
+        try {
+          await this.startWatch();
+          return;
+        } catch (err) {
+          this.options.log?.warn({ err, attempt }, "control-plane watch could not start; retrying");
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, REWATCH_MAX_DELAY_MS)));
+        }
+      }
+    })().finally(() => {
+      this.rewatching = undefined;
+      const again = this.rewatchAgain;
+      this.rewatchAgain = undefined;
+      if (again) this.rewatch(again);
+    });
+  }
+}
+
+/** Starts a control cache on the bucket (see {@link ControlCache}); resolves once it watches. */
+export function startControlCache(kv: KV, nc: NatsConnection, options: ControlCacheOptions): Promise<ControlCache> {
+  return new ControlCache(kv, nc, options).start();
+}

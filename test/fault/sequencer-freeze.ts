@@ -8,8 +8,6 @@ import { EVENTS_STREAM, INGEST_STREAM, INGEST_SUBJECT_PREFIX } from "@heliograph
 import { waitFor } from "@heliograph/testkit";
 import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager, type MsgRequest } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { SignalLoad } from "../ledger/load.js";
-import { waitForMoreAccepted } from "./fault-checks.js";
 import type { FaultStack } from "./fault-stack.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -101,30 +99,25 @@ async function settledEventsAwaitingAck(nc: NatsConnection, jsm: JetStreamManage
 
 /**
  * Leaves the sequencer frozen at a moment when EVENTS holds events whose INGEST messages are not
- * acked, and returns their ingest ids (one per stream at most: each stream's oldest). The sequencer is frozen while a backlog builds (so it numbers in
- * large batches, whose EVENTS publishes take a while), then let run for a few milliseconds at a
- * time and frozen again until such a moment is caught. Loads keep publishing meanwhile.
+ * acked, and returns their ingest ids (each stream's oldest INGEST message, when it is one). Under
+ * the loads' steady traffic the sequencer is let run for a few milliseconds at a time and frozen
+ * again until such a moment is caught; each freeze is short (a few hundred ms), well inside its
+ * lease, so it keeps numbering between tries.
  */
 export async function freezeBetweenEventsAndAcks(
   stack: FaultStack,
   nc: NatsConnection,
-  loads: SignalLoad[],
-  options: { backlogPerLoad: number; timeoutMs: number },
+  streamIds: string[],
+  timeoutMs: number,
 ): Promise<{ ingestIds: string[]; probes: number }> {
   const jsm = await jetstreamManager(nc);
-  const streamIds = loads.map((l) => l.streamId);
-  const deadline = performance.now() + options.timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let probes = 0;
   while (performance.now() < deadline) {
     signalSequencer(stack, "SIGSTOP");
     probes++;
     const ingestIds = await settledEventsAwaitingAck(nc, jsm, streamIds);
     if (ingestIds.length > 0) return { ingestIds, probes };
-    // Frozen where nothing published waits for its ack: let a backlog build, so the sequencer
-    // numbers large batches, whose EVENTS publishes take a while.
-    const backlog = (await jsm.streams.info(INGEST_STREAM)).state.messages;
-    if (options.backlogPerLoad > 0 && backlog < options.backlogPerLoad * loads.length)
-      await waitForMoreAccepted(loads, options.backlogPerLoad);
     signalSequencer(stack, "SIGCONT");
     // How long it runs decides where in its work it stops: vary it.
     await sleep(2 + Math.random() * 25);

@@ -12,8 +12,9 @@ export interface RedisServerHandle extends ServerHandle {
   dir: string;
   /**
    * A copy of the data folder (its AOF: Redis 7 loads `appendonlydir/` at start) taken while the
-   * process is stopped (SIGSTOP, copy, SIGCONT): every write Redis acknowledged before the stop and
-   * none after, as a restore or a lagging replica would bring back. Returns the copy's folder.
+   * process is stopped (SIGSTOP, copy, SIGCONT): every write Redis acknowledged before the stop (it
+   * write()s the AOF before it answers) and none after, as a restore or a lagging replica would
+   * bring back. Returns the copy's folder.
    */
   snapshot(): Promise<string>;
   /**

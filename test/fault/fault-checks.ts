@@ -2,7 +2,9 @@
  * What every fault test asserts once its fault is over: the record is intact, the clients really
  * ran into the fault, and a long-polling follower saw each number once.
  */
+import { connect } from "@nats-io/transport-node";
 import { expect } from "vitest";
+import { checkEventsRecord, type EventsRecordReport } from "../ledger/events-record.js";
 import { type FaultWindow, faultSeen } from "../ledger/fault-window.js";
 import type { SignalLoad } from "../ledger/load.js";
 import type { ReadBackReport } from "../ledger/read-back.js";
@@ -64,4 +66,54 @@ export async function expectFollowersCaughtUp(
     expect(follower.events.map((e) => e.event_number)).toEqual(Array.from({ length: head + 1 }, (_, n) => n));
     expect(follower.events).toEqual(readBack.reads.http[streamId]?.events);
   }
+}
+
+/**
+ * EVENTS read by a plain JetStream consumer, as a downstream service reads it: every
+ * `events.<stream_id>` subject holds 0..n in JetStream order, each once, and the same events, byte
+ * for byte, as a full HTTP read of the stream (promise 2). `soft` reports and goes on.
+ */
+export async function expectEventsRecordInOrder(
+  stack: FaultStack,
+  options: { soft?: boolean } = {},
+): Promise<EventsRecordReport> {
+  const nc = await connect({ servers: stack.natsUrl.split(","), maxReconnectAttempts: -1 });
+  try {
+    const report = await checkEventsRecord({
+      nc,
+      streamUrl: stack.services["stream-gateway"].url,
+      token: stack.subscriber.token,
+      streamIds: stack.algorithmIds.map((id) => `algorithm-${id}`),
+    });
+    // The description names the problems; a diff of the whole list would bury them.
+    (options.soft ? expect.soft : expect)(report.problems.length, `EVENTS record:\n${report.describe()}`).toBe(0);
+    return report;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Waits until each load has `n` more publishes answered 2xx; on timeout says what each client was
+ * answered last (a 401 after Redis lost the tenants reads differently from a 503 outage).
+ */
+export async function waitForMoreAccepted(loads: SignalLoad[], n: number, timeoutMs = 20_000): Promise<void> {
+  try {
+    await Promise.all(loads.map((l) => l.waitForMoreAccepted(n, timeoutMs)));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nlast answers:\n${describeLastAnswers(loads)}`);
+  }
+}
+
+/** Per load: its last three attempts' outcomes, with the error body when there was one. */
+export function describeLastAnswers(loads: SignalLoad[]): string {
+  return loads
+    .map((load) => {
+      const attempts = load.records.flatMap((r) => r.attempts).slice(-3);
+      const said = attempts.map((a) =>
+        a.status === undefined ? (a.error ?? "no answer") : `${a.status} ${JSON.stringify(a.body)?.slice(0, 200)}`,
+      );
+      return `${load.streamId} (${load.accepted()} accepted): ${said.join(" | ")}`;
+    })
+    .join("\n");
 }

@@ -31,8 +31,16 @@ export interface FaultStack {
   killHard(name: ServiceName): Promise<void>;
   /** Starts the service again on its port and waits for /readyz. */
   restart(name: ServiceName): Promise<void>;
-  /** One sequential publishing client per algorithm stream (all of them unless named). */
-  startLoads(ratePerSecond: number, algorithmIds?: number[]): SignalLoad[];
+  /**
+   * One sequential publishing client per algorithm stream (all of them unless named). `tag`
+   * prefixes the markers (loads of one stream started one after another need their own), `limit`
+   * and `clockOrigin` are startSignalLoad's.
+   */
+  startLoads(
+    ratePerSecond: number,
+    algorithmIds?: number[],
+    options?: { tag?: string; limit?: number; clockOrigin?: number },
+  ): SignalLoad[];
   /**
    * Stops the loads, waits until INGEST is drained, reads every stream back over HTTP and from
    * EVENTS, checks the ledger on each and compares the two event for event.
@@ -90,14 +98,16 @@ export async function startFaultStack(
     async restart(name) {
       await base.restart(name);
     },
-    startLoads(ratePerSecond, ids = algorithmIds) {
+    startLoads(ratePerSecond, ids = algorithmIds, loadOptions = {}) {
       return ids.map((algorithmId) =>
         startSignalLoad({
           ingestUrl: ingest.url,
           publisher,
           algorithmId,
           ratePerSecond,
-          tag: `a${algorithmId}-`,
+          tag: `${loadOptions.tag ?? ""}a${algorithmId}-`,
+          ...(loadOptions.limit === undefined ? {} : { limit: loadOptions.limit }),
+          ...(loadOptions.clockOrigin === undefined ? {} : { clockOrigin: loadOptions.clockOrigin }),
         }),
       );
     },

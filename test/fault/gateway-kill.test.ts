@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FaultWindow } from "../ledger/fault-window.js";
-import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
+import {
+  expectEventsRecordInOrder,
+  expectEveryFaultFelt,
+  expectFollowersCaughtUp,
+  expectRecordIntact,
+  followLoads,
+} from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 
 // Promises 1, 3 and 7 under a kill -9 of both gateways: publishers retry with the same key until
@@ -37,5 +43,7 @@ describe("kill -9 of the ingest gateway and the stream gateway under publish loa
     await expectFollowersCaughtUp(followers, loads, readBack, 15_000);
     // Each really went through the outage.
     for (const follower of followers) expect(follower.failures.length).toBeGreaterThan(0);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "@heliograph/contracts";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectEventsRecordInOrder } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { type NatsCluster, startNatsCluster, streamLeader } from "./nats-cluster.js";
 import { waitForReady } from "./probe.js";
@@ -59,5 +60,7 @@ describe("a 3-node NATS cluster with R3 streams loses a node under publish load"
     expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
     expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
     expect((await streamLeader(cluster, INGEST_STREAM)).leader).not.toBe("");
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectRecordIntact } from "./fault-checks.js";
+import { expectEventsRecordInOrder, expectRecordIntact } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { waitForReady } from "./probe.js";
 
@@ -35,5 +35,7 @@ describe("nats-server stops and restarts under publish load", () => {
     // Nothing was accepted while NATS was down (a 2xx needs a PubAck).
     expect(http.summary.outcomes["503"] ?? 0, http.describe()).toBeGreaterThan(0);
     expect(loads.map((l) => l.accepted()).every((n, i) => n > (accepted[i] ?? 0))).toBe(true);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 60_000);
 });

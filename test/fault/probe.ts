@@ -93,3 +93,25 @@ export async function waitForReady(
     throw new Error(`not every service was ready within ${timeoutMs} ms:\n${report}`);
   });
 }
+
+/**
+ * The sum of a metric's series on a service's /metrics whose labels include `labels` (services add
+ * their own, such as `service`); 0 when there is none.
+ */
+export async function metricValue(
+  serviceUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${serviceUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const has = Object.fromEntries(
+      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => has[k] === v)) sum += Number(match[3]);
+  }
+  return sum;
+}

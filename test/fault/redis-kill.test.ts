@@ -1,7 +1,13 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FaultWindow } from "../ledger/fault-window.js";
-import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
+import {
+  expectEventsRecordInOrder,
+  expectEveryFaultFelt,
+  expectFollowersCaughtUp,
+  expectRecordIntact,
+  followLoads,
+} from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
@@ -56,5 +62,7 @@ describe("kill -9 of redis-server under publish load", () => {
     // Each follower saw every number once, with what a fresh read serves.
     await expectFollowersCaughtUp(followers, loads, readBack, 10_000);
     for (const follower of followers) for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 150_000);
 });

@@ -1,6 +1,6 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectRecordIntact } from "./fault-checks.js";
+import { expectEventsRecordInOrder, expectRecordIntact } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
@@ -36,5 +36,7 @@ describe("redis-server stops and restarts under publish load", () => {
     const { http } = readBack;
     // The clients saw the outage (503s or timeouts) and retried through it.
     expect(http.summary.attempts, http.describe()).toBeGreaterThan(http.summary.publishes);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 60_000);
 });

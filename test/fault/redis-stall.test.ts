@@ -1,6 +1,12 @@
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectEveryFaultFelt, expectFollowersCaughtUp, expectRecordIntact, followLoads } from "./fault-checks.js";
+import {
+  expectEventsRecordInOrder,
+  expectEveryFaultFelt,
+  expectFollowersCaughtUp,
+  expectRecordIntact,
+  followLoads,
+} from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { isClear503, probePublish, REDIS_OUTAGE_ANSWER_MS, waitForReady } from "./probe.js";
 
@@ -54,5 +60,7 @@ describe("redis-server stalls (SIGSTOP for 5 s, then SIGCONT) under publish load
     await expectFollowersCaughtUp(followers, loads, readBack, 10_000);
     // Errors the followers saw, if any, were 503s with the error body, never a 500.
     for (const follower of followers) for (const failure of follower.failures) expect(failure).not.toMatch(/^5(?!03)/);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectRecordIntact } from "./fault-checks.js";
+import { expectEventsRecordInOrder, expectRecordIntact } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 
 // Promise 1 and 2 under a kill -9 of the sequencer: the restarted one takes the partitions over
@@ -29,5 +29,7 @@ describe("kill -9 of the sequencer under publish load", () => {
     expectRecordIntact(readBack);
     const { http } = readBack;
     expect(http.summary.accepted).toBeGreaterThan(200);
+    // Downstream readers of EVENTS see each number once, in order, and what HTTP serves.
+    await expectEventsRecordInOrder(stack);
   }, 60_000);
 });

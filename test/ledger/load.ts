@@ -15,6 +15,13 @@ export interface SignalLoadOptions {
   deadlineMs?: number;
   /** Short prefix of the markers and keys (the marker is the ticker_symbol, at most 32 characters). */
   tag: string;
+  /** Publishes this many, then ends by itself ({@link SignalLoad.done}); default: until stopped. */
+  limit?: number;
+  /**
+   * `performance.now()` at which the load's clock reads 0 (default: its start). Loads that share
+   * one origin can be checked as one client: the ledger orders publishes by their times.
+   */
+  clockOrigin?: number;
 }
 
 /** A running load: one sequential client publishing trading signals into one stream. */
@@ -29,6 +36,8 @@ export interface SignalLoad {
   waitForMoreAccepted(n: number, timeoutMs?: number): Promise<void>;
   /** Stops starting publishes; the one in flight goes on until 2xx or its deadline. */
   stop(): Promise<PublishRecord[]>;
+  /** Resolves once a load with a `limit` has made its last publish (answered 2xx or given up). */
+  done(): Promise<PublishRecord[]>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -49,7 +58,7 @@ export function startSignalLoad(options: SignalLoadOptions): SignalLoad {
   const records: PublishRecord[] = [];
   let acceptedCount = 0;
   let stopping = false;
-  const t0 = performance.now();
+  const t0 = options.clockOrigin ?? performance.now();
   const now = () => performance.now() - t0;
 
   async function attempt(record: PublishRecord, body: string): Promise<Attempt> {
@@ -115,9 +124,10 @@ export function startSignalLoad(options: SignalLoadOptions): SignalLoad {
     }
   }
 
+  const started = performance.now();
   const loop = (async () => {
-    for (let seq = 0; !stopping; seq++) {
-      const due = seq * intervalMs - now();
+    for (let seq = 0; !stopping && seq < (options.limit ?? Number.POSITIVE_INFINITY); seq++) {
+      const due = seq * intervalMs - (performance.now() - started);
       if (due > 0) await sleep(due);
       if (stopping) break;
       await publishOne(seq);
@@ -139,6 +149,10 @@ export function startSignalLoad(options: SignalLoadOptions): SignalLoad {
     },
     async stop() {
       stopping = true;
+      await loop;
+      return records;
+    },
+    async done() {
       await loop;
       return records;
     },

@@ -1,7 +1,7 @@
 import { newAdminToken } from "@heliograph/store";
 import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
 import { killGroupQuietly, killProcessGroup } from "./process-group.js";
-import { type RedisServerHandle, startRedisServer } from "./redis-server.js";
+import { type RedisServerHandle, startRedisServer, unownedRedisServer } from "./redis-server.js";
 import { type ServerHandle, unownedServer } from "./server-handle.js";
 import { type ServiceHandle, type ServiceName, startService } from "./services.js";
 
@@ -102,11 +102,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       (o) => startNatsServer(o),
       (url) => ({ ...url, storeDir: "" }),
     ),
-    useOrStart(
-      options.redis,
-      (o) => startRedisServer(o),
-      (url) => ({ ...url, dir: "" }),
-    ),
+    useOrStart(options.redis, (o) => startRedisServer(o), unownedRedisServer),
   ]);
   for (const started of [natsStart, redisStart])
     if (started.status === "fulfilled" && started.value.owned) owned.push(started.value.server);

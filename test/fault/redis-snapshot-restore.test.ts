@@ -1,3 +1,4 @@
+import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
 import { headsInSnapshot, REDIS_FAULT_ROUNDS, runRedisForgetsUnderLoad } from "./redis-behind-load.js";
@@ -23,9 +24,16 @@ describe("Redis restarted from an older snapshot under publish load", () => {
         snapshot = await stack.redis.snapshot();
       },
       async strike() {
-        // Redis really goes back: what it is restarted from is behind what it acknowledged.
-        const live = await Promise.all(streamIds.map((id) => stack.redis.streamHead(id)));
+        // Redis really goes back: what it is restarted from is behind what it acknowledged. On a
+        // loaded machine numbering can lag the 202s, so wait until both streams moved past it.
         const restored = await headsInSnapshot(snapshot, streamIds);
+        const live = await waitFor(
+          async () => {
+            const heads = await Promise.all(streamIds.map((id) => stack.redis.streamHead(id)));
+            return heads.every((head, i) => head > (restored[i] as number)) ? heads : undefined;
+          },
+          { timeoutMs: 30_000, what: `both streams numbered past the snapshot's heads ${restored}` },
+        );
         for (const [i, id] of streamIds.entries())
           expect(restored[i], `${id}: head ${live[i]} live, ${restored[i]} in the snapshot`).toBeLessThan(
             live[i] as number,

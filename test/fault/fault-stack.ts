@@ -58,7 +58,7 @@ export async function startFaultStack(
     env: {
       // A restarted sequencer takes over the dead one's partitions after this long.
       LEASE_TTL_MS: "1500",
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.HG_FAULT_LOG_LEVEL ?? "warn",
       ...options.env,
     },
     // So that killHard is a kill -9 of everything a service started.

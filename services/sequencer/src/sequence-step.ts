@@ -128,12 +128,22 @@ export class StaleEpochError extends Error {
 type StepCommand = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 const defined = new WeakSet<Redis>();
 
+/**
+ * Defines the step's command on a connection. Call it before the connection sends anything: with
+ * auto-pipelining, a command defined while commands of the same tick are queued is missing from
+ * their pipeline, whose callbacks then go out of step with its replies (a promise that never
+ * settles, or "results[i] is not iterable"). ioredis sends EVALSHA and falls back to EVAL once per
+ * connection when the script is not cached.
+ */
+export function defineSequenceStep(redis: Redis): void {
+  if (defined.has(redis)) return;
+  redis.defineCommand(COMMAND, { lua: SCRIPT });
+  defined.add(redis);
+}
+
 function stepCommand(redis: Redis): StepCommand {
-  if (!defined.has(redis)) {
-    // ioredis sends EVALSHA and falls back to EVAL once per connection when the script is not cached.
-    redis.defineCommand(COMMAND, { lua: SCRIPT });
-    defined.add(redis);
-  }
+  // Callers that did not define it up front (tests, the benchmark) get it on first use.
+  defineSequenceStep(redis);
   const command = (redis as unknown as Record<string, StepCommand>)[COMMAND]!;
   return command.bind(redis);
 }

@@ -19,6 +19,7 @@ import { PartitionLeases } from "./lease.js";
 import { createMetrics } from "./metrics.js";
 import { PartitionBalancer } from "./partition-balancer.js";
 import { PartitionWorker, type WorkerContext } from "./partition-worker.js";
+import { defineSequenceStep } from "./sequence-step.js";
 
 export type SequencerOptions = Pick<
   SequencerConfig,
@@ -59,6 +60,8 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   const { nc, redis, config } = deps;
   const log = deps.log.child({ component: "sequencer", sequencerId: config.SEQUENCER_ID });
   const metrics = createMetrics(deps.metrics);
+  // Scripts are defined before the connection is used by anything here (see defineSequenceStep).
+  defineSequenceStep(redis);
   const leases = new PartitionLeases(redis, config.SEQUENCER_ID, config.LEASE_TTL_MS);
   let ctx: WorkerContext | undefined;
   let publisher: JetStreamPublisher | undefined;

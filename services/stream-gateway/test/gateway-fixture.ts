@@ -21,7 +21,12 @@ import {
   type NatsConnection,
   type Redis,
 } from "@heliograph/platform";
-import { runSequenceStep, type StepOutcome, stepInputOf } from "@heliograph/sequencer/sequence-step";
+import {
+  defineSequenceStep,
+  runSequenceStep,
+  type StepOutcome,
+  stepInputOf,
+} from "@heliograph/sequencer/sequence-step";
 import { ControlPlane, openControlBucket, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
@@ -193,6 +198,8 @@ export async function startGatewayFixture(options: { maxWaiters?: number } = {})
   const nc = await connectNats(nats.url, log, "stream-gateway-test");
   await ensureStreams(nc, { replicas: 1 });
   const redis = await connectRedis(redisServer.url, log, "stream-gateway-test");
+  // Before the connection is shared: a script defined mid-tick breaks an auto-pipeline.
+  defineSequenceStep(redis);
   const apps: StreamGatewayApp[] = [];
   const start = async (maxWaiters: number) => {
     const app = await buildApp({

@@ -238,6 +238,8 @@ export class PartitionWorker {
         this.verifications.clear();
         for (const streamId of streams) this.numbering.unverify(streamId);
         if (!(await this.verify(streams))) return;
+        // A stop or resync asked for meanwhile woke no one: look again before waiting.
+        continue;
       }
       if (this.drains.size > 0) {
         if (!(await this.settlePublishing())) return;
@@ -245,6 +247,8 @@ export class PartitionWorker {
         if (!session?.size) continue;
       }
       if (!session?.size) {
+        // Only wait when nothing is due: a wake that came while this loop was busy is not kept.
+        if (this.stopping || this.resyncReason || this.verifications.size > 0 || this.drains.size > 0) continue;
         await new Promise<void>((resolve) => {
           this.wakeProcessor = resolve;
         });

@@ -230,8 +230,8 @@ export class PartitionWorker {
   private async numberLoop(): Promise<void> {
     while (!this.stopping && !this.resyncReason) {
       const session = this.session;
-      // Drains run here, between batches, so a stream's step and drain never interleave and the
-      // EVENTS publishes of one stream go out in number order.
+      // Verifications and drains run here, between batches, so a stream's step, repair and drain
+      // never interleave and the EVENTS publishes of one stream go out in number order.
       if (this.verifications.size > 0) {
         if (!(await this.settlePublishing())) return;
         const streams = [...this.verifications];

@@ -1,5 +1,6 @@
 export * from "./admin.js";
 export * from "./control.js";
+export * from "./credentials.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./headers.js";

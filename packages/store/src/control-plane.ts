@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import {
   type Algorithm,
+  API_KEY_FORMAT,
+  API_KEY_PREFIX,
   algorithmStreamId,
   type CreateAlgorithmRequest,
   type CreateIdeaChannelRequest,
@@ -10,11 +12,14 @@ import {
   HeliographError,
   type IdeaChannel,
   ideasStreamId,
+  PUBLISHER_SECRET_PREFIX,
   type Publisher,
   type PublisherCredentials,
   type Resource,
   resourceStreamId,
   type StreamId,
+  SUBSCRIBER_TOKEN_FORMAT,
+  SUBSCRIBER_TOKEN_PREFIX,
   type Subscriber,
   type SubscriberCredentials,
 } from "@heliograph/contracts";
@@ -52,7 +57,7 @@ const subscriberView = (entry: KvEntry): SubscriberView => {
 /** How often a compare-and-set that lost a race is tried again before giving up (a 503). */
 const CAS_ATTEMPTS = 20;
 
-const newApiKey = () => `hgk_${randomBytes(12).toString("hex")}`;
+const newApiKey = () => `${API_KEY_PREFIX}_${randomBytes(12).toString("hex")}`;
 const publicPublisher = (p: StoredPublisher): Publisher => ({
   id: p.id,
   name: p.name,
@@ -155,7 +160,7 @@ export class ControlPlane {
   async createPublisher(req: CreatePublisherRequest): Promise<PublisherCredentials> {
     const id = req.id ?? `pub-${randomUUID().slice(0, 8)}`;
     const apiKey = newApiKey();
-    const apiSecret = newSecret("hgs");
+    const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
     const publisher: Publisher = { id, name: req.name, api_key: apiKey, created_at: new Date().toISOString() };
     const stored: StoredPublisher = { ...publisher, secret_hash: secretHash(apiSecret) };
     // The index first (a new random key cannot exist), then the record, whose create decides.
@@ -175,7 +180,7 @@ export class ControlPlane {
       if (!entry) throw new HeliographError("PUBLISHER_NOT_FOUND");
       const existing = json<StoredPublisher>(entry);
       const apiKey = newApiKey();
-      const apiSecret = newSecret("hgs");
+      const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
       const rotated: StoredPublisher = { ...existing, api_key: apiKey, secret_hash: secretHash(apiSecret) };
       // New index, then the record by compare-and-set (the switch), then the old index. Once the
       // record names the new key the old one is refused even if its index key is never deleted.
@@ -214,7 +219,8 @@ export class ControlPlane {
     if (!apiKey || !apiSecret) {
       throw new HeliographError("AUTH_MISSING", { message: "Send the API-KEY and API-SECRET headers" });
     }
-    const id = controlKeyToken(apiKey) ? await this.read(K.apiKey(apiKey), text) : null;
+    // A key that was never issued is not looked up: made-up keys cost no read and no cache entry.
+    const id = API_KEY_FORMAT.test(apiKey) ? await this.read(K.apiKey(apiKey), text) : null;
     const stored = id && controlKeyToken(id) ? await this.read(K.publisher(id), json<StoredPublisher>) : null;
     // The index key is a hint: only a record that names this key counts (a rotated-away or orphaned key does not).
     const hash = stored?.api_key === apiKey ? stored.secret_hash : null;
@@ -341,7 +347,7 @@ export class ControlPlane {
 
   async createSubscriber(req: CreateSubscriberRequest): Promise<SubscriberCredentials> {
     const id = req.id ?? `sub-${randomUUID().slice(0, 8)}`;
-    const token = newSecret("hgt");
+    const token = newSecret(SUBSCRIBER_TOKEN_PREFIX);
     const tokenHash = secretHash(token);
     const stored: StoredSubscriber = {
       id,
@@ -397,8 +403,8 @@ export class ControlPlane {
     const match = authorization ? /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization) : null;
     if (!match) throw new HeliographError("AUTH_MISSING", { message: "Send Authorization: Bearer <token>" });
     const token = match[1] as string;
-    const hash = secretHash(token);
-    const id = await this.read(K.tokenHash(hash), text);
+    // Nor is a token that was never issued (nor hashed: a made-up token costs a regular expression).
+    const id = SUBSCRIBER_TOKEN_FORMAT.test(token) ? await this.read(K.tokenHash(secretHash(token)), text) : null;
     const stored = id && controlKeyToken(id) ? await this.read(K.subscriber(id), subscriberView) : null;
     // Found by its hash, the token is still compared with the subscriber's stored one (and an
     // unknown token with a dummy), so every token takes the same path as for publishers.

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { ADMIN_TOKEN_PREFIX } from "@heliograph/contracts";
 
 /** SHA-256 of a secret; secrets are random 256-bit values, so this is a sufficient stored hash. */
 export const secretDigest = (secret: string): Buffer => createHash("sha256").update(secret, "utf8").digest();
@@ -35,4 +36,4 @@ export const storedDigest = (hex: string | null | undefined): Buffer | undefined
 export const newSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString("base64url")}`;
 
 /** A new admin token (the ingest gateway's `ADMIN_TOKEN`), for the stacks tests, the benchmark and `pnpm dev` start. */
-export const newAdminToken = (): string => newSecret("hga");
+export const newAdminToken = (): string => newSecret(ADMIN_TOKEN_PREFIX);

@@ -90,10 +90,13 @@ describe("resolveConfig", () => {
       url: "http://flag:2",
       token: "hga_env",
     });
-    expect(resolveConfig({ token: "hga_flag" }, {}, repo)).toMatchObject({
-      url: "http://127.0.0.1:8080",
-      token: "hga_flag",
-    });
+  });
+
+  it("never mixes a token given by hand with a URL from a dev.json, nor the other way round", () => {
+    // A checked-out folder's dev.json could name any URL: a token from the command line is not sent there.
+    expect(() => resolveConfig({ token: "hga_flag" }, {}, repo)).toThrow(/no admin API URL/);
+    expect(() => resolveConfig({}, { HELIOGRAPH_ADMIN_TOKEN: "hga_env" }, repo)).toThrow(/no admin API URL/);
+    expect(() => resolveConfig({ url: "http://elsewhere:9" }, {}, repo)).toThrow(/no admin token/);
   });
 
   it("says how to configure it when nothing is found", () => {

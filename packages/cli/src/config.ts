@@ -32,7 +32,12 @@ export function findDevJson(cwd: string): string | undefined {
   return existsSync(own) ? own : undefined;
 }
 
-/** Flags first, then HELIOGRAPH_INGEST_URL / HELIOGRAPH_ADMIN_TOKEN, then `.heliograph/dev.json`. */
+/**
+ * Flags first, then HELIOGRAPH_INGEST_URL / HELIOGRAPH_ADMIN_TOKEN; only when neither gives a URL
+ * or a token, both come from `.heliograph/dev.json`. The two never come from different sources: a
+ * token given on the command line is never sent to a URL some checked-out folder's dev.json names,
+ * nor a dev.json's token to a URL given by hand.
+ */
 export function resolveConfig(
   flags: { url?: string; token?: string },
   env: Record<string, string | undefined>,
@@ -41,7 +46,7 @@ export function resolveConfig(
   let url = flags.url ?? env.HELIOGRAPH_INGEST_URL;
   let token = flags.token ?? env.HELIOGRAPH_ADMIN_TOKEN;
   let source = "flags and environment";
-  if (url === undefined || token === undefined) {
+  if (url === undefined && token === undefined) {
     const file = findDevJson(cwd);
     if (file) {
       let dev: { ingest_url?: unknown; admin_token?: unknown };
@@ -50,18 +55,18 @@ export function resolveConfig(
       } catch (err) {
         throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
       }
-      if (url === undefined && typeof dev.ingest_url === "string") url = dev.ingest_url;
-      if (token === undefined && typeof dev.admin_token === "string") token = dev.admin_token;
+      if (typeof dev.ingest_url === "string") url = dev.ingest_url;
+      if (typeof dev.admin_token === "string") token = dev.admin_token;
       source = file;
     }
   }
   if (!url)
     throw new ConfigError(
-      "no admin API URL: pass --url, set HELIOGRAPH_INGEST_URL, or run `pnpm dev` (it writes .heliograph/dev.json)",
+      "no admin API URL: pass --url (or set HELIOGRAPH_INGEST_URL) with the token, or run `pnpm dev` (it writes .heliograph/dev.json)",
     );
   if (!token)
     throw new ConfigError(
-      "no admin token: pass --token, set HELIOGRAPH_ADMIN_TOKEN, or run `pnpm dev` (it writes .heliograph/dev.json)",
+      "no admin token: pass --token (or set HELIOGRAPH_ADMIN_TOKEN) with the URL, or run `pnpm dev` (it writes .heliograph/dev.json)",
     );
   if (!/^https?:\/\//.test(url)) throw new ConfigError(`the admin API URL must start with http:// or https://: ${url}`);
   return { url: url.replace(/\/+$/, ""), token, source };

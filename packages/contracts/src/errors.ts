@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   MALFORMED_REQUEST: { status: 400, message: "The HTTP request could not be parsed" },
   URI_TOO_LONG: { status: 414, message: "A path segment is longer than 256 characters" },
   HEADERS_TOO_LARGE: { status: 431, message: "The request headers are larger than 16 KiB" },
+  REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
   // 401 / 403: who are you, and may you
   AUTH_MISSING: { status: 401, message: "Credentials are missing" },
   AUTH_INVALID: { status: 401, message: "Credentials are not valid" },

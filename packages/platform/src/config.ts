@@ -61,4 +61,28 @@ export const BaseEnv = z.object({
    * rests on Redis records and, for EVENTS, on conditional publishes; tests shorten it to show that.
    */
   JETSTREAM_DUPLICATE_WINDOW_MS: envInt(10 * 60_000, 1_000, 24 * 3_600_000),
+  /**
+   * Time a client has to send a request's head (Node's headersTimeout), from the connection or
+   * the request's first byte; past it the connection is closed with 408 REQUEST_TIMEOUT. At most
+   * HTTP_REQUEST_TIMEOUT_MS (a larger value is lowered to it).
+   */
+  HTTP_HEADERS_TIMEOUT_MS: envInt(10_000, 100, 600_000),
+  /**
+   * Time a client has to send a whole request, head and body (Node's requestTimeout); then 408
+   * and close. It bounds receiving, not answering: a long poll holds its answer up to 60 s
+   * whatever this is.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: envInt(30_000, 100, 600_000),
+  /**
+   * How long an idle keep-alive connection is kept between requests. Longer than the idle
+   * timeout of the balancers in front (60 s on most), so the server never closes a connection a
+   * balancer is about to reuse.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: envInt(72_000, 1_000, 600_000),
+  /**
+   * Open HTTP connections per process; beyond it a new connection is closed as soon as it is
+   * accepted. Above the stream gateway's 50,000 held long polls (MAX_WAITERS); the open-files
+   * limit (`ulimit -n`, 65,536 in the compose file) must exceed it by the NATS/Redis sockets.
+   */
+  MAX_CONNECTIONS: envInt(60_000, 1, 10_000_000),
 });

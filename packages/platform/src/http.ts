@@ -23,7 +23,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
-import { Histogram, type Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import type { z } from "zod";
 
 export type HttpApp = FastifyInstance<
@@ -52,8 +52,64 @@ export interface HttpAppOptions {
   description: string;
   metrics: Registry;
   readiness: ReadinessCheck[];
-  /** Fastify's keep-alive and connection settings for servers holding many long polls. */
-  keepAliveTimeoutMs?: number;
+  /** Bounds on slow clients and open connections; {@link DEFAULT_HTTP_LIMITS} for what is not given. */
+  limits?: Partial<HttpLimits>;
+}
+
+/**
+ * What a client may hold of a process (promise 8): the time to send a request's head, the time
+ * to send the whole request, an idle keep-alive connection's life, and open connections.
+ */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** The same defaults as the configuration's (`BaseEnv`), for apps built without one (tests). */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  maxConnections: 60_000,
+});
+
+export function httpLimitsOf(config: {
+  HTTP_HEADERS_TIMEOUT_MS: number;
+  HTTP_REQUEST_TIMEOUT_MS: number;
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: number;
+  MAX_CONNECTIONS: number;
+}): HttpLimits {
+  return {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: config.MAX_CONNECTIONS,
+  };
+}
+
+/**
+ * Sets the limits on the app's server; call it before `listen` (Node starts its check of
+ * expired requests when the server starts listening).
+ *
+ * Node times a request from its first byte (or the connection's) until it is fully received,
+ * then stops: the time to answer is not bounded here, so long polls hold their answer as long
+ * as `X-Long-Poll` says. A connection idle between requests is bounded by the keep-alive timeout.
+ */
+export function applyHttpLimits(app: HttpApp, limits: HttpLimits): void {
+  const server = app.server;
+  server.requestTimeout = limits.requestTimeoutMs;
+  // Node treats a head bound above the request bound as a misconfiguration.
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  // Node looks for expired requests every 30 s by default, which would let a 10 s bound run to
+  // 40 s; it walks only connections with a request still arriving, so looking often is cheap.
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+    1_000,
+    Math.max(100, Math.floor(server.headersTimeout / 4)),
+  );
 }
 
 export function sendError(reply: FastifyReply, error: HeliographError): FastifyReply {
@@ -152,10 +208,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     // Per-request lines would cost more than the request at ingest rates; 5xx are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     requestIdHeader: "x-request-id",
-    // Long polls are held up to a minute; the default socket timeout must not cut them.
-    requestTimeout: 0,
+    // Long polls are held up to a minute without a byte sent: no inactivity timeout on the
+    // socket. Slow senders are bounded by the request timeouts instead (applyHttpLimits).
     connectionTimeout: 0,
     forceCloseConnections: "idle",
     routerOptions: { maxParamLength: 256 },
@@ -169,14 +224,27 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
         socket.destroy();
         return;
       }
-      const error = new HeliographError(code === "HPE_HEADER_OVERFLOW" ? "HEADERS_TOO_LARGE" : "MALFORMED_REQUEST");
+      const error = new HeliographError(
+        code === "HPE_HEADER_OVERFLOW"
+          ? "HEADERS_TOO_LARGE"
+          : code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "REQUEST_TIMEOUT"
+            : "MALFORMED_REQUEST",
+      );
       const body = JSON.stringify(error.toBody());
       socket.end(
-        `HTTP/1.1 ${error.statusCode} ${error.statusCode === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        `HTTP/1.1 ${error.statusCode} ${STATUS_TEXT[error.statusCode] ?? "Bad Request"}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     },
   }).withTypeProvider<ZodTypeProvider>();
+  applyHttpLimits(app as unknown as HttpApp, { ...DEFAULT_HTTP_LIMITS, ...options.limits });
+  const dropped = new Counter({
+    name: "heliograph_http_connections_dropped_total",
+    help: "Connections closed on accept because the process held MAX_CONNECTIONS already",
+    registers: [options.metrics],
+  });
+  app.server.on("drop", () => dropped.inc());
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -260,6 +328,12 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
 }
 
 const MAX_BODY_DEPTH = 64;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+};
 
 /** True when `value` nests objects/arrays deeper than `max`; iterative, so it cannot overflow. */
 export function nestingDepthExceeds(value: unknown, max: number): boolean {

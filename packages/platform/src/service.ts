@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ConfigError } from "./config.js";
-import type { HttpApp } from "./http.js";
+import { applyHttpLimits, type HttpApp, httpLimitsOf } from "./http.js";
 import { createLogger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
 import { connectNats, ensureStreams } from "./nats.js";
@@ -20,6 +20,10 @@ export interface ServiceConfig {
   LOG_PRETTY: boolean;
   JETSTREAM_REPLICAS: number;
   JETSTREAM_DUPLICATE_WINDOW_MS: number;
+  HTTP_HEADERS_TIMEOUT_MS: number;
+  HTTP_REQUEST_TIMEOUT_MS: number;
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: number;
+  MAX_CONNECTIONS: number;
 }
 
 /** The process's one of each, handed to the service's `start`. */
@@ -79,6 +83,7 @@ export async function runService<C extends ServiceConfig>(
     });
     const redis = await connectRedis(config.REDIS_URL, log, connectionName);
     const app = await service.start({ config, log, metrics: createMetricsRegistry(service.name), nc, redis });
+    applyHttpLimits(app, httpLimitsOf(config));
     // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,
     // not refused (the kernel caps it at net.core.somaxconn).
     await app.listen({ host: config.HOST, port: config.PORT, backlog: 8192 });

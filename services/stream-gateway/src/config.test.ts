@@ -11,7 +11,32 @@ describe("stream-gateway config", () => {
       CONTROL_PLANE_CACHE_MS: 60_000,
       PARTITIONS: 8,
       VERIFIED_STREAMS_MAX: 100_000,
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      MAX_CONNECTIONS: 60_000,
     });
+  });
+
+  it("keeps more connections open than long polls held, so every held poll has its connection", () => {
+    const config = loadConfig(StreamGatewayEnv, {});
+    expect(config.MAX_CONNECTIONS).toBeGreaterThan(config.MAX_WAITERS);
+  });
+
+  it("refuses request bounds of zero (no bound at all)", () => {
+    try {
+      loadConfig(StreamGatewayEnv, {
+        HTTP_REQUEST_TIMEOUT_MS: "0",
+        HTTP_HEADERS_TIMEOUT_MS: "0",
+        MAX_CONNECTIONS: "0",
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
+        "HTTP_HEADERS_TIMEOUT_MS",
+        "HTTP_REQUEST_TIMEOUT_MS",
+        "MAX_CONNECTIONS",
+      ]);
+    }
   });
 
   it("names every bad variable", () => {

@@ -117,8 +117,9 @@ export function startSignalLoad(options: SignalLoadOptions): SignalLoad {
         acceptedCount++;
         return;
       }
-      // A refusal (400, 401, 422…) will not change on retry; the ledger reports it.
-      if (a.status !== undefined && a.status >= 400 && a.status < 500 && a.status !== 429) return;
+      // A refusal (400, 401, 422…) will not change on retry; the ledger reports it. 429 and 409
+      // (IDEMPOTENCY_KEY_IN_PROGRESS: an earlier attempt is still under way) come with Retry-After.
+      if (a.status !== undefined && a.status >= 400 && a.status < 500 && a.status !== 429 && a.status !== 409) return;
       if (now() >= deadline) return;
       await sleep(50 + Math.random() * 100);
     }

@@ -51,6 +51,10 @@ export const ERROR_CODES = {
   IDEA_NOT_OPEN: { status: 409, message: "This idea was never opened; open it before updating or closing it" },
   IDEA_CLOSED: { status: 409, message: "This idea is closed; nothing can follow a close" },
   IDEA_TIMESTAMP_BACKWARDS: { status: 409, message: "The timestamp is earlier than the idea's last event" },
+  IDEMPOTENCY_KEY_IN_PROGRESS: {
+    status: 409,
+    message: "A request with this Idempotency-Key is still being handled; retry after the Retry-After delay",
+  },
   STREAM_NOT_HALTED: { status: 409, message: "The stream is not halted; there is nothing to resolve" },
   HALT_CHANGED: {
     status: 409,

@@ -42,7 +42,7 @@ export const LOG_EVENT_FIELD = "e";
 /** Field of a log entry that holds the ingest id it came from. */
 export const LOG_INGEST_FIELD = "i";
 
-/** Idempotency record of one publisher's key (docs/architecture.md, promise 3). */
+/** One publisher's Idempotency-Key: its reservation, then its first answer (docs/architecture.md, promise 3). */
 export const idempotencyKey = (publisherId: string, keyHash: string) => `hg:idem:${publisherId}:${keyHash}`;
 /** Where a publish can be looked up by its ingest id. */
 export const ingestRecordKey = (ingestId: string) => `hg:ingest:${ingestId}`;

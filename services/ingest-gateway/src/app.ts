@@ -82,7 +82,10 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
       waiters,
       limiter: new RateLimiter({ perSecond: config.PUBLISHER_RATE_LIMIT, burst: config.PUBLISHER_RATE_BURST }),
       controlPlane,
-      idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
+      idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS, {
+        reservationMs: config.PUBLISH_TIMEOUT_MS + 2_000,
+        maxWaitMs: config.PUBLISH_TIMEOUT_MS + 2_000,
+      }),
       publisher: new IngestPublisher(nc, {
         partitions: config.PARTITIONS,
         timeoutMs: config.PUBLISH_TIMEOUT_MS,

@@ -70,7 +70,10 @@ const errorResponses = {
   404: ErrorBody.describe("No such resource, algorithm or idea channel"),
   413: ErrorBody.describe("BODY_TOO_LARGE: over 64 KiB"),
   415: ErrorBody.describe("UNSUPPORTED_MEDIA_TYPE: send application/json"),
-  409: ErrorBody.describe("The idea event cannot follow the idea's current state (IDEA_* codes)"),
+  409: ErrorBody.describe(
+    "The idea event cannot follow the idea's current state (IDEA_* codes), or IDEMPOTENCY_KEY_IN_PROGRESS: " +
+      "a request with this Idempotency-Key is still being handled (retry after Retry-After)",
+  ),
   422: ErrorBody.describe("Understood but refused (see the code)"),
   503: ErrorBody.describe(
     "INGEST_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After, with the same Idempotency-Key",
@@ -81,7 +84,8 @@ const errorResponses = {
  * The publisher API: `upload_resource` and `create_trading_signal` of the resources document, the
  * idea calls (open, update, close) of the trade-ideas document, and the lookup of a publish.
  * Checks run in this order: credentials and headers (onRequest, before the body is read), the
- * body's schema, the Idempotency-Key record, then ownership and content. A publish is answered 202
+ * body's schema, the Idempotency-Key (reserved for this request, or its first answer replayed), then
+ * ownership and content. A publish is answered 202
  * only once JetStream has stored it, or 201 once it is numbered when the client asked to wait.
  */
 export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
@@ -95,14 +99,34 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
     const publisherId = publisherOf(req);
     const { idempotencyKey: key, waitMs } = publishOptionsOf(req);
     const hash = key === undefined ? "" : requestHash(req.method, req.url, req.body);
+    // With a key, the key is bound to this request before anything can reach INGEST: the ingest
+    // id (and Nats-Msg-Id) is the key's, so a second body published under it would be dropped as
+    // a duplicate while its client got a 2xx. Redis down is a 503 here, never a publish unbound.
+    let reservation: { owner: string; fresh: boolean } | undefined;
     if (key !== undefined) {
-      const found = await idempotency.lookup(publisherId, key, hash);
-      if (found.kind === "replay") return replay(req, reply, found.record, waitMs);
+      const claim = await idempotency.reserve(publisherId, key, hash);
+      if (claim.kind === "replay") return replay(req, reply, claim.record, waitMs);
+      reservation = claim;
     }
+    const release = async (mode: "delete" | "free") => {
+      if (key === undefined || reservation === undefined) return;
+      await idempotency.release(publisherId, key, reservation.owner, mode).catch((err: unknown) => {
+        // It expires past its window; a retry of the same request then takes it over.
+        req.log.warn({ err }, "releasing an Idempotency-Key reservation failed");
+      });
+    };
 
     const receivedAt = new Date().toISOString();
     const ingestId = ingestIdFor(publisherId, key);
-    const prepared = await prepare({ ingestId, receivedAt, keyed: key !== undefined });
+    let prepared: PreparedPublish;
+    try {
+      prepared = await prepare({ ingestId, receivedAt, keyed: key !== undefined });
+    } catch (err) {
+      // Refused before any publish: the key is free for a corrected request. A reservation taken
+      // over from an earlier attempt stays bound, as that attempt may have reached INGEST.
+      await release(reservation?.fresh ? "delete" : "free");
+      throw err;
+    }
     const message: IngestMessage = {
       ingest_id: ingestId,
       stream_id: prepared.stream_id,
@@ -129,6 +153,9 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       ack = await publisher.publish(message);
     } catch (err) {
       waiter?.settle(undefined);
+      // Still bound to this request (a lost PubAck may have stored it), but a retry of it need
+      // not wait for the reservation to expire.
+      await release("free");
       throw err;
     }
     if (ack.duplicate)
@@ -141,7 +168,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       id: prepared.id,
     };
     const record: IdempotencyRecord = { request_hash: hash, status: 202, body: answer };
-    let first: IdempotencyRecord | undefined = record;
+    let first: IdempotencyRecord | "lost" | undefined;
     try {
       if (recorded) {
         const failed = await recorded;
@@ -152,15 +179,19 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           key === undefined ? undefined : { publisherId, key, record },
         );
     } catch (err) {
-      if (err instanceof HeliographError) {
-        waiter?.settle(undefined);
-        throw err;
-      }
-      // The event is stored: answer 202. A retry publishes again with the same Nats-Msg-Id and
-      // ingest id, which JetStream and the sequencer drop, so no second event is created.
+      // The event is stored: answer 202. The reservation stays bound to this request until it
+      // expires; then a retry publishes again with the same Nats-Msg-Id and ingest id, which
+      // JetStream and the sequencer drop, so no second event is created.
       req.log.error({ err, ingest_id: ingestId }, "recording the publish (ingest id, idempotency key) failed");
     }
-    if (key !== undefined && first !== undefined && first !== record) {
+    if (first === "lost") {
+      // Redis lost this request's reservation (restarted empty, restored from behind) and another
+      // request took the key meanwhile. INGEST has this message or an earlier one of the key.
+      req.log.error(
+        { ingest_id: ingestId, duplicate: ack.duplicate },
+        "the Idempotency-Key was bound to another request while this one published",
+      );
+    } else if (first !== undefined) {
       waiter?.settle(undefined);
       return replay(req, reply, first, waitMs);
     }

@@ -11,7 +11,11 @@ describe("stream-gateway config", () => {
       CONTROL_PLANE_CACHE_MS: 60_000,
       PARTITIONS: 8,
       VERIFIED_STREAMS_MAX: 100_000,
+      MAX_RESPONSE_BYTES: 4 * 1024 * 1024,
     });
+    // Unset: the hub takes a tenth of MAX_WAITERS.
+    expect(loadConfig(StreamGatewayEnv, {}).MAX_WAITERS_PER_SUBSCRIBER).toBeUndefined();
+    expect(loadConfig(StreamGatewayEnv, { MAX_WAITERS_PER_SUBSCRIBER: "7" }).MAX_WAITERS_PER_SUBSCRIBER).toBe(7);
   });
 
   it("names every bad variable", () => {

@@ -142,6 +142,10 @@ export async function recordedSeqOf(
  * Cost: the last event (unless given), a binary search for after+1 (one look-up from -1), then one
  * look-up per event for a few events, or a short-lived ordered consumer filtered on the stream's
  * subject (create, fetch per 1,000, delete).
+ *
+ * With `maxBytes`, the texts together hold at most that many bytes (UTF-8), the first always
+ * answered whatever its size (fewer events, never an error). Fetches are then sized from the
+ * largest event seen so far, so what the client buffers stays near the budget.
  */
 export async function readRecordedEvents(
   js: JetStreamClient,
@@ -150,6 +154,7 @@ export async function readRecordedEvents(
   after: number,
   count: number,
   last?: RecordedEvent,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<RecordedEvent[]> {
   if (count <= 0) return [];
   const top = last ?? (await lastRecordedEvent(jsm, streamId));
@@ -164,11 +169,15 @@ export async function readRecordedEvents(
   const events =
     wanted <= GETS_UP_TO
       ? await readByGets(jsm, streamId, first, wanted)
-      : await readByConsumer(js, streamId, first, wanted);
+      : await readByConsumer(js, streamId, first, wanted, maxBytes);
   // Consecutive from after+1 only: whatever follows a hole (never expected) is left out.
   const run: RecordedEvent[] = [];
+  let bytes = 0;
   for (const event of events) {
     if (event.eventNumber !== after + 1 + run.length) break;
+    const size = Buffer.byteLength(event.text);
+    if (run.length > 0 && bytes + size > maxBytes) break;
+    bytes += size;
     run.push(event);
   }
   return run;
@@ -194,6 +203,7 @@ async function readByConsumer(
   streamId: StreamId,
   first: RecordedEvent,
   wanted: number,
+  maxBytes: number,
 ): Promise<RecordedEvent[]> {
   const consumer = await js.consumers.get(EVENTS_STREAM, {
     filter_subjects: eventsSubject(streamId),
@@ -204,11 +214,20 @@ async function readByConsumer(
   try {
     // Never ask for more than is stored: a fetch that asks for more waits out its expiry.
     let remaining = Math.min(wanted, (await consumer.info(true)).num_pending);
-    while (remaining > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: FETCH_EXPIRES_MS });
+    let bytes = 0;
+    let largest = Buffer.byteLength(first.text);
+    while (remaining > 0 && bytes < maxBytes) {
+      // Within the budget left, at the largest size seen (at least one, so the reader progresses).
+      const fit = Math.max(1, Math.floor((maxBytes - bytes) / Math.max(1, largest)));
+      const batch = await consumer.fetch({
+        max_messages: Math.min(remaining, FETCH_BATCH, fit),
+        expires: FETCH_EXPIRES_MS,
+      });
       let got = 0;
       for await (const msg of batch) {
         got++;
+        bytes += msg.data.length;
+        largest = Math.max(largest, msg.data.length);
         events.push(recorded({ seq: msg.seq, string: () => msg.string(), header: msg.headers }));
       }
       if (got === 0) break;

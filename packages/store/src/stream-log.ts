@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { StreamId, StreamStatus } from "@heliograph/contracts";
 import type { Redis } from "ioredis";
 import { LOG_EVENT_FIELD, logEntryId, streamKeys } from "./keys.js";
@@ -22,16 +23,79 @@ export async function readStreamState(redis: Redis, streamId: StreamId): Promise
 /**
  * JSON texts of the events after `after` (the last one the reader processed), at most `count`,
  * in order. The texts are stored serialised, so they go to the client without a parse.
+ *
+ * With `maxBytes`, the texts together hold at most that many bytes (UTF-8), except that the first
+ * is always answered whatever its size, so a reader always progresses: fewer events, never an
+ * error. Redis does the counting (a Lua script reading the log a page at a time), so a read never
+ * brings more than `maxBytes` plus one event into this process, whatever `count` is.
  */
 export async function readEventsAfter(
   redis: Redis,
   streamId: StreamId,
   after: number,
   count: number,
+  maxBytes?: number,
 ): Promise<string[]> {
-  const entries = await redis.xrange(streamKeys(streamId).log, logEntryId(after + 1), "+", "COUNT", count);
-  return entries.map(([, fields]) => fieldOf(fields, LOG_EVENT_FIELD));
+  const log = streamKeys(streamId).log;
+  if (maxBytes === undefined) {
+    const entries = await redis.xrange(log, logEntryId(after + 1), "+", "COUNT", count);
+    return entries.map(([, fields]) => fieldOf(fields, LOG_EVENT_FIELD));
+  }
+  if (count <= 0) return [];
+  const args = [log, logEntryId(after + 1), count, maxBytes, LOG_EVENT_FIELD, READ_PAGE];
+  try {
+    return (await redis.evalsha(READ_BOUNDED_SHA, 1, ...args)) as string[];
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+    return (await redis.eval(READ_BOUNDED, 1, ...args)) as string[];
+  }
 }
+
+/**
+ * Entries read per XRANGE inside the script at most. Pages are sized from the budget left and the
+ * largest event seen, so the script copies little more than it answers, and a full batch of small
+ * events still takes few calls.
+ */
+const READ_PAGE = 64;
+
+/**
+ * KEYS[1] the log; ARGV: first entry id, count, byte budget, event field, page size. Pages
+ * continue after the last entry read (exclusive range, Redis 6.2+), so a gap is never spanned by
+ * arithmetic on ids. Script-side numbers are doubles; only sizes and counts are computed.
+ */
+const READ_BOUNDED = `
+local start = ARGV[1]
+local remaining = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local field = ARGV[4]
+local page = tonumber(ARGV[5])
+local out = {}
+local bytes = 0
+local largest = 0
+while remaining > 0 do
+  local size = math.min(remaining, page)
+  if largest > 0 then size = math.min(size, math.max(1, math.floor((budget - bytes) / largest))) else size = math.min(size, 4) end
+  local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', size)
+  if #entries == 0 then return out end
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    local text
+    for i = 1, #fields, 2 do
+      if fields[i] == field then text = fields[i + 1] end
+    end
+    if text == nil then return redis.error_reply('log entry ' .. entry[1] .. ' has no field ' .. field) end
+    if #out > 0 and bytes + #text > budget then return out end
+    out[#out + 1] = text
+    bytes = bytes + #text
+    if #text > largest then largest = #text end
+    remaining = remaining - 1
+    if remaining == 0 then return out end
+  end
+  start = '(' .. entries[#entries][1]
+end
+return out
+`;
+const READ_BOUNDED_SHA = createHash("sha1").update(READ_BOUNDED).digest("hex");
 
 /** The last `count` events of a stream, oldest first. */
 export async function readLastEvents(redis: Redis, streamId: StreamId, count: number): Promise<string[]> {

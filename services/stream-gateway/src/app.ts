@@ -30,7 +30,8 @@ export interface StreamGatewayDeps {
   redis: Redis;
   config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
     Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST" | "JETSTREAM_REPLICAS">> &
-    Partial<Pick<StreamGatewayConfig, "PARTITIONS" | "VERIFIED_STREAMS_MAX">>;
+    Partial<Pick<StreamGatewayConfig, "PARTITIONS" | "VERIFIED_STREAMS_MAX">> &
+    Partial<Pick<StreamGatewayConfig, "MAX_WAITERS_PER_SUBSCRIBER" | "MAX_RESPONSE_BYTES">>;
   metrics?: Registry;
   /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
   ownConnections?: boolean;
@@ -57,6 +58,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     metrics,
     partitions: deps.config.PARTITIONS ?? DEFAULT_PARTITION_COUNT,
     maxStreams: deps.config.VERIFIED_STREAMS_MAX ?? 100_000,
+    maxResponseBytes: deps.config.MAX_RESPONSE_BYTES,
   });
   const app = await createHttpApp({
     logger: deps.log,
@@ -83,6 +85,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
       log: deps.log.child({ component: "hub" }),
       metrics,
       maxWaiters: deps.config.MAX_WAITERS,
+      maxWaitersPerSubscriber: deps.config.MAX_WAITERS_PER_SUBSCRIBER,
       onRecorded: (streamId, eventNumber) => source.noteRecorded(streamId, eventNumber),
     });
     hub = (app as StreamGatewayApp).hub;

@@ -14,7 +14,11 @@ describe("stream-gateway config", () => {
       HTTP_HEADERS_TIMEOUT_MS: 10_000,
       HTTP_REQUEST_TIMEOUT_MS: 30_000,
       MAX_CONNECTIONS: 60_000,
+      MAX_RESPONSE_BYTES: 4 * 1024 * 1024,
     });
+    // Unset: the hub takes a tenth of MAX_WAITERS.
+    expect(loadConfig(StreamGatewayEnv, {}).MAX_WAITERS_PER_SUBSCRIBER).toBeUndefined();
+    expect(loadConfig(StreamGatewayEnv, { MAX_WAITERS_PER_SUBSCRIBER: "7" }).MAX_WAITERS_PER_SUBSCRIBER).toBe(7);
   });
 
   it("keeps more connections open than long polls held, so every held poll has its connection", () => {

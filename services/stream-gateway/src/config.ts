@@ -8,6 +8,22 @@ export const StreamGatewayEnv = BaseEnv.extend({
   /** Long polls held at once; beyond it new waits get 503 with Retry-After rather than memory growth. */
   MAX_WAITERS: envInt(50_000, 1),
   /**
+   * Long polls one subscriber may hold at once in this process, so one token cannot take the
+   * slots of all; beyond it, 429 RATE_LIMITED with Retry-After. Unset: a tenth of MAX_WAITERS
+   * (at least 1).
+   */
+  MAX_WAITERS_PER_SUBSCRIBER: z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .optional()
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .pipe(z.number().int().min(1).optional()),
+  /**
+   * Bytes of event text one read answers at most (always at least one event): a batch of large
+   * events is answered in part and the client continues from the last number it got.
+   */
+  MAX_RESPONSE_BYTES: envInt(4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /**
    * Token and entitlement lookups are cached in-process and evicted by a KV watch when they
    * change; this bounds an entry's age should the watch stall unnoticed. 0 = no cache.
    */

@@ -6,6 +6,7 @@ export interface HubPluginOptions {
   log: Logger;
   metrics: Registry;
   maxWaiters: number;
+  maxWaitersPerSubscriber?: number;
   onRecorded?: HubOptions["onRecorded"];
 }
 

@@ -24,10 +24,12 @@ export type WakeReason =
 export interface Waiter {
   readonly streamId: StreamId;
   readonly after: number;
+  /** Whose poll it is: a subscriber holds at most its share of the slots (none: not counted). */
+  readonly subscriberId?: string;
   wake(reason: WakeReason): void;
 }
 
-export type RegisterResult = "registered" | "full" | "draining";
+export type RegisterResult = "registered" | "full" | "subscriber-full" | "draining";
 
 export interface HubStats {
   waiters: number;
@@ -45,6 +47,8 @@ export interface HubOptions {
   log: Logger;
   metrics: Registry;
   maxWaiters: number;
+  /** Waiters one subscriber may hold at once; unset, a tenth of maxWaiters (at least 1). */
+  maxWaitersPerSubscriber?: number;
   /**
    * Told the number of every event the consumer receives, waiters or not: Redis held it before
    * EVENTS did, so a Redis head below it means Redis is behind (see verified-streams.ts).
@@ -76,6 +80,9 @@ export function eventNumberOfBytes(data: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** MAX_WAITERS_PER_SUBSCRIBER's default: this fraction (1/n) of MAX_WAITERS. */
+export const SUBSCRIBER_SHARE_DIVISOR = 10;
+
 const RECHECK: WakeReason = { kind: "recheck" };
 const RELEASE: WakeReason = { kind: "release" };
 const RESTART_DELAY_MS = 500;
@@ -92,6 +99,9 @@ const IDLE_HEARTBEAT_MS = 1_000;
 export class StreamHub {
   private readonly waiters = new Map<StreamId, Set<Waiter>>();
   private count = 0;
+  /** Waiters held per subscriber; an entry is removed at 0, so its size is bounded by `count`. */
+  private readonly perSubscriber = new Map<string, number>();
+  private readonly maxPerSubscriber: number;
   private draining = false;
   private stopped = false;
   private messages: ConsumerMessages | undefined;
@@ -106,6 +116,8 @@ export class StreamHub {
 
   constructor(private readonly options: HubOptions) {
     this.log = options.log;
+    this.maxPerSubscriber =
+      options.maxWaitersPerSubscriber ?? Math.max(1, Math.floor(options.maxWaiters / SUBSCRIBER_SHARE_DIVISOR));
     this.waitersGauge = new Gauge({
       name: "heliograph_stream_waiters",
       help: "Long polls held, waiting for an event",
@@ -127,22 +139,27 @@ export class StreamHub {
   }
 
   /**
-   * Registers a waiter. `full` means the process holds MAX_WAITERS already (answer 503); `draining`
-   * means the process is shutting down (answer at once so the client re-polls elsewhere).
+   * Registers a waiter. `full` means the process holds MAX_WAITERS already (answer 503);
+   * `subscriber-full` means the waiter's subscriber holds its share already (answer 429), so one
+   * token cannot starve the others; `draining` means the process is shutting down (answer at once
+   * so the client re-polls elsewhere).
    */
   register(waiter: Waiter): RegisterResult {
     if (this.draining) return "draining";
-    if (this.count >= this.options.maxWaiters) return "full";
     let set = this.waiters.get(waiter.streamId);
+    if (set?.has(waiter)) return "registered";
+    if (this.count >= this.options.maxWaiters) return "full";
+    const owner = waiter.subscriberId;
+    const held = owner === undefined ? 0 : (this.perSubscriber.get(owner) ?? 0);
+    if (owner !== undefined && held >= this.maxPerSubscriber) return "subscriber-full";
     if (!set) {
       set = new Set();
       this.waiters.set(waiter.streamId, set);
     }
-    if (!set.has(waiter)) {
-      set.add(waiter);
-      this.count++;
-      this.waitersGauge.set(this.count);
-    }
+    set.add(waiter);
+    if (owner !== undefined) this.perSubscriber.set(owner, held + 1);
+    this.count++;
+    this.waitersGauge.set(this.count);
     return "registered";
   }
 
@@ -151,8 +168,12 @@ export class StreamHub {
     const set = this.waiters.get(waiter.streamId);
     if (!set?.delete(waiter)) return;
     if (set.size === 0) this.waiters.delete(waiter.streamId);
-    this.count--;
-    this.waitersGauge.set(this.count);
+    this.forget(waiter);
+  }
+
+  /** Waiters one subscriber holds now (tests and the share check). */
+  heldBy(subscriberId: string): number {
+    return this.perSubscriber.get(subscriberId) ?? 0;
   }
 
   /** Wakes every waiter to read Redis again: after consumer trouble, something may have been missed. */
@@ -229,14 +250,24 @@ export class StreamHub {
     // Deleting the current element while iterating a Set is safe; wake() resolves asynchronously.
     set.delete(waiter);
     if (set.size === 0) this.waiters.delete(waiter.streamId);
-    this.count--;
-    this.waitersGauge.set(this.count);
+    this.forget(waiter);
     this.wakeups.inc({ reason: reason.kind });
     try {
       waiter.wake(reason);
     } catch (err) {
       this.log.error({ err }, "waiter failed to wake");
     }
+  }
+
+  /** Counts a waiter that left its set out of the totals. */
+  private forget(waiter: Waiter): void {
+    this.count--;
+    this.waitersGauge.set(this.count);
+    const owner = waiter.subscriberId;
+    if (owner === undefined) return;
+    const held = (this.perSubscriber.get(owner) ?? 1) - 1;
+    if (held > 0) this.perSubscriber.set(owner, held);
+    else this.perSubscriber.delete(owner);
   }
 
   private async openConsumer(): Promise<ConsumerMessages> {

@@ -10,6 +10,8 @@ export interface ReadRequest {
   after: number;
   batchSize: number;
   longPollMs: number;
+  /** Who reads: a subscriber holds at most its share of the process's waiters. */
+  subscriberId?: string;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
 }
@@ -65,6 +67,7 @@ class PendingRead implements Waiter {
   constructor(
     readonly streamId: StreamId,
     readonly after: number,
+    readonly subscriberId: string | undefined,
     private readonly hub: LongPollDeps["hub"],
     private readonly signal: AbortSignal,
   ) {
@@ -130,13 +133,20 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
     if (last || remaining <= 0) return empty(state, "empty");
     if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
 
-    const waiter = new PendingRead(req.streamId, req.after, deps.hub, req.signal);
+    const waiter = new PendingRead(req.streamId, req.after, req.subscriberId, deps.hub, req.signal);
     const registered = waiter.register(remaining);
     if (registered === "draining") return empty(state, "released");
     if (registered === "full") {
       deps.reads.inc({ outcome: "shed" });
       throw new HeliographError("SERVICE_UNAVAILABLE", {
         message: "Too many long polls are held by this process; retry shortly",
+        retryAfter: 1,
+      });
+    }
+    if (registered === "subscriber-full") {
+      deps.reads.inc({ outcome: "shed" });
+      throw new HeliographError("RATE_LIMITED", {
+        message: "This subscriber holds its share of this process's long polls already; retry shortly",
         retryAfter: 1,
       });
     }

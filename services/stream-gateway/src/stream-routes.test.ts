@@ -289,7 +289,8 @@ describe("compression", () => {
 
 describe("load shedding", () => {
   it("answers 503 SERVICE_UNAVAILABLE with Retry-After: 1 beyond MAX_WAITERS", async () => {
-    const small = await fx.extraApp(2);
+    // Both held by one token: its share is the whole process here.
+    const small = await fx.extraApp(2, { MAX_WAITERS_PER_SUBSCRIBER: 2 });
     const controllers = [new AbortController(), new AbortController()];
     const held = controllers.map((c) =>
       fetch(`${small.url}/api/v1/stream/${FIVE}/4/5`, {

@@ -39,6 +39,9 @@ const StreamEvents = z.array(StreamEvent).describe("Events in number order; [] w
 const readErrors = {
   400: ErrorBody.describe("STREAM_ID_INVALID, EVENT_NUMBER_INVALID, BATCH_SIZE_INVALID or LONG_POLL_INVALID"),
   401: ErrorBody.describe("AUTH_MISSING or AUTH_INVALID"),
+  429: ErrorBody.describe(
+    "RATE_LIMITED: too many reads, or this subscriber holds its share of long polls; retry after Retry-After",
+  ),
   403: ErrorBody.describe("STREAM_FORBIDDEN: not entitled to the stream, whether or not it exists"),
   503: ErrorBody.describe("SERVICE_UNAVAILABLE: retry after Retry-After"),
 };
@@ -57,28 +60,34 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
           `${AUTH_NOTE} event_number is the last event processed (-1 for the start); the answer holds ` +
           `the events strictly after it, at most batch_size (capped at 1000). When there are none, the ` +
           `request is held until an event arrives or X-Long-Poll seconds pass (default 5, at most 60), ` +
-          `then answers []. Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the head and live|halted.`,
+          `then answers []. An answer holds at most MAX_RESPONSE_BYTES of event text (always at least one ` +
+          `event): fewer than batch_size may come while more exist; continue from the last event_number. Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the head and live|halted.`,
         headers: SubscriberAuthHeaders.extend(LongPollHeaders.shape),
         params: StreamReadParams,
         response: { 200: StreamEvents, ...readErrors },
       },
     },
     async (req, reply) => {
-      // Authenticated (401) before the parameters were parsed (400); entitlement (403) last.
-      const { stream_id: streamId, event_number: after, batch_size: batchSize } = req.params;
-      await requireEntitled(subscriberOf(req), streamId);
-
+      // Before any await: a client that leaves during the entitlement check must not leave a
+      // waiter behind. 'close' on the response fires on completion too; only an unfinished one
+      // means the client left. One that left during authentication (a hook) closed already.
       const gone = new AbortController();
-      // 'close' on the response fires on completion too; only an unfinished one means the client left.
       reply.raw.once("close", () => {
         if (!reply.raw.writableFinished) gone.abort();
       });
+      if (req.raw.destroyed || req.raw.socket?.destroyed) gone.abort();
+      // Authenticated (401) before the parameters were parsed (400); entitlement (403) last.
+      const { stream_id: streamId, event_number: after, batch_size: batchSize } = req.params;
+      const subscriberId = subscriberOf(req);
+      await requireEntitled(subscriberId, streamId);
+
       const result = await backend(log, "stream read", () =>
         readOrWait(deps, {
           streamId,
           after,
           batchSize,
           longPollMs: req.headers["x-long-poll"],
+          subscriberId,
           signal: gone.signal,
         }),
       );

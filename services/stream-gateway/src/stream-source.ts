@@ -31,7 +31,15 @@ export interface StreamSourceOptions {
   maxStreams: number;
   /** Least time between two verify requests for one stream. */
   askIntervalMs?: number;
+  /**
+   * Bytes of event text one read answers at most (at least one event whatever its size): a
+   * batch of large events is answered in part, and the client continues from the last number.
+   */
+  maxResponseBytes?: number;
 }
+
+/** MAX_RESPONSE_BYTES's default (config.ts). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** How long a client is told to wait before retrying a read that Redis cannot answer yet. */
 const RETRY_AFTER_S = 1;
@@ -59,6 +67,7 @@ export class StreamSource {
   private readonly checks: Counter<"verdict">;
   private readonly recordReads: Counter<"reason">;
   private readonly verifyRequests: Counter;
+  private readonly maxBytes: number;
   private warnedAt = -Infinity;
   private unlogged = 0;
 
@@ -67,6 +76,7 @@ export class StreamSource {
       maxStreams: options.maxStreams,
       askIntervalMs: options.askIntervalMs ?? 1_000,
     });
+    this.maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.stopWatching = watchRedisConnection(options.redis, this.verified);
     this.js = jetstream(options.nc);
     this.checks = new Counter({
@@ -98,12 +108,15 @@ export class StreamSource {
     this.verified.noteRecorded(streamId, eventNumber);
   }
 
-  /** Up to `count` events after `after`, consecutive, with the head and status. */
+  /**
+   * Up to `count` events after `after`, consecutive, with the head and status; fewer when their
+   * texts would exceed `maxResponseBytes` (never none while one exists).
+   */
   async read(streamId: StreamId, after: number, count: number): Promise<StreamLook> {
     const check = this.verified.begin(streamId);
     const record = check.verified ? undefined : await this.lookAtRecord(streamId);
     const [texts, state] = await Promise.all([
-      readEventsAfter(this.options.redis, streamId, after, count),
+      readEventsAfter(this.options.redis, streamId, after, count, this.maxBytes),
       readStreamState(this.options.redis, streamId),
     ]);
     const verdict = this.settle(check, state.head, record);
@@ -214,7 +227,7 @@ export class StreamSource {
     last: RecordedEvent | undefined,
   ): Promise<RecordedEvent[]> {
     try {
-      return await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last);
+      return await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last, this.maxBytes);
     } catch (err) {
       if (!(err instanceof RecordTrimmedError)) throw err;
       // Neither Redis (behind) nor EVENTS (past its retention) holds event after+1: answering the

@@ -31,7 +31,7 @@ import { ControlPlane, openControlBucket, streamKeys } from "@heliograph/store";
 import { type NatsServerHandle, type RedisServerHandle, startServers } from "@heliograph/testkit";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
-import { buildApp, type StreamGatewayApp } from "../src/app.js";
+import { buildApp, type StreamGatewayApp, type StreamGatewayDeps } from "../src/app.js";
 
 /** The lease epoch the fixture numbers under: one owner, never taken over. */
 const EPOCH = 1;
@@ -187,8 +187,11 @@ export interface GatewayFixture {
   sequencer: SequencerStandIn;
   /** A subscriber token entitled to `streams`. */
   tokenFor(streams: StreamId[]): Promise<string>;
-  /** Another app on the same servers (its own hub), e.g. with a small MAX_WAITERS. */
-  extraApp(maxWaiters: number): Promise<{ app: StreamGatewayApp; url: string }>;
+  /** Another app on the same servers (its own hub), e.g. with a small MAX_WAITERS; `config` adds settings. */
+  extraApp(
+    maxWaiters: number,
+    config?: Partial<StreamGatewayDeps["config"]>,
+  ): Promise<{ app: StreamGatewayApp; url: string }>;
   close(): Promise<void>;
 }
 
@@ -201,13 +204,13 @@ export async function startGatewayFixture(options: { maxWaiters?: number } = {})
   // Before the connection is shared: a script defined mid-tick breaks an auto-pipeline.
   defineSequenceStep(redis);
   const apps: StreamGatewayApp[] = [];
-  const start = async (maxWaiters: number) => {
+  const start = async (maxWaiters: number, extra: Partial<StreamGatewayDeps["config"]> = {}) => {
     const app = await buildApp({
       log,
       nc,
       redis,
       // No control-plane cache, so an entitlement change is seen at once.
-      config: { MAX_WAITERS: maxWaiters, CONTROL_PLANE_CACHE_MS: 0 },
+      config: { MAX_WAITERS: maxWaiters, CONTROL_PLANE_CACHE_MS: 0, ...extra },
     });
     apps.push(app);
     const url = await app.listen({ host: "127.0.0.1", port: 0 });

@@ -28,3 +28,33 @@ export async function connectRedis(url: string, log: Logger, name: string): Prom
   redisLog.info("connected to Redis");
   return redis;
 }
+
+/** A Lua script ioredis sends as a command of its own (EVALSHA, EVAL once when not cached). */
+export interface RedisScript {
+  lua: string;
+  /** Omitted: the caller passes the key count as the first argument. */
+  numberOfKeys?: number;
+}
+
+const definedScripts = new WeakMap<Redis, Set<string>>();
+
+/**
+ * Defines Lua commands on a connection, once each, and returns it typed with them. Call it before
+ * the connection sends anything (where the component using the scripts is built): with
+ * auto-pipelining, a command defined while commands of the same tick are queued is missing from
+ * their pipeline, whose callbacks then go out of step with its replies (a promise that never
+ * settles, or "results[i] is not iterable").
+ */
+export function defineRedisScripts<C>(redis: Redis, scripts: Record<string, RedisScript>): Redis & C {
+  let names = definedScripts.get(redis);
+  if (!names) {
+    names = new Set();
+    definedScripts.set(redis, names);
+  }
+  for (const [name, script] of Object.entries(scripts)) {
+    if (names.has(name)) continue;
+    redis.defineCommand(name, script);
+    names.add(name);
+  }
+  return redis as Redis & C;
+}

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
-import { fromBackingService } from "@heliograph/platform";
+import { defineRedisScripts, fromBackingService } from "@heliograph/platform";
 import { idempotencyKey, ingestRecordKey } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
@@ -117,16 +117,12 @@ type IdempotencyCommands = {
   heliographIdemReserve(key: string, hash: string, owner: string, windowMs: number, ttl: number): Promise<string[]>;
   heliographIdemRelease(key: string, owner: string, mode: "delete" | "free"): Promise<number>;
 };
-const defined = new WeakSet<Redis>();
-
 function commands(redis: Redis): IdempotencyCommands {
-  if (!defined.has(redis)) {
-    redis.defineCommand("heliographIdemReserve", { numberOfKeys: 1, lua: RESERVE });
-    redis.defineCommand("heliographIdemRelease", { numberOfKeys: 1, lua: RELEASE });
-    redis.defineCommand("heliographIdemComplete", { numberOfKeys: 1, lua: COMPLETE });
-    defined.add(redis);
-  }
-  return redis as unknown as IdempotencyCommands;
+  return defineRedisScripts<IdempotencyCommands>(redis, {
+    heliographIdemReserve: { numberOfKeys: 1, lua: RESERVE },
+    heliographIdemRelease: { numberOfKeys: 1, lua: RELEASE },
+    heliographIdemComplete: { numberOfKeys: 1, lua: COMPLETE },
+  });
 }
 
 export interface IdempotencyTimings {

@@ -1,3 +1,4 @@
+import { defineRedisScripts } from "@heliograph/platform";
 import { partitionEpochKey, partitionLeaseKey, sequencerInstancesKey } from "@heliograph/store";
 import type { Redis } from "ioredis";
 import { StaleEpochError } from "./sequence-step.js";
@@ -20,16 +21,12 @@ type LeaseCommands = {
   heliographLeaseRelease(key: string, owner: string): Promise<number>;
   heliographSequencerHeartbeat(key: string, owner: string, liveWindowMs: number): Promise<number>;
 };
-const defined = new WeakSet<Redis>();
-
 function commands(redis: Redis): LeaseCommands {
-  if (!defined.has(redis)) {
-    redis.defineCommand("heliographLeaseRenew", { numberOfKeys: 1, lua: RENEW });
-    redis.defineCommand("heliographLeaseRelease", { numberOfKeys: 1, lua: RELEASE });
-    redis.defineCommand("heliographSequencerHeartbeat", { numberOfKeys: 1, lua: HEARTBEAT });
-    defined.add(redis);
-  }
-  return redis as unknown as LeaseCommands;
+  return defineRedisScripts<LeaseCommands>(redis, {
+    heliographLeaseRenew: { numberOfKeys: 1, lua: RENEW },
+    heliographLeaseRelease: { numberOfKeys: 1, lua: RELEASE },
+    heliographSequencerHeartbeat: { numberOfKeys: 1, lua: HEARTBEAT },
+  });
 }
 
 /**

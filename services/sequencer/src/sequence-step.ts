@@ -8,11 +8,12 @@ import {
   type IngestMessage,
   type StreamId,
 } from "@heliograph/contracts";
+import { defineRedisScripts } from "@heliograph/platform";
 import { heldEntryText, streamKeys } from "@heliograph/store";
 import type { Redis } from "ioredis";
 
 const SCRIPT = readFileSync(new URL("./sequence-step.lua", import.meta.url), "utf8");
-const COMMAND = "heliographSequenceStep";
+const COMMAND = "heliographSequenceStep" as const;
 
 /** One message of a stream, ready to number: what the Lua step needs of it. */
 export interface StepInput {
@@ -126,26 +127,16 @@ export class StaleEpochError extends Error {
 }
 
 type StepCommand = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
-const defined = new WeakSet<Redis>();
+type StepCommands = { [COMMAND]: StepCommand };
 
 /**
- * Defines the step's command on a connection. Call it before the connection sends anything: with
- * auto-pipelining, a command defined while commands of the same tick are queued is missing from
- * their pipeline, whose callbacks then go out of step with its replies (a promise that never
- * settles, or "results[i] is not iterable"). ioredis sends EVALSHA and falls back to EVAL once per
- * connection when the script is not cached.
+ * Defines the step's command on a connection; call it before the connection sends anything
+ * (platform `defineRedisScripts` says why). Callers that did not (tests, the benchmark) get it on
+ * first use.
  */
-export function defineSequenceStep(redis: Redis): void {
-  if (defined.has(redis)) return;
-  redis.defineCommand(COMMAND, { lua: SCRIPT });
-  defined.add(redis);
-}
-
-function stepCommand(redis: Redis): StepCommand {
-  // Callers that did not define it up front (tests, the benchmark) get it on first use.
-  defineSequenceStep(redis);
-  const command = (redis as unknown as Record<string, StepCommand>)[COMMAND]!;
-  return command.bind(redis);
+export function defineSequenceStep(redis: Redis): StepCommand {
+  const commands = defineRedisScripts<StepCommands>(redis, { [COMMAND]: { lua: SCRIPT } });
+  return commands[COMMAND].bind(redis);
 }
 
 /** A message that can break a rule (an idea event, an unreadable message) always carries its held entry. */
@@ -204,7 +195,7 @@ async function call(
   }
   let reply: unknown;
   try {
-    reply = await stepCommand(redis)(numKeys, ...args);
+    reply = await defineSequenceStep(redis)(numKeys, ...args);
   } catch (err) {
     const message = String((err as Error).message);
     if (message.includes("STALE_EPOCH")) throw new StaleEpochError(message);

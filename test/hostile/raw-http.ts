@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import type { HostileStack } from "./hostile-stack.js";
 
 /**
  * HTTP/1.1 over a bare socket, so a test can send what fetch and node:http refuse to: raw paths
@@ -140,3 +141,15 @@ function dechunk(body: Buffer): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/** Raw headers of publisher A's credentials and a JSON body, as a hostile stack seeds them. */
+export const publisherHeaders = (stack: HostileStack): [string, string][] => [
+  ["API-KEY", stack.a.api_key],
+  ["API-SECRET", stack.a.api_secret],
+  ["Content-Type", "application/json"],
+];
+
+/** The raw header of the entitled subscriber's bearer token. */
+export const bearerHeaders = (stack: HostileStack): [string, string][] => [
+  ["Authorization", `Bearer ${stack.subscriber.token}`],
+];

@@ -3,7 +3,7 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerProblem } from "./answer-checks.js";
 import { type HostileStack, startHostileStack } from "./hostile-stack.js";
-import { encodeRequest, type RawRequest, rawRequest } from "./raw-http.js";
+import { bearerHeaders, encodeRequest, publisherHeaders, type RawRequest, rawRequest } from "./raw-http.js";
 
 // Named hostile inputs, each pinned down on its own: what the property tests found, and what
 // only a raw socket can send (slow clients, malformed HTTP). No sequencer: INGEST keeps all.
@@ -19,12 +19,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const publisher = (): [string, string][] => [
-  ["API-KEY", stack.a.api_key],
-  ["API-SECRET", stack.a.api_secret],
-  ["Content-Type", "application/json"],
-];
-const bearer = (): [string, string][] => [["Authorization", `Bearer ${stack.subscriber.token}`]];
+const publisher = () => publisherHeaders(stack);
+const bearer = () => bearerHeaders(stack);
 const deepResource = (depth: number) =>
   `{"resource_id":1,"resource_dict":{"Symbol":"LGND","Market":"X","Retracement channels":${"[".repeat(depth)}${"]".repeat(depth)}}}`;
 

@@ -2,7 +2,7 @@ import { connect, type Socket } from "node:net";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HostileStack, startHostileStack } from "./hostile-stack.js";
-import { encodeRequest, parseResponse, rawRequest } from "./raw-http.js";
+import { bearerHeaders, encodeRequest, parseResponse, publisherHeaders, rawRequest } from "./raw-http.js";
 
 // Clients that hold a connection without finishing their request: the time to send the head, the
 // time to send the whole request and the connections a process keeps open are bounded by
@@ -31,12 +31,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const publisher = (): [string, string][] => [
-  ["API-KEY", stack.a.api_key],
-  ["API-SECRET", stack.a.api_secret],
-  ["Content-Type", "application/json"],
-];
-const bearer = (): [string, string][] => [["Authorization", `Bearer ${stack.subscriber.token}`]];
+const publisher = () => publisherHeaders(stack);
+const bearer = () => bearerHeaders(stack);
 
 /** A socket the test writes to at its own pace; `closed` resolves with what the server sent once it closes. */
 interface Held {

@@ -74,7 +74,7 @@ const SERVICE_ENV: Record<string, string> = {
 export async function startHeliograph(servers: BenchServers): Promise<Heliograph> {
   const stack = await startStack({ nats: servers.nats, redis: servers.redis, env: SERVICE_ENV });
   const { adminToken } = stack;
-  const admin = adminClient({ url: stack.ingest.url, token: adminToken });
+  const admin = adminClient(stack.admin);
   const created = await admin<PublisherCredentials>("POST", "/publishers", {
     id: "bench-publisher",
     name: "Benchmark",

@@ -16,6 +16,8 @@ export const DEMO_IDEA_CHANNEL = "demo";
 /** `.heliograph/dev.json`: what a developer (or a script) needs to talk to the local stack. */
 export interface DevConfig {
   ingest_url: string;
+  /** The admin API: the ingest gateway's admin listener, on loopback. */
+  admin_url: string;
   stream_url: string;
   admin_token: string;
   publisher: { id: string; api_key: string; api_secret: string };
@@ -34,14 +36,15 @@ export interface DevConfig {
  */
 export async function seedDemoTenant(options: {
   ingestUrl: string;
+  adminUrl: string;
   streamUrl: string;
   adminToken: string;
   previous: Partial<DevConfig>;
 }): Promise<DevConfig> {
-  const { ingestUrl, adminToken, previous } = options;
+  const { ingestUrl, adminUrl, adminToken, previous } = options;
   // Answers whatever their status: seeding decides on 404 (create) and 201 itself.
   const call = <T>(method: AdminMethod, path: string, body?: unknown) =>
-    adminRequest<T>({ url: ingestUrl, token: adminToken }, method, path, body);
+    adminRequest<T>({ url: adminUrl, token: adminToken }, method, path, body);
 
   let publisher = previous.publisher;
   const existingPublisher = await call("GET", `/publishers/${DEMO_PUBLISHER_ID}`);
@@ -114,6 +117,7 @@ export async function seedDemoTenant(options: {
 
   return {
     ingest_url: ingestUrl,
+    admin_url: adminUrl,
     stream_url: options.streamUrl,
     admin_token: adminToken,
     publisher,

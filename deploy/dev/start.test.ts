@@ -26,6 +26,7 @@ async function startDev() {
     HG_NATS_PORT: await freePort(),
     HG_REDIS_PORT: await freePort(),
     HG_INGEST_PORT: await freePort(),
+    HG_ADMIN_PORT: await freePort(),
     HG_STREAM_PORT: await freePort(),
     HG_SEQUENCER_PORT: await freePort(),
   };
@@ -73,6 +74,16 @@ describe("pnpm dev", () => {
     const { running, ports, config } = await startDev();
     expect(config.ingest_url).toBe(`http://127.0.0.1:${ports.HG_INGEST_PORT}`);
     expect(config.stream_url).toBe(`http://127.0.0.1:${ports.HG_STREAM_PORT}`);
+    // The admin API on its own loopback listener, not on the public port.
+    expect(config.admin_url).toBe(`http://127.0.0.1:${ports.HG_ADMIN_PORT}`);
+    const adminOnPublic = await fetch(`${config.ingest_url}/admin/v1/publishers`, {
+      headers: { authorization: `Bearer ${config.admin_token}` },
+    });
+    expect(adminOnPublic.status).toBe(404);
+    const adminOnItsOwn = await fetch(`${config.admin_url}/admin/v1/publishers`, {
+      headers: { authorization: `Bearer ${config.admin_token}` },
+    });
+    expect(adminOnItsOwn.status).toBe(200);
     // The credentials it prints are the ones it wrote.
     const printed = running.output();
     const apiKey = /'API-KEY: ([^']+)'/.exec(printed)?.[1];

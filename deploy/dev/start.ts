@@ -24,6 +24,7 @@ const PORTS = {
   nats: port("HG_NATS_PORT", 14222),
   redis: port("HG_REDIS_PORT", 16379),
   ingest: port("HG_INGEST_PORT", 8080),
+  admin: port("HG_ADMIN_PORT", 8090),
   stream: port("HG_STREAM_PORT", 8081),
   sequencer: port("HG_SEQUENCER_PORT", 8082),
 };
@@ -58,7 +59,11 @@ async function main() {
       ports: { "ingest-gateway": PORTS.ingest, sequencer: PORTS.sequencer, "stream-gateway": PORTS.stream },
       // The token of an earlier run, so its dev.json and scripts keep working.
       adminToken: previous.admin_token,
-      env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", LOG_PRETTY: process.env.LOG_PRETTY ?? "true" },
+      env: {
+        LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+        LOG_PRETTY: process.env.LOG_PRETTY ?? "true",
+        ADMIN_PORT: String(PORTS.admin),
+      },
       echo: true,
       ownProcessGroup: true,
     });
@@ -76,6 +81,7 @@ async function main() {
   try {
     dev = await seedDemoTenant({
       ingestUrl: stack.ingest.url,
+      adminUrl: stack.admin.url,
       streamUrl: stack.stream.url,
       adminToken: stack.adminToken,
       previous,
@@ -117,6 +123,7 @@ Heliograph is running. Credentials and URLs are in ${SHOWN_STATE_DIR}/dev.json.
 
   ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
   stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
+  admin API        ${dev.admin_url}   (docs: ${dev.admin_url}/docs; loopback only)
   admin token      ${dev.admin_token}
 
 Publish a trading signal (curl):

@@ -135,7 +135,7 @@ async function publishSequenced(channel: Channel, action: Action, body: IdeaPubl
 }
 
 const admin = <T>(method: AdminMethod, path: string, body?: unknown) =>
-  adminRequest<T>({ url: stack.ingest.url, token: stack.adminToken }, method, path, body);
+  adminRequest<T>(stack.admin, method, path, body);
 
 const subscriber = (path: string, headers: Record<string, string> = {}) =>
   fetch(`${stack.stream.url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
@@ -185,7 +185,7 @@ async function parkedOf(streamId: string): Promise<ParkedPublish[]> {
 /** The operator's CLI, run as an operator does: `pnpm heliograph …` in the repository. */
 function heliographCli(...args: string[]) {
   return run("pnpm", ["--dir", REPO_ROOT, "--silent", "heliograph", ...args], {
-    env: { HELIOGRAPH_INGEST_URL: stack.ingest.url, HELIOGRAPH_ADMIN_TOKEN: stack.adminToken },
+    env: { HELIOGRAPH_ADMIN_URL: stack.admin.url, HELIOGRAPH_ADMIN_TOKEN: stack.adminToken },
   });
 }
 

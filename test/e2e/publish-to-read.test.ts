@@ -17,6 +17,7 @@ beforeAll(async () => {
   stack = await startStack();
   dev = await seedDemoTenant({
     ingestUrl: stack.ingest.url,
+    adminUrl: stack.admin.url,
     streamUrl: stack.stream.url,
     adminToken: stack.adminToken,
     previous: {},

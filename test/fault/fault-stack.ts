@@ -70,7 +70,7 @@ export async function startFaultStack(
   const natsUrl = base.nats.url;
   const ingest = base.ingest;
   const services = base.services as Record<ServiceName, ServiceHandle>;
-  const admin = adminClient({ url: ingest.url, token: adminToken });
+  const admin = adminClient({ url: ingest.adminUrl as string, token: adminToken });
   const publisher = await admin<{ id: string; api_key: string; api_secret: string }>("POST", "/publishers", {
     id: "fault-publisher",
     name: "Fault publisher",

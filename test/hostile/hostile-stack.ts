@@ -60,7 +60,7 @@ export async function startHostileStack(options: {
     stopGraceMs: 3_000,
   });
   const { nats, redis, adminToken, services } = base;
-  const admin = adminClient({ url: base.ingest.url, token: adminToken });
+  const admin = adminClient(base.admin);
   const a = await admin<Credentials>("POST", "/publishers", { id: "hostile-a", name: "Publisher A" });
   const b = await admin<Credentials>("POST", "/publishers", { id: "hostile-b", name: "Publisher B" });
   await admin("POST", "/resources", { ...DOCUMENT_RESOURCE_1, publisher_id: a.id });

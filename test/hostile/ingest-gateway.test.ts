@@ -36,6 +36,8 @@ import type { RawRequest, RawResponse } from "./raw-http.js";
 // its message count must equal the number of distinct ingest ids answered 2xx.
 let stack: HostileStack;
 let port: number;
+/** The admin listener: the admin API is served there only. */
+let adminPort: number;
 let model: PublishModel;
 let adminModel: AdminModel;
 const acceptedIngestIds = new Set<string>();
@@ -43,6 +45,7 @@ const acceptedIngestIds = new Set<string>();
 beforeAll(async () => {
   stack = await startHostileStack({ services: ["ingest-gateway"] });
   port = stack.services["ingest-gateway"]?.port as number;
+  adminPort = Number(new URL(stack.services["ingest-gateway"]?.adminUrl as string).port);
   // What the control plane holds, read back through the admin API.
   const resources = await stack.admin<Resource[]>("GET", "/resources");
   const algorithms = await stack.admin<Algorithm[]>("GET", "/algorithms");
@@ -359,7 +362,7 @@ describe("the admin API refuses malformed and unauthorised requests with their c
         .map(([method, segment, noise, a, type, noiseH, body]) =>
           request(method, noise(route.path(segment)), [a, type, noiseH], body ?? undefined),
         );
-      await assertEveryAnswer(port, requests, (req, res) => {
+      await assertEveryAnswer(adminPort, requests, (req, res) => {
         const problem = expectationProblem(res, adminModel.expect(req));
         if (problem) throw new Error(problem);
       });

@@ -62,7 +62,7 @@ describe("requests refused before the routes run still get the error body", () =
     ],
     [
       "bad percent-encoding in an admin path (%zz)",
-      () => ingestPort,
+      () => Number(new URL(stack.services["ingest-gateway"]?.adminUrl as string).port),
       () => ({
         method: "GET",
         path: "/admin/v1/publishers/%zz",

@@ -27,7 +27,7 @@ beforeAll(async () => {
   });
   ingest = stack.instances["ingest-gateway"];
   stream = stack.instances["stream-gateway"];
-  admin = adminClient({ url: (ingest[0] as ServiceHandle).url, token: stack.adminToken });
+  admin = adminClient(stack.admin);
   const owner = await admin<PublisherCredentials>("POST", "/publishers", { id: "owner", name: "Owner" });
   await admin("POST", "/algorithms", { id: 1, name: "One", publisher_id: owner.id });
   await admin("POST", "/algorithms", { id: 2, name: "Two", publisher_id: owner.id });

@@ -28,13 +28,13 @@ let otherSubscriber: SubscriberCredentials;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-const admin = <T>(path: string, body: unknown) =>
-  adminCall<T>({ url: stack.ingest.url, token: stack.adminToken }, "POST", path, body);
+const admin = <T>(path: string, body: unknown) => adminCall<T>(stack.admin, "POST", path, body);
 
 beforeAll(async () => {
   stack = await startStack({ env: LIMITS });
   dev = await seedDemoTenant({
     ingestUrl: stack.ingest.url,
+    adminUrl: stack.admin.url,
     streamUrl: stack.stream.url,
     adminToken: stack.adminToken,
     previous: {},
@@ -82,8 +82,7 @@ describe("rate limits per key", () => {
       what: "INGEST drained by the sequencer",
     });
     // Exactly the accepted publishes were numbered, and nothing else: the heads and the events say so.
-    const headOf = async (sid: string) =>
-      (await adminCall<StreamInfo>({ url: stack.ingest.url, token: stack.adminToken }, "GET", `/streams/${sid}`)).head;
+    const headOf = async (sid: string) => (await adminCall<StreamInfo>(stack.admin, "GET", `/streams/${sid}`)).head;
     expect(await headOf("algorithm-1")).toBe(accepted - 1);
     expect(await headOf("algorithm-2")).toBe(0);
     const subjects = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: "events.>" });

@@ -12,7 +12,7 @@ import { type HostileStack, startHostileStack } from "../hostile/hostile-stack.j
 // services' whole output (at LOG_LEVEL=trace) must hold no secret, token or admin token, right
 // or wrong, that the requests carried.
 let stack: HostileStack;
-let urls: { ingest: string; stream: string };
+let urls: { ingest: string; admin: string; stream: string };
 let aIngestId: string;
 
 const WRONG_SECRET = "hgs_wrong_secret_0f9d8c7b6a5948372615";
@@ -26,6 +26,7 @@ beforeAll(async () => {
   });
   urls = {
     ingest: stack.services["ingest-gateway"]?.url as string,
+    admin: stack.services["ingest-gateway"]?.adminUrl as string,
     stream: stack.services["stream-gateway"]?.url as string,
   };
   const res = await fetch(`${urls.ingest}/api/v1/create_trading_signal`, {
@@ -293,7 +294,7 @@ describe("every endpoint × every caller gets the status of its cell", () => {
 
   for (const row of ROWS) {
     it(row.name, async () => {
-      const base = row.api === "subscriber" ? urls.stream : urls.ingest;
+      const base = { subscriber: urls.stream, publisher: urls.ingest, admin: urls.admin }[row.api];
       const got: Record<string, number> = {};
       const problems: string[] = [];
       for (const caller of CALLERS) {

@@ -73,18 +73,18 @@ describe("resolveConfig", () => {
   mkdirSync(join(repo, "a", "b"), { recursive: true });
   writeFileSync(
     join(repo, ".heliograph", "dev.json"),
-    JSON.stringify({ ingest_url: "http://127.0.0.1:8080/", admin_token: "hga_from_file" }),
+    JSON.stringify({ admin_url: "http://127.0.0.1:8090/", admin_token: "hga_from_file" }),
   );
 
   it("reads .heliograph/dev.json from the nearest directory upwards", () => {
     expect(resolveConfig({}, {}, join(repo, "a", "b"))).toMatchObject({
-      url: "http://127.0.0.1:8080",
+      url: "http://127.0.0.1:8090",
       token: "hga_from_file",
     });
   });
 
   it("prefers flags over the environment over the file", () => {
-    const env = { HELIOGRAPH_INGEST_URL: "http://env:1", HELIOGRAPH_ADMIN_TOKEN: "hga_env" };
+    const env = { HELIOGRAPH_ADMIN_URL: "http://env:1", HELIOGRAPH_ADMIN_TOKEN: "hga_env" };
     expect(resolveConfig({}, env, repo)).toMatchObject({ url: "http://env:1", token: "hga_env" });
     expect(resolveConfig({ url: "http://flag:2" }, env, repo)).toMatchObject({
       url: "http://flag:2",

@@ -13,7 +13,7 @@ export type Command =
 
 export interface CliArgs {
   command: Command;
-  /** `--url`: the ingest gateway (it serves the admin API). */
+  /** `--url`: the admin API (the ingest gateway's admin listener). */
   url?: string;
   /** `--token`: the admin token. */
   token?: string;
@@ -38,7 +38,7 @@ Commands (operators; they call the ingest gateway's admin API):
   stream <stream>                              a stream's head, status and held count
 
 Options:
-  --url <url>        ingest gateway URL   (default: $HELIOGRAPH_INGEST_URL, then .heliograph/dev.json)
+  --url <url>        admin API URL        (default: $HELIOGRAPH_ADMIN_URL, then .heliograph/dev.json)
   --token <token>    admin token          (default: $HELIOGRAPH_ADMIN_TOKEN, then .heliograph/dev.json)
   --ingest-id <id>   resolve only if this is still the offending publish (else 409 HALT_CHANGED)
   --data <file>      with halt retry: a JSON object replacing the offending event's data

@@ -32,7 +32,7 @@ function heliograph(args: string[], env: Record<string, string> = {}): Promise<R
       [join(REPO_ROOT, "packages/cli/src/main.ts"), ...args],
       {
         cwd: tmpdir(),
-        env: { ...process.env, HELIOGRAPH_INGEST_URL: url, HELIOGRAPH_ADMIN_TOKEN: gw.adminToken, ...env },
+        env: { ...process.env, HELIOGRAPH_ADMIN_URL: url, HELIOGRAPH_ADMIN_TOKEN: gw.adminToken, ...env },
         timeout: 30_000,
       },
       (err, stdout, stderr) => {
@@ -48,7 +48,7 @@ async function inProcess(args: string[]): Promise<Run> {
   let stdout = "";
   let stderr = "";
   const code = await runCli(args, {
-    env: { HELIOGRAPH_INGEST_URL: url, HELIOGRAPH_ADMIN_TOKEN: gw.adminToken },
+    env: { HELIOGRAPH_ADMIN_URL: url, HELIOGRAPH_ADMIN_TOKEN: gw.adminToken },
     cwd: tmpdir(),
     stdout: (t) => {
       stdout += t;
@@ -62,7 +62,7 @@ async function inProcess(args: string[]): Promise<Run> {
 
 beforeAll(async () => {
   gw = await startTestGateway();
-  url = await gw.app.listen({ host: "127.0.0.1", port: 0 });
+  url = await gw.admin.listen({ host: "127.0.0.1", port: 0 });
   const open = (timestamp: string) =>
     gw.app.inject({
       method: "POST",
@@ -78,7 +78,7 @@ beforeAll(async () => {
   await waitFor(
     async () =>
       (
-        await gw.app.inject({
+        await gw.admin.inject({
           method: "GET",
           url: "/admin/v1/halts",
           headers: { authorization: `Bearer ${gw.adminToken}` },
@@ -158,7 +158,7 @@ describe("heliograph against a real gateway", () => {
 
   it("says so when the gateway cannot be reached", async () => {
     const nobody = `http://127.0.0.1:${await freePort()}`;
-    const run = await heliograph(["halts"], { HELIOGRAPH_INGEST_URL: nobody });
+    const run = await heliograph(["halts"], { HELIOGRAPH_ADMIN_URL: nobody });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`heliograph: cannot reach the admin API at ${nobody}: ECONNREFUSED\n`);
   });

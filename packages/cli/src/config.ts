@@ -33,7 +33,7 @@ export function findDevJson(cwd: string): string | undefined {
 }
 
 /**
- * Flags first, then HELIOGRAPH_INGEST_URL / HELIOGRAPH_ADMIN_TOKEN; only when neither gives a URL
+ * Flags first, then HELIOGRAPH_ADMIN_URL / HELIOGRAPH_ADMIN_TOKEN; only when neither gives a URL
  * or a token, both come from `.heliograph/dev.json`. The two never come from different sources: a
  * token given on the command line is never sent to a URL some checked-out folder's dev.json names,
  * nor a dev.json's token to a URL given by hand.
@@ -43,26 +43,26 @@ export function resolveConfig(
   env: Record<string, string | undefined>,
   cwd: string,
 ): CliConfig {
-  let url = flags.url ?? env.HELIOGRAPH_INGEST_URL;
+  let url = flags.url ?? env.HELIOGRAPH_ADMIN_URL;
   let token = flags.token ?? env.HELIOGRAPH_ADMIN_TOKEN;
   let source = "flags and environment";
   if (url === undefined && token === undefined) {
     const file = findDevJson(cwd);
     if (file) {
-      let dev: { ingest_url?: unknown; admin_token?: unknown };
+      let dev: { admin_url?: unknown; admin_token?: unknown };
       try {
         dev = JSON.parse(readFileSync(file, "utf8"));
       } catch (err) {
         throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
       }
-      if (typeof dev.ingest_url === "string") url = dev.ingest_url;
+      if (typeof dev.admin_url === "string") url = dev.admin_url;
       if (typeof dev.admin_token === "string") token = dev.admin_token;
       source = file;
     }
   }
   if (!url)
     throw new ConfigError(
-      "no admin API URL: pass --url (or set HELIOGRAPH_INGEST_URL) with the token, or run `pnpm dev` (it writes .heliograph/dev.json)",
+      "no admin API URL: pass --url (or set HELIOGRAPH_ADMIN_URL) with the token, or run `pnpm dev` (it writes .heliograph/dev.json)",
     );
   if (!token)
     throw new ConfigError(

@@ -13,3 +13,12 @@ export const API_KEY_FORMAT = /^hgk_[0-9a-f]{24}$/;
 /** `<prefix>_` and 32 random bytes in base64url (43 characters). */
 const secretFormat = (prefix: string) => new RegExp(`^${prefix}_[A-Za-z0-9_-]{43}$`);
 export const SUBSCRIBER_TOKEN_FORMAT = secretFormat(SUBSCRIBER_TOKEN_PREFIX);
+/** `hga_` and 32 random bytes in base64url: what `newAdminToken()` and `heliograph admin-token` make. */
+export const ADMIN_TOKEN_FORMAT = secretFormat(ADMIN_TOKEN_PREFIX);
+
+/**
+ * Well-formed admin tokens printed in this repository's documents and examples. Anyone can read
+ * them, so a gateway refuses to start with one (a test keeps this list complete: every string of
+ * the admin token's shape in a tracked file must be here).
+ */
+export const PUBLISHED_ADMIN_TOKENS: ReadonlySet<string> = new Set(["hga_EXAMPLE-ONLY-never-use-this-token-000000000"]);

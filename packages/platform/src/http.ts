@@ -25,6 +25,7 @@ import {
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { z } from "zod";
+import { registeredOnce } from "./metrics.js";
 
 export type HttpApp = FastifyInstance<
   import("node:http").Server,
@@ -239,11 +240,16 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     },
   }).withTypeProvider<ZodTypeProvider>();
   applyHttpLimits(app as unknown as HttpApp, { ...DEFAULT_HTTP_LIMITS, ...options.limits });
-  const dropped = new Counter({
-    name: "heliograph_http_connections_dropped_total",
-    help: "Connections closed on accept because the process held MAX_CONNECTIONS already",
-    registers: [options.metrics],
-  });
+  const dropped = registeredOnce(
+    options.metrics,
+    "heliograph_http_connections_dropped_total",
+    (name) =>
+      new Counter({
+        name,
+        help: "Connections closed on accept because the process held MAX_CONNECTIONS already",
+        registers: [options.metrics],
+      }),
+  );
   app.server.on("drop", () => dropped.inc());
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -272,13 +278,18 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     }
   });
 
-  const duration = new Histogram({
-    name: "heliograph_http_request_duration_seconds",
-    help: "HTTP request duration by route and status",
-    labelNames: ["method", "route", "status"] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
-    registers: [options.metrics],
-  });
+  const duration = registeredOnce(
+    options.metrics,
+    "heliograph_http_request_duration_seconds",
+    (name) =>
+      new Histogram({
+        name,
+        help: "HTTP request duration by route and status",
+        labelNames: ["method", "route", "status"] as const,
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+        registers: [options.metrics],
+      }),
+  );
   app.addHook("onResponse", async (req, reply) => {
     duration.observe(
       { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },

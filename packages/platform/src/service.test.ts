@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
@@ -19,7 +20,8 @@ function runMain(service: string, env: Record<string, string>): Promise<{ code: 
 
 describe("runService: every service handles a bad configuration the same way", () => {
   it.each([
-    ["ingest-gateway", { ADMIN_TOKEN: "a-long-enough-admin-token" }],
+    // A token of the generated shape, so PORT is the only bad variable.
+    ["ingest-gateway", { ADMIN_TOKEN: `hga_${randomBytes(32).toString("base64url")}` }],
     ["stream-gateway", {}],
     ["sequencer", {}],
   ])("%s exits 1 with one fatal JSON log line naming the variable", { timeout: 120_000 }, async (service, env) => {

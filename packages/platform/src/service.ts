@@ -35,6 +35,17 @@ export interface ServiceContext<C> {
   redis: Redis;
 }
 
+/** An app the service serves on a listener of its own (the ingest gateway's admin API). */
+export interface SideListener {
+  name: string;
+  app: HttpApp;
+  host: string;
+  port: number;
+}
+
+/** What `start` gives back: the public app, and any apps served on listeners of their own. */
+export type StartedService = HttpApp | { app: HttpApp; side: SideListener[] };
+
 export interface ServiceDefinition<C extends ServiceConfig> {
   name: string;
   /** Parses the environment; throws a ConfigError naming every bad variable. */
@@ -44,9 +55,10 @@ export interface ServiceDefinition<C extends ServiceConfig> {
   /**
    * Builds the app on the connections, which it then owns (closing it drains NATS and quits Redis),
    * and starts whatever else the service runs. Closing the app must stop all of it in reverse order
-   * of start: Fastify runs the plugins' onClose hooks last-registered first.
+   * of start: Fastify runs the plugins' onClose hooks last-registered first. Side listeners'
+   * apps must not own the connections: they close first, then the public app.
    */
-  start: (ctx: ServiceContext<C>) => Promise<HttpApp>;
+  start: (ctx: ServiceContext<C>) => Promise<StartedService>;
 }
 
 /** How long the whole close may take before the process exits anyway. */
@@ -82,14 +94,22 @@ export async function runService<C extends ServiceConfig>(
       log,
     });
     const redis = await connectRedis(config.REDIS_URL, log, connectionName);
-    const app = await service.start({ config, log, metrics: createMetricsRegistry(service.name), nc, redis });
-    applyHttpLimits(app, httpLimitsOf(config));
+    const started = await service.start({ config, log, metrics: createMetricsRegistry(service.name), nc, redis });
+    const { app, side } = "side" in started ? started : { app: started, side: [] };
+    const limits = httpLimitsOf(config);
+    for (const listener of side) {
+      applyHttpLimits(listener.app, limits);
+      await listener.app.listen({ host: listener.host, port: listener.port });
+      log.info({ listener: listener.name, host: listener.host, port: listener.port }, "side listener up");
+    }
+    applyHttpLimits(app, limits);
     // A large accept queue: thousands of clients connecting at once (long polls, load) are queued,
     // not refused (the kernel caps it at net.core.somaxconn).
     await app.listen({ host: config.HOST, port: config.PORT, backlog: 8192 });
     onShutdown(
       log,
       [
+        ...side.map((listener) => ({ name: `close the ${listener.name} listener`, run: () => listener.app.close() })),
         {
           // Answers 503 SHUTTING_DOWN and releases long polls while in-flight requests finish.
           name: "close the app: HTTP, then what it started, then NATS and Redis",

@@ -11,6 +11,8 @@ export type ServiceName = "ingest-gateway" | "sequencer" | "stream-gateway";
 export interface ServiceHandle extends ManagedProcess {
   url: string;
   port: number;
+  /** The ingest gateway's admin listener (loopback, a port of its own); undefined for the other services. */
+  adminUrl?: string;
   env: NodeJS.ProcessEnv;
   /** Started as the leader of its own process group (see killProcessGroup). */
   ownProcessGroup: boolean;
@@ -22,10 +24,20 @@ export interface ServiceHandle extends ManagedProcess {
 export async function startService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
-  options: { port?: number; echo?: boolean; ownProcessGroup?: boolean } = {},
+  options: { port?: number; adminPort?: number; echo?: boolean; ownProcessGroup?: boolean } = {},
 ): Promise<ServiceHandle> {
   const port = options.port ?? (await freePort());
-  const fullEnv = { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info", ...env };
+  // The admin listener gets a free port too, unless the environment names one.
+  const adminPort =
+    name === "ingest-gateway" ? (options.adminPort ?? Number(env.ADMIN_PORT ?? (await freePort()))) : undefined;
+  const fullEnv = {
+    ...process.env,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "info",
+    ...(adminPort === undefined ? {} : { ADMIN_PORT: String(adminPort) }),
+    ...env,
+  };
   // node itself with tsx's loader, not the tsx CLI: the CLI would put a wrapper process between
   // this PID and the service, and a kill -9 would hit the wrapper while the service lived on.
   const proc = startProcess(
@@ -57,8 +69,9 @@ export async function startService(
     ...proc,
     url,
     port,
+    ...(adminPort === undefined ? {} : { adminUrl: `http://127.0.0.1:${adminPort}` }),
     env: fullEnv,
     ownProcessGroup: options.ownProcessGroup ?? false,
-    restart: () => startService(name, env, { ...options, port }),
+    restart: () => startService(name, env, { ...options, port, ...(adminPort === undefined ? {} : { adminPort }) }),
   };
 }

@@ -48,6 +48,8 @@ export interface Stack {
   nats: NatsServerHandle;
   redis: RedisServerHandle;
   adminToken: string;
+  /** The admin API of the first ingest gateway (its admin listener) with the admin token. */
+  admin: { url: string; token: string };
   /** Environment shared by the services. */
   env: NodeJS.ProcessEnv;
   /** Every instance of every service, in start order; a restart replaces its entry. */
@@ -203,6 +205,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await stopServers();
     },
   } as Stack;
+  Object.defineProperty(stack, "admin", {
+    get: () => {
+      const url = instance("ingest-gateway", 0).adminUrl;
+      if (!url) throw new Error("the ingest gateway has no admin listener");
+      return { url, token: adminToken };
+    },
+    enumerable: true,
+  });
   for (const [short, name] of Object.entries(SHORT_NAMES))
     Object.defineProperty(stack, short, {
       get: () => instance(name, 0),

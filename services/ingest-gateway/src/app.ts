@@ -28,30 +28,40 @@ export interface IngestGatewayDeps {
   ownConnections?: boolean;
 }
 
-/** The ingest gateway's HTTP app: publisher API under /api/v1, admin API under /admin/v1. Never listens. */
-export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
+/** The ingest gateway's two apps; neither listens by itself. */
+export interface IngestGatewayApps {
+  /** The public listener (PORT): the publisher API under /api/v1. It owns the connections. */
+  app: HttpApp;
+  /**
+   * The admin listener (ADMIN_HOST:ADMIN_PORT, loopback unless set): the admin API under
+   * /admin/v1, never served on the public port. Close it before `app`.
+   */
+  admin: HttpApp;
+}
+
+/** Builds the publisher API and the admin API on one set of connections and one control plane. */
+export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayApps> {
   const { log, nc, redis, config } = deps;
   const metrics = deps.metrics ?? createMetricsRegistry("ingest-gateway");
+  const readiness = [
+    {
+      name: "nats",
+      check: async () => {
+        if (nc.isClosed()) throw new Error("connection closed");
+        return nc.flush();
+      },
+    },
+    { name: "redis", check: () => redis.ping() },
+  ];
   const app = await createHttpApp({
     logger: log,
     service: "ingest-gateway",
     description:
       "Publisher API (API-KEY + API-SECRET headers): upload resources, post trading signals, open, update and " +
       "close trade ideas, look a publish up. " +
-      "Admin API (Authorization: Bearer <admin token>): publishers, resources, algorithms, idea channels, " +
-      "subscribers, streams and their halts. " +
       'Every error answers {"error":{"code","message","details"}}.',
     metrics,
-    readiness: [
-      {
-        name: "nats",
-        check: async () => {
-          if (nc.isClosed()) throw new Error("connection closed");
-          return nc.flush();
-        },
-      },
-      { name: "redis", check: () => redis.ping() },
-    ],
+    readiness,
   });
   await app.register(redisPlugin, { client: redis, close: deps.ownConnections });
   await app.register(natsPlugin, { client: nc, close: deps.ownConnections });
@@ -95,10 +105,24 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<HttpApp> {
     }),
     { prefix: "/api/v1" },
   );
+
+  const admin = await createHttpApp({
+    logger: log.child({ component: "admin-api" }),
+    service: "ingest-gateway admin",
+    description:
+      "Admin API (Authorization: Bearer <admin token>), on the admin listener only: publishers, resources, " +
+      "algorithms, idea channels, subscribers (create, rotate, revoke, delete), streams and their halts. " +
+      'Every error answers {"error":{"code","message","details"}}.',
+    metrics,
+    readiness,
+  });
   // Admin reads are not on a hot path and must see what was just written: no cache.
-  await app.register(
+  await admin.register(
     adminRoutes({ controlPlane: controlPlane.uncachedReads(), redis, nc, adminToken: config.ADMIN_TOKEN }),
     { prefix: "/admin/v1" },
   );
-  return app;
+  // Whoever closes the public app (runService after the admin listener, a test alone) closes the
+  // admin app before the connections go; closing it twice is harmless.
+  app.addHook("preClose", async () => admin.close());
+  return { app, admin };
 }

@@ -1,9 +1,10 @@
-import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { DEFAULT_PARTITION_COUNT, PUBLISHED_ADMIN_TOKENS } from "@heliograph/contracts";
 import { ConfigError, loadConfig } from "@heliograph/platform";
+import { newAdminToken } from "@heliograph/store";
 import { describe, expect, it } from "vitest";
 import { IngestEnv } from "./config.js";
 
-const TOKEN = "0123456789abcdef";
+const TOKEN = newAdminToken();
 
 describe("IngestEnv", () => {
   it("has the documented defaults", () => {
@@ -11,6 +12,8 @@ describe("IngestEnv", () => {
       HOST: "127.0.0.1",
       PORT: 8080,
       ADMIN_TOKEN: TOKEN,
+      ADMIN_HOST: "127.0.0.1",
+      ADMIN_PORT: 8090,
       PARTITIONS: DEFAULT_PARTITION_COUNT,
       IDEMPOTENCY_TTL_SECONDS: 86_400,
       PUBLISH_TIMEOUT_MS: 5_000,
@@ -51,5 +54,23 @@ describe("IngestEnv", () => {
 
   it("requires ADMIN_TOKEN", () => {
     expect(() => loadConfig(IngestEnv, {})).toThrow(/ADMIN_TOKEN/);
+  });
+
+  // Each of these would start a gateway whose admin token anyone can read or guess.
+  it.each([
+    ["the old compose placeholder", "replace-with-a-long-random-token"],
+    ["the old Kubernetes placeholder", "REPLACE_WITH_hga_AND_64_HEX_CHARACTERS"],
+    ["an empty value (the compose example now)", ""],
+    ["sixteen characters", "0123456789abcdef"],
+    ["a generated token cut short", newAdminToken().slice(0, -1)],
+    ["a generated token with a character too many", `${newAdminToken()}x`],
+  ])("refuses %s as ADMIN_TOKEN", (_what, token) => {
+    expect(() => loadConfig(IngestEnv, { ADMIN_TOKEN: token })).toThrow(/ADMIN_TOKEN: must be a generated token/);
+  });
+
+  it("refuses every well-formed token printed in the repository", () => {
+    expect(PUBLISHED_ADMIN_TOKENS.size).toBeGreaterThan(0);
+    for (const token of PUBLISHED_ADMIN_TOKENS)
+      expect(() => loadConfig(IngestEnv, { ADMIN_TOKEN: token })).toThrow(/ADMIN_TOKEN: is an example published/);
   });
 });

@@ -1,4 +1,4 @@
-import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { ADMIN_TOKEN_FORMAT, DEFAULT_PARTITION_COUNT, PUBLISHED_ADMIN_TOKENS } from "@heliograph/contracts";
 import { BaseEnv, envInt } from "@heliograph/platform";
 import { z } from "zod";
 
@@ -6,8 +6,25 @@ import { z } from "zod";
 export const IngestEnv = BaseEnv.extend({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: envInt(8080, 0, 65_535),
-  /** Bearer token of the admin API; long enough that guessing it is not an attack. */
-  ADMIN_TOKEN: z.string({ message: "is required" }).min(16, "must be at least 16 characters"),
+  /**
+   * Bearer token of the admin API, as `heliograph admin-token` makes it (256 random bits). A
+   * token of another shape, or one printed in this repository's examples, is refused at start:
+   * a placeholder left in a deployment would be an admin token anyone knows.
+   */
+  ADMIN_TOKEN: z
+    .string({ message: "is required" })
+    .regex(
+      ADMIN_TOKEN_FORMAT,
+      "must be a generated token: hga_ and 43 base64url characters (`pnpm heliograph admin-token`, or " +
+        "`echo hga_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`)",
+    )
+    .refine((token) => !PUBLISHED_ADMIN_TOKENS.has(token), "is an example published in the repository; generate one"),
+  /**
+   * Where the admin API listens: its own listener, never the public port. Loopback unless set,
+   * so an operator reaches it from the host (or through `kubectl port-forward`) and nobody else.
+   */
+  ADMIN_HOST: z.string().min(1).default("127.0.0.1"),
+  ADMIN_PORT: envInt(8090, 0, 65_535),
   /** INGEST partition count; must match the sequencer's (it decides the subject of every publish). */
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
   /** How long an Idempotency-Key's first answer is kept (docs/architecture.md, promise 3: 24 h by default). */

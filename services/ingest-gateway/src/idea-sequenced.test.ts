@@ -53,7 +53,7 @@ function ideaCall(
 const waiting = { "x-heliograph-wait": "10" };
 
 const admin = (method: "GET" | "POST", path: string, body?: unknown) =>
-  gw.app.inject({
+  gw.admin.inject({
     method,
     url: `/admin/v1${path}`,
     headers: {

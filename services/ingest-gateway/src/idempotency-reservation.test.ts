@@ -39,7 +39,7 @@ beforeAll(async () => {
   const proxy = await startDelayedProxy({ host: target.hostname, port: Number(target.port) }, 400);
   const nc = await connectNats(gw.natsServer.url, log, "slow-gateway");
   const redis = await connectRedis(proxy.url("redis"), log, "slow-gateway");
-  const app = await buildApp({ log, nc, redis, config: gw.config });
+  const { app } = await buildApp({ log, nc, redis, config: gw.config });
   slow = {
     app,
     async stop() {
@@ -177,7 +177,12 @@ describe("Idempotency-Key reserved before the publish (promise 3)", () => {
   it("a PubAck lost after INGEST stored the publish (503, no record): another body is 422, never a 2xx for an event it is not", async () => {
     // A gateway whose PubAck wait is too short to see the answer: INGEST stores, it answers 503.
     const log = createLogger({ name: "short-timeout", level: "silent" });
-    const hasty = await buildApp({ log, nc: gw.nc, redis: gw.redis, config: { ...gw.config, PUBLISH_TIMEOUT_MS: 1 } });
+    const { app: hasty } = await buildApp({
+      log,
+      nc: gw.nc,
+      redis: gw.redis,
+      config: { ...gw.config, PUBLISH_TIMEOUT_MS: 1 },
+    });
     let lostKey: string | undefined;
     try {
       for (let i = 0; i < 50 && lostKey === undefined; i++) {
@@ -216,7 +221,12 @@ describe("Idempotency-Key reserved before the publish (promise 3)", () => {
 
     // PUBLISH_TIMEOUT_MS 1: a retry waits PUBLISH_TIMEOUT_MS + 2 s for the answer, then gives up.
     const log = createLogger({ name: "short-wait", level: "silent" });
-    const app = await buildApp({ log, nc: gw.nc, redis: gw.redis, config: { ...gw.config, PUBLISH_TIMEOUT_MS: 1 } });
+    const { app } = await buildApp({
+      log,
+      nc: gw.nc,
+      redis: gw.redis,
+      config: { ...gw.config, PUBLISH_TIMEOUT_MS: 1 },
+    });
     try {
       const started = Date.now();
       const busy = await post(signal("AAPL"), key, app);

@@ -33,7 +33,7 @@ describe("when JetStream cannot store a publish, the answer is 503 INGEST_UNAVAI
   it("the NATS connection is closed", async () => {
     const log = createLogger({ name: "test", level: "silent" });
     const nc = await connectNats(gw.natsServer.url, log, "closed-test");
-    const app = await buildApp({ log, nc, redis: gw.redis, config: gw.config });
+    const { app } = await buildApp({ log, nc, redis: gw.redis, config: gw.config });
     try {
       // Credentials cached first: with NATS gone, an uncached one cannot be checked (the control
       // plane is in NATS KV) and is a 503 SERVICE_UNAVAILABLE before any publish is tried.

@@ -5,5 +5,8 @@ import { IngestEnv } from "./config.js";
 await runService({
   name: "ingest-gateway",
   loadConfig: (env) => loadConfig(IngestEnv, env),
-  start: ({ config, log, metrics, nc, redis }) => buildApp({ log, nc, redis, config, metrics, ownConnections: true }),
+  start: async ({ config, log, metrics, nc, redis }) => {
+    const { app, admin } = await buildApp({ log, nc, redis, config, metrics, ownConnections: true });
+    return { app, side: [{ name: "admin", app: admin, host: config.ADMIN_HOST, port: config.ADMIN_PORT }] };
+  },
 });

@@ -50,7 +50,7 @@ describe("constant-time secrets: an unknown key and a wrong secret take the same
 
   it("the admin token: one comparison for a wrong token of any length, and the identical 401 body", async () => {
     const admin = (token: string) => () =>
-      gw.app.inject({ method: "GET", url: "/admin/v1/publishers", headers: { authorization: `Bearer ${token}` } });
+      gw.admin.inject({ method: "GET", url: "/admin/v1/publishers", headers: { authorization: `Bearer ${token}` } });
     const short = await comparisonsOf(admin("x"));
     const sameLength = await comparisonsOf(admin(`${gw.adminToken.slice(0, -1)}x`));
     const right = await comparisonsOf(admin(gw.adminToken));

@@ -38,7 +38,10 @@ import { buildApp } from "../src/app.js";
 import { type IngestConfig, IngestEnv } from "../src/config.js";
 
 export interface TestGateway {
+  /** The public app (publisher API). */
   app: HttpApp;
+  /** The admin app (admin API), served on its own listener by the process. */
+  admin: HttpApp;
   nc: NatsConnection;
   jsm: JetStreamManager;
   redis: Redis;
@@ -79,8 +82,8 @@ export async function startTestGateway(
     ADMIN_TOKEN: adminToken,
     ...options.env,
   });
-  const app = await buildApp({ log, nc, redis, config });
-  await app.ready();
+  const { app, admin } = await buildApp({ log, nc, redis, config });
+  await Promise.all([app.ready(), admin.ready()]);
 
   // Seeded straight into the control-plane bucket (uncached), as the admin API would.
   const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
@@ -111,6 +114,7 @@ export async function startTestGateway(
 
   return {
     app,
+    admin,
     nc,
     jsm,
     redis,

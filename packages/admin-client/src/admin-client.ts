@@ -26,9 +26,9 @@ export class UnreachableError extends Error {
 
 export type Fetch = typeof fetch;
 
-export type AdminMethod = "GET" | "POST" | "PUT";
+export type AdminMethod = "GET" | "POST" | "PUT" | "DELETE";
 
-/** Where the admin API is (the ingest gateway's base URL) and its bearer token. */
+/** Where the admin API is (the ingest gateway's admin listener) and its bearer token. */
 export interface AdminTarget {
   url: string;
   token: string;

@@ -12,7 +12,20 @@ export const CreatePublisherRequest = z.strictObject({
 });
 export type CreatePublisherRequest = z.infer<typeof CreatePublisherRequest>;
 
-export const Publisher = z.object({ id: z.string(), name: z.string(), api_key: z.string(), created_at: z.string() });
+/**
+ * Whether a publisher's key or a subscriber's token works: `revoked` until new credentials are
+ * issued (rotate), which makes it `active` again.
+ */
+export const CredentialStatus = z.enum(["active", "revoked"]);
+export type CredentialStatus = z.infer<typeof CredentialStatus>;
+
+export const Publisher = z.object({
+  id: z.string(),
+  name: z.string(),
+  api_key: z.string(),
+  status: CredentialStatus,
+  created_at: z.string(),
+});
 export type Publisher = z.infer<typeof Publisher>;
 
 /** Returned once, at creation: the secret is stored hashed and cannot be read back. */
@@ -65,6 +78,7 @@ export const Subscriber = z.object({
   id: z.string(),
   name: z.string(),
   streams: z.array(StreamId),
+  status: CredentialStatus,
   created_at: z.string(),
 });
 export type Subscriber = z.infer<typeof Subscriber>;

@@ -9,6 +9,7 @@ import {
   type CreatePublisherRequest,
   type CreateResourceRequest,
   type CreateSubscriberRequest,
+  type CredentialStatus,
   HeliographError,
   type IdeaChannel,
   ideasStreamId,
@@ -28,16 +29,21 @@ import { controlKeyToken, isRevisionConflict, controlKeys as K } from "./control
 import type { ControlCache, ControlDecoder } from "./control-cache.js";
 import { newSecret, secretComparison, secretHash, storedDigest } from "./secrets.js";
 
-/** A publisher as the bucket holds it: the public fields plus the SHA-256 of its secret. */
-interface StoredPublisher extends Publisher {
+/**
+ * A publisher as the bucket holds it: the public fields plus the SHA-256 of its secret ("" once
+ * revoked). Records written before revocation existed have no status: they are active.
+ */
+interface StoredPublisher extends Omit<Publisher, "status"> {
+  status?: CredentialStatus;
   secret_hash: string;
 }
 
-/** A subscriber as the bucket holds it: entitlements and the token's SHA-256 in the one record. */
+/** A subscriber as the bucket holds it: entitlements and the token's SHA-256 ("" once revoked) in the one record. */
 interface StoredSubscriber {
   id: string;
   name: string;
   created_at: string;
+  status?: CredentialStatus;
   token_hash: string;
   streams: StreamId[];
 }
@@ -62,14 +68,21 @@ const publicPublisher = (p: StoredPublisher): Publisher => ({
   id: p.id,
   name: p.name,
   api_key: p.api_key,
+  status: p.status ?? "active",
   created_at: p.created_at,
 });
 const publicSubscriber = (s: StoredSubscriber): Subscriber => ({
   id: s.id,
   name: s.name,
   streams: [...s.streams].sort(),
+  status: s.status ?? "active",
   created_at: s.created_at,
 });
+/** The stored hash a presented secret is compared with: none for a revoked record. */
+const activeHash = (record: { status?: CredentialStatus } | null, hash: string | undefined) =>
+  record && record.status !== "revoked" && hash ? hash : null;
+
+type NotFoundCode = "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND";
 const exists = (
   code: "PUBLISHER_EXISTS" | "RESOURCE_EXISTS" | "ALGORITHM_EXISTS" | "IDEA_CHANNEL_EXISTS" | "SUBSCRIBER_EXISTS",
   what: string,
@@ -150,6 +163,50 @@ export class ControlPlane {
     return entries.flatMap((entry) => (entry ? [decode(entry)] : []));
   }
 
+  /**
+   * Changes the record under `key` by compare-and-set on its revision, reading it again when it
+   * changed meanwhile. `change` returns the new record and may write index keys first (`undo`
+   * removes them when the switch loses a race); `after` runs once the new record is in.
+   */
+  private async updateRecord<S, R>(
+    key: string,
+    notFound: NotFoundCode,
+    change: (stored: S) => Promise<{ next: S; undo?: () => Promise<void>; after?: () => Promise<void> }>,
+    answer: (next: S) => R,
+  ): Promise<R> {
+    const id = key.slice(key.indexOf(".") + 1);
+    if (!controlKeyToken(id)) throw new HeliographError(notFound);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const entry = await this.current(key);
+      if (!entry) throw new HeliographError(notFound);
+      const { next, undo, after } = await change(json<S>(entry));
+      try {
+        await this.kv.update(key, JSON.stringify(next), entry.revision);
+      } catch (err) {
+        await undo?.();
+        if (isRevisionConflict(err)) continue; // changed (or deleted) meanwhile: read it again
+        throw err;
+      }
+      this.cache?.evict(key);
+      await after?.();
+      return answer(next);
+    }
+    throw new HeliographError("SERVICE_UNAVAILABLE", { message: "the record kept changing; try again", retryAfter: 1 });
+  }
+
+  /**
+   * Deletes the record under `key`, then the index key `indexOf` names in it. The record is the
+   * switch: once it is gone its index key authenticates nothing, even if deleting it fails.
+   */
+  private async deleteRecord<S>(key: string, notFound: NotFoundCode, indexOf: (stored: S) => string): Promise<void> {
+    const id = key.slice(key.indexOf(".") + 1);
+    const entry = controlKeyToken(id) ? await this.current(key) : null;
+    if (!entry) throw new HeliographError(notFound);
+    await this.kv.delete(key);
+    this.cache?.evict(key);
+    await this.forget(indexOf(json<S>(entry)));
+  }
+
   private async requirePublisher(id: string): Promise<void> {
     if (!(await this.getPublisher(id)))
       throw new HeliographError("PUBLISHER_NOT_FOUND", {
@@ -161,7 +218,13 @@ export class ControlPlane {
     const id = req.id ?? `pub-${randomUUID().slice(0, 8)}`;
     const apiKey = newApiKey();
     const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
-    const publisher: Publisher = { id, name: req.name, api_key: apiKey, created_at: new Date().toISOString() };
+    const publisher: Publisher = {
+      id,
+      name: req.name,
+      api_key: apiKey,
+      status: "active",
+      created_at: new Date().toISOString(),
+    };
     const stored: StoredPublisher = { ...publisher, secret_hash: secretHash(apiSecret) };
     // The index first (a new random key cannot exist), then the record, whose create decides.
     await this.kv.create(K.apiKey(apiKey), id);
@@ -172,35 +235,53 @@ export class ControlPlane {
     return { ...publisher, api_secret: apiSecret };
   }
 
-  /** A new key and secret for a publisher; the old key stops working on every instance within a second. */
+  /**
+   * A new key and secret for a publisher (active again if it was revoked); the old key stops
+   * working on every instance within a second.
+   */
   async rotatePublisherSecret(id: string): Promise<PublisherCredentials> {
-    if (!controlKeyToken(id)) throw new HeliographError("PUBLISHER_NOT_FOUND");
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const entry = await this.current(K.publisher(id));
-      if (!entry) throw new HeliographError("PUBLISHER_NOT_FOUND");
-      const existing = json<StoredPublisher>(entry);
-      const apiKey = newApiKey();
-      const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
-      const rotated: StoredPublisher = { ...existing, api_key: apiKey, secret_hash: secretHash(apiSecret) };
-      // New index, then the record by compare-and-set (the switch), then the old index. Once the
-      // record names the new key the old one is refused even if its index key is never deleted.
-      await this.kv.create(K.apiKey(apiKey), id);
-      try {
-        await this.kv.update(K.publisher(id), JSON.stringify(rotated), entry.revision);
-      } catch (err) {
-        await this.forget(K.apiKey(apiKey));
-        if (isRevisionConflict(err)) continue; // rotated (or deleted) meanwhile: read it again
-        throw err;
-      }
-      this.cache?.evict(K.publisher(id));
-      this.cache?.evict(K.apiKey(apiKey));
-      await this.forget(K.apiKey(existing.api_key));
-      return { ...publicPublisher(rotated), api_secret: apiSecret };
-    }
-    throw new HeliographError("SERVICE_UNAVAILABLE", {
-      message: "the publisher kept changing; try again",
-      retryAfter: 1,
-    });
+    const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
+    return this.updateRecord<StoredPublisher, PublisherCredentials>(
+      K.publisher(id),
+      "PUBLISHER_NOT_FOUND",
+      async (existing) => {
+        const apiKey = newApiKey();
+        // New index, then the record by compare-and-set (the switch), then the old index. Once the
+        // record names the new key the old one is refused even if its index key is never deleted.
+        await this.kv.create(K.apiKey(apiKey), id);
+        return {
+          next: { ...existing, api_key: apiKey, status: "active", secret_hash: secretHash(apiSecret) },
+          undo: () => this.forget(K.apiKey(apiKey)),
+          after: async () => {
+            this.cache?.evict(K.apiKey(apiKey));
+            await this.forget(K.apiKey(existing.api_key));
+          },
+        };
+      },
+      (next) => ({ ...publicPublisher(next), api_secret: apiSecret }),
+    );
+  }
+
+  /** The publisher's key stops working everywhere within a second; rotating issues a new one. */
+  async revokePublisher(id: string): Promise<Publisher> {
+    return this.updateRecord<StoredPublisher, Publisher>(
+      K.publisher(id),
+      "PUBLISHER_NOT_FOUND",
+      async (existing) => ({
+        next: { ...existing, status: "revoked", secret_hash: "" },
+        after: () => this.forget(K.apiKey(existing.api_key)),
+      }),
+      publicPublisher,
+    );
+  }
+
+  /**
+   * Deletes a publisher and its key. Its resources, algorithms and idea channels stay (their
+   * streams are history subscribers read); nobody can publish to them until a publisher with the
+   * same id is created again.
+   */
+  async deletePublisher(id: string): Promise<void> {
+    await this.deleteRecord<StoredPublisher>(K.publisher(id), "PUBLISHER_NOT_FOUND", (p) => K.apiKey(p.api_key));
   }
 
   async getPublisher(id: string): Promise<Publisher | undefined> {
@@ -222,8 +303,9 @@ export class ControlPlane {
     // A key that was never issued is not looked up: made-up keys cost no read and no cache entry.
     const id = API_KEY_FORMAT.test(apiKey) ? await this.read(K.apiKey(apiKey), text) : null;
     const stored = id && controlKeyToken(id) ? await this.read(K.publisher(id), json<StoredPublisher>) : null;
-    // The index key is a hint: only a record that names this key counts (a rotated-away or orphaned key does not).
-    const hash = stored?.api_key === apiKey ? stored.secret_hash : null;
+    // The index key is a hint: only a record that names this key counts (a rotated-away or
+    // orphaned key does not), and a revoked record has no secret to match.
+    const hash = stored?.api_key === apiKey ? activeHash(stored, stored.secret_hash) : null;
     // An unknown key is compared too (against a dummy), so it answers as slowly as a wrong secret.
     if (!secretComparison.matches(apiSecret, storedDigest(hash)) || !id)
       throw new HeliographError("AUTH_INVALID", { message: "API-KEY or API-SECRET is not valid" });
@@ -353,6 +435,7 @@ export class ControlPlane {
       id,
       name: req.name,
       created_at: new Date().toISOString(),
+      status: "active",
       token_hash: tokenHash,
       streams: [...new Set(req.streams)].sort(),
     };
@@ -378,24 +461,60 @@ export class ControlPlane {
 
   /** Replaces the streams a subscriber may read; every instance applies it within a second. */
   async setEntitlements(id: string, streams: StreamId[]): Promise<Subscriber> {
-    if (!controlKeyToken(id)) throw new HeliographError("SUBSCRIBER_NOT_FOUND");
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const entry = await this.current(K.subscriber(id));
-      if (!entry) throw new HeliographError("SUBSCRIBER_NOT_FOUND");
-      const stored: StoredSubscriber = { ...json<StoredSubscriber>(entry), streams: [...new Set(streams)].sort() };
-      try {
-        await this.kv.update(K.subscriber(id), JSON.stringify(stored), entry.revision);
-      } catch (err) {
-        if (isRevisionConflict(err)) continue; // changed meanwhile: apply to the newer record
-        throw err;
-      }
-      this.cache?.evict(K.subscriber(id));
-      return publicSubscriber(stored);
-    }
-    throw new HeliographError("SERVICE_UNAVAILABLE", {
-      message: "the subscriber kept changing; try again",
-      retryAfter: 1,
-    });
+    return this.updateRecord<StoredSubscriber, Subscriber>(
+      K.subscriber(id),
+      "SUBSCRIBER_NOT_FOUND",
+      async (existing) => ({ next: { ...existing, streams: [...new Set(streams)].sort() } }),
+      publicSubscriber,
+    );
+  }
+
+  /**
+   * A new bearer token for a subscriber (active again if it was revoked); the old one is refused
+   * on every instance within a second, and its held long polls end.
+   */
+  async rotateSubscriberToken(id: string): Promise<SubscriberCredentials> {
+    const token = newSecret(SUBSCRIBER_TOKEN_PREFIX);
+    const tokenHash = secretHash(token);
+    return this.updateRecord<StoredSubscriber, SubscriberCredentials>(
+      K.subscriber(id),
+      "SUBSCRIBER_NOT_FOUND",
+      async (existing) => {
+        // As for publishers: new index, the record (the switch), then the old index.
+        await this.kv.create(K.tokenHash(tokenHash), id);
+        return {
+          next: { ...existing, status: "active", token_hash: tokenHash },
+          undo: () => this.forget(K.tokenHash(tokenHash)),
+          after: async () => {
+            this.cache?.evict(K.tokenHash(tokenHash));
+            if (existing.token_hash) await this.forget(K.tokenHash(existing.token_hash));
+          },
+        };
+      },
+      (next) => ({ ...publicSubscriber(next), token }),
+    );
+  }
+
+  /** The subscriber's token stops working everywhere within a second; rotating issues a new one. */
+  async revokeSubscriber(id: string): Promise<Subscriber> {
+    return this.updateRecord<StoredSubscriber, Subscriber>(
+      K.subscriber(id),
+      "SUBSCRIBER_NOT_FOUND",
+      async (existing) => ({
+        next: { ...existing, status: "revoked", token_hash: "" },
+        after: async () => {
+          if (existing.token_hash) await this.forget(K.tokenHash(existing.token_hash));
+        },
+      }),
+      publicSubscriber,
+    );
+  }
+
+  /** Deletes a subscriber, its token and its entitlements. */
+  async deleteSubscriber(id: string): Promise<void> {
+    await this.deleteRecord<StoredSubscriber>(K.subscriber(id), "SUBSCRIBER_NOT_FOUND", (s) =>
+      K.tokenHash(s.token_hash || "none"),
+    );
   }
 
   /** The subscriber id of a bearer token, or a 401 error. */
@@ -408,7 +527,7 @@ export class ControlPlane {
     const stored = id && controlKeyToken(id) ? await this.read(K.subscriber(id), subscriberView) : null;
     // Found by its hash, the token is still compared with the subscriber's stored one (and an
     // unknown token with a dummy), so every token takes the same path as for publishers.
-    if (!secretComparison.matches(token, storedDigest(stored?.token_hash)) || !id)
+    if (!secretComparison.matches(token, storedDigest(activeHash(stored, stored?.token_hash))) || !id)
       throw new HeliographError("AUTH_INVALID", { message: "The bearer token is not valid" });
     return id;
   }
@@ -416,6 +535,7 @@ export class ControlPlane {
   async isEntitled(subscriberId: string, streamId: StreamId): Promise<boolean> {
     if (!controlKeyToken(subscriberId)) return false;
     const view = await this.read(K.subscriber(subscriberId), subscriberView);
-    return view?.entitled.has(streamId) ?? false;
+    // A revoked subscriber is entitled to nothing, whatever its record lists.
+    return view !== null && view.status !== "revoked" && view.entitled.has(streamId);
   }
 }

@@ -2,6 +2,7 @@ import {
   Algorithm,
   ErrorBody,
   type ErrorCode,
+  type HeliographError,
   IdeaChannel,
   Publisher,
   PublisherCredentials,
@@ -24,9 +25,9 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-type Method = "GET" | "POST" | "PUT";
+type Method = "GET" | "POST" | "PUT" | "DELETE";
 const admin = (method: Method, path: string, body?: unknown, token: string | null = gw.adminToken) =>
-  gw.app.inject({
+  gw.admin.inject({
     method,
     url: `/admin/v1${path}`,
     headers: {
@@ -40,6 +41,23 @@ function expectError(res: LightMyRequestResponse, status: number, code: ErrorCod
   expect(res.statusCode, res.body).toBe(status);
   expect(ErrorBody.parse(res.json()).error.code).toBe(code);
 }
+
+describe("the admin listener", () => {
+  it("is the only place the admin API is served: the public app answers 404 ROUTE_NOT_FOUND with the right token", async () => {
+    const res = await gw.app.inject({
+      method: "GET",
+      url: "/admin/v1/publishers",
+      headers: { authorization: `Bearer ${gw.adminToken}` },
+    });
+    expectError(res, 404, "ROUTE_NOT_FOUND");
+    expect((await admin("GET", "/publishers")).statusCode).toBe(200);
+  });
+
+  it("does not serve the publisher API", async () => {
+    const res = await gw.admin.inject({ method: "POST", url: "/api/v1/create_trading_signal", headers: gw.headers() });
+    expectError(res, 404, "ROUTE_NOT_FOUND");
+  });
+});
 
 describe("admin authentication", () => {
   it.each([
@@ -57,7 +75,7 @@ describe("admin authentication", () => {
       expectError(await admin(method, path, body, null), 401, "AUTH_MISSING");
       expectError(await admin(method, path, body, `${gw.adminToken}x`), 401, "AUTH_INVALID");
       expectError(await admin(method, path, body, "short"), 401, "AUTH_INVALID");
-      const basic = await gw.app.inject({
+      const basic = await gw.admin.inject({
         method,
         url: `/admin/v1${path}`,
         headers: { authorization: `Basic ${gw.adminToken}` },
@@ -67,7 +85,7 @@ describe("admin authentication", () => {
   );
 
   it("refuses a publisher's credentials", async () => {
-    const res = await gw.app.inject({ method: "GET", url: "/admin/v1/publishers", headers: gw.headers() });
+    const res = await gw.admin.inject({ method: "GET", url: "/admin/v1/publishers", headers: gw.headers() });
     expectError(res, 401, "AUTH_MISSING");
   });
 
@@ -94,6 +112,7 @@ describe("publishers", () => {
       id: "pub-new",
       name: "New publisher",
       api_key: creds.api_key,
+      status: "active",
       created_at: creds.created_at,
     });
     expectError(await admin("GET", "/publishers/nobody"), 404, "PUBLISHER_NOT_FOUND");
@@ -124,6 +143,59 @@ describe("publishers", () => {
       what: "the old key to stop working",
     });
     expectError(await admin("POST", "/publishers/nobody/rotate-secret"), 404, "PUBLISHER_NOT_FOUND");
+  });
+});
+
+describe("publisher lifecycle", () => {
+  const publish = (creds: { api_key: string; api_secret: string }, algorithmId: number) =>
+    gw.app.inject({
+      method: "POST",
+      url: "/api/v1/create_trading_signal",
+      headers: { "API-KEY": creds.api_key, "API-SECRET": creds.api_secret, "content-type": "application/json" },
+      payload: { ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: algorithmId },
+    });
+
+  it("revoke refuses the key at once; rotate-secret makes the publisher active again with a new key", async () => {
+    const creds = PublisherCredentials.parse((await admin("POST", "/publishers", { id: "pub-rev", name: "R" })).json());
+    const algo = Algorithm.parse((await admin("POST", "/algorithms", { publisher_id: "pub-rev", name: "R" })).json());
+    expect((await publish(creds, algo.id)).statusCode).toBe(202);
+
+    const revoked = await admin("POST", "/publishers/pub-rev/revoke");
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    expect(Publisher.parse(revoked.json())).toMatchObject({ id: "pub-rev", status: "revoked" });
+    await gw.expectRejected(() => publish(creds, algo.id), 401, "AUTH_INVALID");
+    expect((await admin("GET", "/publishers/pub-rev")).json()).toMatchObject({ status: "revoked" });
+
+    const next = PublisherCredentials.parse((await admin("POST", "/publishers/pub-rev/rotate-secret")).json());
+    expect(next.status).toBe("active");
+    expect((await publish(next, algo.id)).statusCode).toBe(202);
+    await gw.expectRejected(() => publish(creds, algo.id), 401, "AUTH_INVALID");
+    expectError(await admin("POST", "/publishers/nobody/revoke"), 404, "PUBLISHER_NOT_FOUND");
+  });
+
+  it("delete (204) removes the publisher and its key; its algorithm stays; the id can be created again", async () => {
+    const creds = PublisherCredentials.parse((await admin("POST", "/publishers", { id: "pub-del", name: "D" })).json());
+    const algo = Algorithm.parse((await admin("POST", "/algorithms", { publisher_id: "pub-del", name: "D" })).json());
+    expect((await publish(creds, algo.id)).statusCode).toBe(202);
+
+    const deleted = await admin("DELETE", "/publishers/pub-del");
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect(deleted.body).toBe("");
+    expectError(await admin("GET", "/publishers/pub-del"), 404, "PUBLISHER_NOT_FOUND");
+    expect(
+      Publisher.array()
+        .parse((await admin("GET", "/publishers")).json())
+        .map((p) => p.id),
+    ).not.toContain("pub-del");
+    await gw.expectRejected(() => publish(creds, algo.id), 401, "AUTH_INVALID");
+    expectError(await admin("DELETE", "/publishers/pub-del"), 404, "PUBLISHER_NOT_FOUND");
+    expect((await admin("GET", `/algorithms/${algo.id}`)).statusCode).toBe(200);
+
+    const again = PublisherCredentials.parse(
+      (await admin("POST", "/publishers", { id: "pub-del", name: "D2" })).json(),
+    );
+    expect((await publish(again, algo.id)).statusCode).toBe(202);
+    await gw.expectRejected(() => publish(creds, algo.id), 401, "AUTH_INVALID");
   });
 });
 
@@ -211,6 +283,54 @@ describe("subscribers", () => {
   });
 });
 
+describe("subscriber lifecycle", () => {
+  const authenticates = (token: string) =>
+    gw.controlPlane.authenticateSubscriber(`Bearer ${token}`).then(
+      (id) => id,
+      (err: HeliographError) => err.code,
+    );
+
+  it("rotate-token replaces the token; revoke refuses it and entitles nothing; rotate makes it active again", async () => {
+    const creds = SubscriberCredentials.parse(
+      (await admin("POST", "/subscribers", { id: "sub-life", name: "Life", streams: ["resource-1"] })).json(),
+    );
+    expect(await authenticates(creds.token)).toBe("sub-life");
+
+    const rotated = await admin("POST", "/subscribers/sub-life/rotate-token");
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const next = SubscriberCredentials.parse(rotated.json());
+    expect(next).toMatchObject({ id: "sub-life", streams: ["resource-1"], status: "active" });
+    expect(next.token).not.toBe(creds.token);
+    expect(await authenticates(next.token)).toBe("sub-life");
+    expect(await authenticates(creds.token)).toBe("AUTH_INVALID");
+
+    const revoked = await admin("POST", "/subscribers/sub-life/revoke");
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    expect(Subscriber.parse(revoked.json())).toMatchObject({ status: "revoked", streams: ["resource-1"] });
+    expect(await authenticates(next.token)).toBe("AUTH_INVALID");
+    expect(await gw.controlPlane.isEntitled("sub-life", "resource-1")).toBe(false);
+
+    const again = SubscriberCredentials.parse((await admin("POST", "/subscribers/sub-life/rotate-token")).json());
+    expect(again.status).toBe("active");
+    expect(await authenticates(again.token)).toBe("sub-life");
+    expect(await gw.controlPlane.isEntitled("sub-life", "resource-1")).toBe(true);
+    expectError(await admin("POST", "/subscribers/nobody/rotate-token"), 404, "SUBSCRIBER_NOT_FOUND");
+    expectError(await admin("POST", "/subscribers/nobody/revoke"), 404, "SUBSCRIBER_NOT_FOUND");
+  });
+
+  it("delete (204) removes the subscriber, its token and entitlements", async () => {
+    const creds = SubscriberCredentials.parse(
+      (await admin("POST", "/subscribers", { id: "sub-gone", name: "Gone", streams: ["resource-1"] })).json(),
+    );
+    const deleted = await admin("DELETE", "/subscribers/sub-gone");
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expectError(await admin("GET", "/subscribers/sub-gone"), 404, "SUBSCRIBER_NOT_FOUND");
+    expect(await authenticates(creds.token)).toBe("AUTH_INVALID");
+    expect(await gw.controlPlane.isEntitled("sub-gone", "resource-1")).toBe(false);
+    expectError(await admin("DELETE", "/subscribers/sub-gone"), 404, "SUBSCRIBER_NOT_FOUND");
+  });
+});
+
 describe("idea channels", () => {
   it("creates (201), lists and reads; a second create of an id is 409 IDEA_CHANNEL_EXISTS", async () => {
     const created = await admin("POST", "/channels", { id: "equities", publisher_id: "pub-b", title: "Equities" });
@@ -272,17 +392,20 @@ describe("streams", () => {
 
 describe("OpenAPI", () => {
   it("documents every admin route with a description and tags", async () => {
-    const doc = (await gw.app.inject({ method: "GET", url: "/openapi.json" })).json();
+    const doc = (await gw.admin.inject({ method: "GET", url: "/openapi.json" })).json();
     const expected = {
       "/admin/v1/publishers": ["get", "post"],
-      "/admin/v1/publishers/{id}": ["get"],
+      "/admin/v1/publishers/{id}": ["get", "delete"],
       "/admin/v1/publishers/{id}/rotate-secret": ["post"],
+      "/admin/v1/publishers/{id}/revoke": ["post"],
       "/admin/v1/resources": ["get", "post"],
       "/admin/v1/resources/{id}": ["get"],
       "/admin/v1/algorithms": ["get", "post"],
       "/admin/v1/algorithms/{id}": ["get"],
       "/admin/v1/subscribers": ["get", "post"],
-      "/admin/v1/subscribers/{id}": ["get"],
+      "/admin/v1/subscribers/{id}": ["get", "delete"],
+      "/admin/v1/subscribers/{id}/rotate-token": ["post"],
+      "/admin/v1/subscribers/{id}/revoke": ["post"],
       "/admin/v1/subscribers/{id}/streams": ["put"],
       "/admin/v1/channels": ["get", "post"],
       "/admin/v1/channels/{id}": ["get"],

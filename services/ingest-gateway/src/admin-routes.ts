@@ -145,6 +145,40 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
     );
 
     scope.post(
+      "/publishers/:id/revoke",
+      {
+        schema: {
+          description:
+            "Revokes a publisher's key: every instance refuses it within a second (401). The publisher, its " +
+            "resources, algorithms and channels stay; rotate-secret issues a working key again.",
+          tags: ["admin: publishers"],
+          params: TextId,
+          response: { 200: Publisher, ...errors },
+        },
+      },
+      async (req) => fromBackingService(() => cp.revokePublisher(req.params.id)),
+    );
+    scope.delete(
+      "/publishers/:id",
+      {
+        schema: {
+          description:
+            "Deletes a publisher and its key (refused everywhere within a second). Its resources, algorithms and " +
+            "idea channels and their streams stay; nobody can publish to them until a publisher of the same id " +
+            "is created again.",
+          tags: ["admin: publishers"],
+          params: TextId,
+          response: { 204: z.null().describe("Deleted"), ...errors },
+        },
+      },
+      async (req, reply) => {
+        await fromBackingService(() => cp.deletePublisher(req.params.id));
+        req.log.info({ publisher_id: req.params.id }, "publisher deleted");
+        return reply.code(204).send(null);
+      },
+    );
+
+    scope.post(
       "/resources",
       {
         schema: {
@@ -266,6 +300,53 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (req) => fromBackingService(() => cp.setEntitlements(req.params.id, req.body.streams)),
+    );
+
+    scope.post(
+      "/subscribers/:id/rotate-token",
+      {
+        schema: {
+          description:
+            "Issues a new bearer token; the old one is refused on every instance within a second and its held " +
+            "long polls end. A revoked subscriber is active again.",
+          tags: ["admin: subscribers"],
+          params: TextId,
+          response: { 200: SubscriberCredentials, ...errors },
+        },
+      },
+      async (req) => fromBackingService(() => cp.rotateSubscriberToken(req.params.id)),
+    );
+    scope.post(
+      "/subscribers/:id/revoke",
+      {
+        schema: {
+          description:
+            "Revokes a subscriber's token: refused on every instance within a second (401), held long polls " +
+            "end. Entitlements are kept; rotate-token issues a working token again.",
+          tags: ["admin: subscribers"],
+          params: TextId,
+          response: { 200: Subscriber, ...errors },
+        },
+      },
+      async (req) => fromBackingService(() => cp.revokeSubscriber(req.params.id)),
+    );
+    scope.delete(
+      "/subscribers/:id",
+      {
+        schema: {
+          description:
+            "Deletes a subscriber, its token and entitlements: refused everywhere within a second, held long " +
+            "polls end.",
+          tags: ["admin: subscribers"],
+          params: TextId,
+          response: { 204: z.null().describe("Deleted"), ...errors },
+        },
+      },
+      async (req, reply) => {
+        await fromBackingService(() => cp.deleteSubscriber(req.params.id));
+        req.log.info({ subscriber_id: req.params.id }, "subscriber deleted");
+        return reply.code(204).send(null);
+      },
     );
 
     scope.post(

@@ -49,6 +49,8 @@ const ROUTES: AdminRouteModel[] = [
     param: textId,
     codes: ["PUBLISHER_NOT_FOUND"],
   },
+  { method: "POST", path: /^\/admin\/v1\/publishers\/([^/]*)\/revoke$/, param: textId, codes: ["PUBLISHER_NOT_FOUND"] },
+  { method: "DELETE", path: /^\/admin\/v1\/publishers\/([^/]*)$/, param: textId, codes: ["PUBLISHER_NOT_FOUND"] },
   {
     method: "POST",
     path: /^\/admin\/v1\/resources$/,
@@ -68,6 +70,13 @@ const ROUTES: AdminRouteModel[] = [
   { method: "POST", path: /^\/admin\/v1\/subscribers$/, body: CreateSubscriberRequest, codes: ["SUBSCRIBER_EXISTS"] },
   { method: "GET", path: /^\/admin\/v1\/subscribers$/, codes: [] },
   { method: "GET", path: /^\/admin\/v1\/subscribers\/([^/]*)$/, param: textId, codes: ["SUBSCRIBER_NOT_FOUND"] },
+  {
+    method: "POST",
+    path: /^\/admin\/v1\/subscribers\/([^/]*)\/(?:rotate-token|revoke)$/,
+    param: textId,
+    codes: ["SUBSCRIBER_NOT_FOUND"],
+  },
+  { method: "DELETE", path: /^\/admin\/v1\/subscribers\/([^/]*)$/, param: textId, codes: ["SUBSCRIBER_NOT_FOUND"] },
   {
     method: "PUT",
     path: /^\/admin\/v1\/subscribers\/([^/]*)\/streams$/,
@@ -109,7 +118,8 @@ const ROUTES: AdminRouteModel[] = [
 /** Where the router tries a parameter, per method. */
 const PARAM_PREFIXES: Record<string, RegExp> = {
   GET: /^\/admin\/v1\/(?:publishers|resources|algorithms|subscribers|channels|streams)\/([^/]*)/,
-  POST: /^\/admin\/v1\/(?:publishers|streams)\/([^/]*)/,
+  POST: /^\/admin\/v1\/(?:publishers|subscribers|streams)\/([^/]*)/,
+  DELETE: /^\/admin\/v1\/(?:publishers|subscribers)\/([^/]*)/,
   PUT: /^\/admin\/v1\/subscribers\/([^/]*)/,
 };
 

@@ -36,6 +36,8 @@ export function answerProblem(res: RawResponse, method = "GET"): string | undefi
   if (res.status >= 500) return `answered ${res.status} (a 5xx)`;
   if (res.status >= 200 && res.status < 300) {
     if (method === "HEAD") return undefined;
+    // 204 No Content has no body by definition (a deletion).
+    if (res.status === 204) return res.body === "" ? undefined : "answered 204 with a body";
     return res.json === undefined ? `answered ${res.status} with a body that is not JSON` : undefined;
   }
   if (res.status < 400) return `answered ${res.status}`;

@@ -115,6 +115,77 @@ describe("a change through one instance applies on every other instance within o
   });
 });
 
+describe("revocation and deletion apply on every instance within one second, held long polls included", () => {
+  /** A long poll of 30 s on a stream with nothing new: its status, and when it ended. */
+  const heldPoll = (gateway: ServiceHandle, token: string, streamId: string) => {
+    const t0 = performance.now();
+    return fetch(`${gateway.url}/api/v1/stream/${streamId}/1000000/10`, {
+      headers: { authorization: `Bearer ${token}`, "x-long-poll": "30" },
+    }).then(async (res) => ({ status: res.status, body: await res.text(), afterMs: performance.now() - t0 }));
+  };
+  const holding = async (gateway: ServiceHandle, subscriberId: string) =>
+    waitFor(
+      async () => {
+        const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+        return /^heliograph_stream_waiters\{[^}]*\} [1-9]/m.test(metrics);
+      },
+      { timeoutMs: 5_000, what: `${subscriberId}'s poll held on ${gateway.url}` },
+    );
+
+  it("a revoked publisher's key is refused on both ingest gateways; a deleted one's too", async () => {
+    const creds = await admin<PublisherCredentials>("POST", "/publishers", { id: "revoked-pub", name: "R" });
+    await admin("POST", "/algorithms", { id: 5, name: "R's", publisher_id: creds.id });
+    for (const gateway of ingest) expect(await publish(gateway, creds, 5)).toBe(202);
+    await admin("POST", "/publishers/revoked-pub/revoke");
+    for (const [i, gateway] of ingest.entries())
+      await within(
+        `the revoked key refused on ingest gateway #${i}`,
+        async () => (await publish(gateway, creds, 5)) === 401,
+      );
+
+    const again = await admin<PublisherCredentials>("POST", "/publishers/revoked-pub/rotate-secret");
+    for (const gateway of ingest)
+      await within("the new key accepted", async () => (await publish(gateway, again, 5)) === 202);
+    await admin("DELETE", "/publishers/revoked-pub");
+    for (const [i, gateway] of ingest.entries())
+      await within(
+        `the deleted publisher's key refused on #${i}`,
+        async () => (await publish(gateway, again, 5)) === 401,
+      );
+  });
+
+  it.each([
+    ["revoked", (id: string) => admin("POST", `/subscribers/${id}/revoke`)],
+    ["given a new token", (id: string) => admin("POST", `/subscribers/${id}/rotate-token`)],
+    ["deleted", (id: string) => admin("DELETE", `/subscribers/${id}`)],
+  ])(
+    "a subscriber %s: its held long poll ends 401 and its token is refused on both stream gateways",
+    async (what, change) => {
+      const id = `held-${what.split(" ")[0]}`;
+      const sub = await admin<SubscriberCredentials>("POST", "/subscribers", {
+        id,
+        name: what,
+        streams: ["algorithm-1"],
+      });
+      for (const gateway of stream) expect(await read(gateway, sub.token, "algorithm-1")).toBe(200);
+      const held = heldPoll(stream[1] as ServiceHandle, sub.token, "algorithm-1");
+      await holding(stream[1] as ServiceHandle, id);
+
+      const t0 = performance.now();
+      await change(id);
+      const ended = await held;
+      expect(ended.status, ended.body).toBe(401);
+      // Ended by the change, not by its 30 s bound.
+      expect(performance.now() - t0).toBeLessThan(DEADLINE_MS);
+      for (const [i, gateway] of stream.entries())
+        await within(
+          `the old token refused on stream gateway #${i}`,
+          async () => (await read(gateway, sub.token, "algorithm-1")) === 401,
+        );
+    },
+  );
+});
+
 describe("tenants do not live in Redis", () => {
   it("after Redis restarts empty, a publisher and a subscriber no instance has cached still authenticate everywhere", async () => {
     // Created and never used, so no gateway holds them in its cache: each lookup reads the bucket.

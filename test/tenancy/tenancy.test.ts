@@ -149,6 +149,21 @@ const ROWS: Row[] = [
     path: () => "/admin/v1/publishers/matrix-rotated/rotate-secret",
     expect: ADMIN_ONLY(200),
   },
+  {
+    name: "revoke a throwaway publisher",
+    api: "admin",
+    method: "POST",
+    path: () => "/admin/v1/publishers/matrix-gone/revoke",
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "delete a throwaway publisher",
+    api: "admin",
+    method: "DELETE",
+    path: () => "/admin/v1/publishers/matrix-gone",
+    // The admin deletes it; the owner (the admin token too) finds it gone.
+    expect: { ...ADMIN_ONLY(204), owner: 404 },
+  },
   { name: "list resources", api: "admin", method: "GET", path: () => "/admin/v1/resources", expect: ADMIN_ONLY(200) },
   {
     name: "read a resource",
@@ -194,6 +209,27 @@ const ROWS: Row[] = [
     method: "GET",
     path: () => "/admin/v1/subscribers/hostile-sub",
     expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "rotate a throwaway subscriber's token",
+    api: "admin",
+    method: "POST",
+    path: () => "/admin/v1/subscribers/matrix-sub/rotate-token",
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "revoke a throwaway subscriber",
+    api: "admin",
+    method: "POST",
+    path: () => "/admin/v1/subscribers/matrix-sub-gone/revoke",
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "delete a throwaway subscriber",
+    api: "admin",
+    method: "DELETE",
+    path: () => "/admin/v1/subscribers/matrix-sub-gone",
+    expect: { ...ADMIN_ONLY(204), owner: 404 },
   },
   {
     name: "create a subscriber",
@@ -290,6 +326,8 @@ describe("every endpoint × every caller gets the status of its cell", () => {
     // Throwaway targets of the rotate and entitlement rows, so the seeded tenants stay as they are.
     await stack.admin("POST", "/publishers", { id: "matrix-rotated", name: "Rotated" });
     await stack.admin("POST", "/subscribers", { id: "matrix-sub", name: "Sub", streams: [] });
+    await stack.admin("POST", "/publishers", { id: "matrix-gone", name: "Gone" });
+    await stack.admin("POST", "/subscribers", { id: "matrix-sub-gone", name: "Gone", streams: [] });
   });
 
   for (const row of ROWS) {

@@ -29,6 +29,12 @@ describe("parseCliArgs", () => {
     [["help"], { name: "help" }],
     [["halts", "--help"], { name: "help" }],
     [["-h"], { name: "help" }],
+    [["publishers"], { name: "publishers" }],
+    [["subscribers"], { name: "subscribers" }],
+    [["admin-token"], { name: "admin-token" }],
+    [["publisher", "rotate", "p-1"], { name: "credential", kind: "publisher", action: "rotate", id: "p-1" }],
+    [["subscriber", "revoke", "s-1"], { name: "credential", kind: "subscriber", action: "revoke", id: "s-1" }],
+    [["subscriber", "delete", "s-1", "--yes"], { name: "credential", kind: "subscriber", action: "delete", id: "s-1" }],
   ])("%j → %j", (argv, command) => {
     expect(parseCliArgs(argv).command).toEqual(command);
   });
@@ -39,12 +45,14 @@ describe("parseCliArgs", () => {
       url: "http://h:1",
       token: "t",
       json: true,
+      yes: false,
     });
     expect(parseCliArgs(["halts"])).toEqual({
       command: { name: "halts" },
       url: undefined,
       token: undefined,
       json: false,
+      yes: false,
     });
   });
 
@@ -61,6 +69,12 @@ describe("parseCliArgs", () => {
     [["halt", "skip", "s", "--data", "f.json"], /--data is for halt retry/],
     [["halts", "--bogus"], /Unknown option '--bogus'/],
     [["halt", "skip", "s", "--ingest-id"], /argument missing/],
+    [["publisher"], /needs show, rotate, revoke or delete/],
+    [["publisher", "erase", "p"], /unknown publisher action "erase"/],
+    [["subscriber", "rotate"], /takes one subscriber id/],
+    [["publisher", "show", "Bad Id"], /is not a publisher id/],
+    [["publisher", "delete", "p"], /add --yes/],
+    [["publishers", "x"], /takes no arguments/],
   ])("%j is a usage error (%s)", (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
     expect(() => parseCliArgs(argv)).toThrow(message);

@@ -9,7 +9,14 @@ export type Command =
   | { name: "halt-skip"; stream: string; ingestId?: string }
   | { name: "halt-retry"; stream: string; ingestId?: string; dataFile?: string }
   | { name: "parked"; stream: string }
-  | { name: "stream"; stream: string };
+  | { name: "stream"; stream: string }
+  | { name: "admin-token" }
+  | { name: "publishers" }
+  | { name: "subscribers" }
+  | { name: "credential"; kind: "publisher" | "subscriber"; action: CredentialAction; id: string };
+
+/** What an operator does to a publisher's key or a subscriber's token. */
+export type CredentialAction = "show" | "rotate" | "revoke" | "delete";
 
 export interface CliArgs {
   command: Command;
@@ -19,6 +26,8 @@ export interface CliArgs {
   token?: string;
   /** `--json`: print the API's answer as JSON instead of a table. */
   json: boolean;
+  /** `--yes`: a deletion is meant (it cannot be undone). */
+  yes: boolean;
 }
 
 /** A command line that cannot be run as written; exit code 2 with the usage. */
@@ -28,7 +37,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: heliograph <command> [options]
 
-Commands (operators; they call the ingest gateway's admin API):
+Commands (operators; they call the admin API, the ingest gateway's admin listener):
   halts                                        halted streams: since, reason, offending ingest id, held count
   halt show <stream>                           one halt, with the offending event
   halt skip <stream> [--ingest-id X]           park the offending publish; the stream resumes
@@ -36,6 +45,15 @@ Commands (operators; they call the ingest gateway's admin API):
                                                number the offending publish again (with fixed data)
   parked <stream>                              publishes skipped on a stream
   stream <stream>                              a stream's head, status and held count
+  publishers | subscribers                     list them (id, name, status, key or entitlements)
+  publisher show|rotate|revoke <id>            rotate: a new API key and secret (shown once; the old
+                                               ones are refused everywhere within a second); revoke:
+                                               refuse the key until the next rotate
+  publisher delete <id> --yes                  delete the publisher and its key (its streams stay)
+  subscriber show|rotate|revoke <id>           the same for a subscriber's bearer token (held long
+                                               polls of the old token end)
+  subscriber delete <id> --yes                 delete the subscriber, its token and entitlements
+  admin-token                                  print a new admin token for ADMIN_TOKEN (no call made)
 
 Options:
   --url <url>        admin API URL        (default: $HELIOGRAPH_ADMIN_URL, then .heliograph/dev.json)
@@ -43,6 +61,7 @@ Options:
   --ingest-id <id>   resolve only if this is still the offending publish (else 409 HALT_CHANGED)
   --data <file>      with halt retry: a JSON object replacing the offending event's data
   --json             print the answer as JSON
+  --yes              confirm a delete
   -h, --help         this text
 
 Exit status: 0 done, 1 refused or failed (the error's code and message are printed), 2 usage.`;
@@ -56,7 +75,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
-  const base = { url: values.url, token: values.token, json: values.json ?? false };
+  const base = { url: values.url, token: values.token, json: values.json ?? false, yes: values.yes ?? false };
   if (values.help || positionals.length === 0 || positionals[0] === "help") {
     return { ...base, command: { name: "help" } };
   }
@@ -106,10 +125,37 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     case "stream":
       only([]);
       return { ...base, command: { name: "stream", stream: stream(rest, "stream") } };
+    case "admin-token":
+    case "publishers":
+    case "subscribers":
+      only([]);
+      if (rest.length > 0) throw new UsageError(`${verb} takes no arguments, got: ${rest.join(" ")}`);
+      return { ...base, command: { name: verb } };
+    case "publisher":
+    case "subscriber": {
+      only([]);
+      const [action, ...args] = rest;
+      if (!CREDENTIAL_ACTIONS.includes(action as CredentialAction))
+        throw new UsageError(
+          action === undefined
+            ? `${verb} needs show, rotate, revoke or delete`
+            : `unknown ${verb} action "${action}" (show, rotate, revoke, delete)`,
+        );
+      if (args.length !== 1) throw new UsageError(`${verb} ${action} takes one ${verb} id`);
+      const id = args[0] as string;
+      if (!ENTITY_ID.test(id)) throw new UsageError(`"${id}" is not a ${verb} id (^[a-z0-9][a-z0-9_-]{0,63}$)`);
+      if (action === "delete" && !base.yes)
+        throw new UsageError(`${verb} delete cannot be undone: add --yes to delete ${id}`);
+      return { ...base, command: { name: "credential", kind: verb, action: action as CredentialAction, id } };
+    }
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
 }
+
+const CREDENTIAL_ACTIONS: CredentialAction[] = ["show", "rotate", "revoke", "delete"];
+/** Publisher and subscriber ids as the admin API issues and accepts them. */
+const ENTITY_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function parse(argv: readonly string[]) {
   return parseArgs({
@@ -122,6 +168,7 @@ function parse(argv: readonly string[]) {
       "ingest-id": { type: "string" },
       data: { type: "string" },
       json: { type: "boolean" },
+      yes: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

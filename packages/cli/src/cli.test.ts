@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PublishAccepted } from "@heliograph/contracts";
+import { ADMIN_TOKEN_FORMAT, PublishAccepted } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_OPENED } from "@heliograph/contracts/fixtures";
 import { startTestGateway, type TestGateway } from "@heliograph/ingest-gateway/test-gateway";
 import { freePort, REPO_ROOT, waitFor } from "@heliograph/testkit";
@@ -154,6 +154,64 @@ describe("heliograph against a real gateway", () => {
     const stream = await inProcess(["stream", "ideas-a-ideas"]);
     expect(stream.stdout).toMatch(/head:\s+0\n/);
     expect(stream.stdout).toMatch(/status:\s+live\n/);
+  });
+
+  it("publisher rotate prints the new secret once; revoke and delete act on the publisher; delete needs --yes", async () => {
+    await gw.controlPlane.createPublisher({ id: "cli-pub", name: "CLI publisher" });
+    const listed = await inProcess(["publishers"]);
+    expect(listed.stdout).toMatch(/^ID\s+NAME\s+STATUS\s+API KEY\s+CREATED$/m);
+    expect(listed.stdout).toMatch(/^cli-pub\s+CLI publisher\s+active\s+hgk_/m);
+
+    const rotated = await heliograph(["publisher", "rotate", "cli-pub"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const secret = /^api_secret: (hgs_\S+)$/m.exec(rotated.stdout)?.[1];
+    const key = /^api_key:\s+(hgk_\S+)$/m.exec(rotated.stdout)?.[1];
+    expect(await gw.controlPlane.authenticatePublisher(key, secret)).toBe("cli-pub");
+
+    const revoked = await inProcess(["publisher", "revoke", "cli-pub"]);
+    expect(revoked.stdout).toMatch(/^status:\s+revoked$/m);
+    await expect(gw.controlPlane.authenticatePublisher(key, secret)).rejects.toMatchObject({ code: "AUTH_INVALID" });
+
+    const unconfirmed = await inProcess(["publisher", "delete", "cli-pub"]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("add --yes");
+    expect(await gw.controlPlane.getPublisher("cli-pub")).toBeDefined();
+    const deleted = await heliograph(["publisher", "delete", "cli-pub", "--yes"]);
+    expect(deleted).toMatchObject({ code: 0, stdout: "Deleted publisher cli-pub.\n" });
+    expect(await gw.controlPlane.getPublisher("cli-pub")).toBeUndefined();
+    const again = await inProcess(["publisher", "show", "cli-pub"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^heliograph: PUBLISHER_NOT_FOUND: /);
+  });
+
+  it("subscriber rotate prints a new token (the old one is refused); revoke; delete --yes", async () => {
+    const created = await gw.controlPlane.createSubscriber({
+      id: "cli-sub",
+      name: "CLI subscriber",
+      streams: ["resource-1"],
+    });
+    const rotated = await inProcess(["subscriber", "rotate", "cli-sub", "--json"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const { token } = JSON.parse(rotated.stdout) as { token: string };
+    expect(await gw.controlPlane.authenticateSubscriber(`Bearer ${token}`)).toBe("cli-sub");
+    await expect(gw.controlPlane.authenticateSubscriber(`Bearer ${created.token}`)).rejects.toMatchObject({
+      code: "AUTH_INVALID",
+    });
+    expect((await inProcess(["subscribers"])).stdout).toMatch(
+      /^cli-sub\s+CLI subscriber\s+active\s+\S+\s+resource-1$/m,
+    );
+    expect((await inProcess(["subscriber", "revoke", "cli-sub"])).stdout).toMatch(/^status:\s+revoked$/m);
+    expect((await inProcess(["subscriber", "delete", "cli-sub", "--yes"])).code).toBe(0);
+    expect(await gw.controlPlane.getSubscriber("cli-sub")).toBeUndefined();
+  });
+
+  it("admin-token prints a token the gateway accepts, without calling anything", async () => {
+    const run = await inProcess(["admin-token"]);
+    expect(run.code).toBe(0);
+    const token = run.stdout.trim();
+    // The gateway's ADMIN_TOKEN check is this format (services/ingest-gateway config.test.ts).
+    expect(token).toMatch(ADMIN_TOKEN_FORMAT);
+    expect((await inProcess(["admin-token"])).stdout.trim()).not.toBe(token);
   });
 
   it("says so when the gateway cannot be reached", async () => {

@@ -2,15 +2,28 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ApiError, adminCall, type Fetch, UnreachableError } from "@heliograph/admin-client";
 import {
+  newAdminToken,
   ParkedPublish,
+  Publisher,
+  PublisherCredentials,
   ResolveHaltAnswer,
   type ResolveHaltRequest,
   StreamHalt,
   StreamInfo,
+  Subscriber,
+  SubscriberCredentials,
 } from "@heliograph/contracts";
 import { type CliArgs, type Command, parseCliArgs, USAGE, UsageError } from "./args.js";
 import { type CliConfig, ConfigError, resolveConfig } from "./config.js";
-import { haltDetails, haltsTable, parkedTable, streamDetails } from "./render.js";
+import {
+  credentialDetails,
+  haltDetails,
+  haltsTable,
+  parkedTable,
+  publishersTable,
+  streamDetails,
+  subscribersTable,
+} from "./render.js";
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -32,6 +45,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   if (args.command.name === "help") {
     io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.command.name === "admin-token") {
+    // Made here, never sent anywhere: the operator puts it in the gateway's ADMIN_TOKEN.
+    io.stdout(`${newAdminToken()}\n`);
     return 0;
   }
   try {
@@ -57,14 +75,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function execute(command: Command, config: CliConfig, json: boolean, io: CliIo): Promise<string> {
-  const call = (method: "GET" | "POST", path: string, body?: unknown) =>
+  const call = (method: "GET" | "POST" | "DELETE", path: string, body?: unknown) =>
     adminCall(config, method, path, body, io.fetch);
   const show = (value: unknown, text: () => string) => (json ? JSON.stringify(value, null, 2) : text());
   const streamPath = (stream: string) => `/streams/${encodeURIComponent(stream)}`;
 
   switch (command.name) {
     case "help":
+    case "admin-token":
       return USAGE;
+    case "publishers": {
+      const publishers = Publisher.array().parse(await call("GET", "/publishers"));
+      return show(publishers, () => publishersTable(publishers));
+    }
+    case "subscribers": {
+      const subscribers = Subscriber.array().parse(await call("GET", "/subscribers"));
+      return show(subscribers, () => subscribersTable(subscribers));
+    }
+    case "credential":
+      return credential(command, call, show);
     case "halts": {
       const halts = StreamHalt.array().parse(await call("GET", "/halts"));
       return show(halts, () => haltsTable(halts));
@@ -94,6 +123,52 @@ async function execute(command: Command, config: CliConfig, json: boolean, io: C
       const info = StreamInfo.parse(await call("GET", streamPath(command.stream)));
       return show(info, () => streamDetails(info));
     }
+  }
+}
+
+type CredentialCommand = Extract<Command, { name: "credential" }>;
+
+/** `publisher …` and `subscriber …`: show, rotate (new credentials shown once), revoke, delete. */
+async function credential(
+  command: CredentialCommand,
+  call: (method: "GET" | "POST" | "DELETE", path: string) => Promise<unknown>,
+  show: (value: unknown, text: () => string) => string,
+): Promise<string> {
+  const { kind, action, id } = command;
+  const path = `/${kind}s/${encodeURIComponent(id)}`;
+  const record = kind === "publisher" ? Publisher : Subscriber;
+  switch (action) {
+    case "show": {
+      const found = record.parse(await call("GET", path));
+      return show(found, () => credentialDetails(found));
+    }
+    case "revoke": {
+      const revoked = record.parse(await call("POST", `${path}/revoke`));
+      return show(
+        revoked,
+        () =>
+          `${credentialDetails(revoked)}\n\nRevoked: refused on every instance within a second. \`heliograph ${kind} rotate ${id}\` issues new credentials.`,
+      );
+    }
+    case "rotate": {
+      if (kind === "publisher") {
+        const creds = PublisherCredentials.parse(await call("POST", `${path}/rotate-secret`));
+        return show(
+          creds,
+          () =>
+            `${credentialDetails(creds)}\napi_secret: ${creds.api_secret}\n\nShown once: store it now. The old key and secret are refused everywhere within a second.`,
+        );
+      }
+      const creds = SubscriberCredentials.parse(await call("POST", `${path}/rotate-token`));
+      return show(
+        creds,
+        () =>
+          `${credentialDetails(creds)}\ntoken:      ${creds.token}\n\nShown once: store it now. The old token is refused everywhere within a second.`,
+      );
+    }
+    case "delete":
+      await call("DELETE", path);
+      return show({ deleted: id }, () => `Deleted ${kind} ${id}.`);
   }
 }
 

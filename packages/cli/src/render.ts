@@ -1,4 +1,4 @@
-import type { ParkedPublish, StreamHalt } from "@heliograph/contracts";
+import type { ParkedPublish, Publisher, StreamHalt, Subscriber } from "@heliograph/contracts";
 
 /** Columns padded to their widest cell; long cells are cut to `max` characters. */
 export function table(headers: string[], rows: string[][], max = 60): string {
@@ -52,5 +52,31 @@ export function streamDetails(info: { stream_id: string; head: number; status: s
     `head:    ${info.head}${info.head < 0 ? " (no events)" : ""}`,
     `status:  ${info.status}`,
     `held:    ${info.held ?? 0}`,
+  ].join("\n");
+}
+
+export function publishersTable(publishers: Publisher[]): string {
+  if (publishers.length === 0) return "No publishers.";
+  return table(
+    ["ID", "NAME", "STATUS", "API KEY", "CREATED"],
+    publishers.map((p) => [p.id, p.name, p.status, p.api_key, p.created_at]),
+  );
+}
+
+export function subscribersTable(subscribers: Subscriber[]): string {
+  if (subscribers.length === 0) return "No subscribers.";
+  return table(
+    ["ID", "NAME", "STATUS", "CREATED", "STREAMS"],
+    subscribers.map((s) => [s.id, s.name, s.status, s.created_at, s.streams.join(",") || "-"]),
+  );
+}
+
+export function credentialDetails(record: Publisher | Subscriber): string {
+  return [
+    `id:         ${record.id}`,
+    `name:       ${record.name}`,
+    `status:     ${record.status}`,
+    "api_key" in record ? `api_key:    ${record.api_key}` : `streams:    ${record.streams.join(", ") || "-"}`,
+    `created_at: ${record.created_at}`,
   ].join("\n");
 }

@@ -253,6 +253,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   app.server.on("drop", () => dropped.inc());
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Fastify parses text/plain by default; every body of every API is JSON or a 415.
+  app.removeContentTypeParser("text/plain");
 
   let closing = false;
   app.addHook("onClose", async () => {

@@ -44,6 +44,10 @@ export const controlKeys = {
   },
 } as const;
 
+/** The subscriber id a control-plane key holds the record of; undefined for any other key. */
+export const subscriberOfControlKey = (key: string): string | undefined =>
+  key.startsWith("subscriber.") ? key.slice("subscriber.".length) : undefined;
+
 /**
  * Whether a presented string (an id from a path, an API key from a header) can be one key token.
  * Anything else cannot name a stored entry, so it is not looked up (the KV client would throw).

@@ -17,6 +17,12 @@ export interface ControlCacheOptions {
   /** Entries held at most; the oldest goes first (default 100,000). */
   maxEntries?: number;
   log?: ControlCacheLog;
+  /**
+   * Told of every change the watch delivers (after its key was evicted), and with no key when the
+   * cache was dropped because changes may have been missed (a reconnect): what was decided on the
+   * old values, such as a held long poll's authorisation, can then be decided again.
+   */
+  onChange?: (key: string | undefined) => void;
 }
 
 /** Decodes a stored value. One key is always decoded by the same function (its kind's). */
@@ -130,6 +136,14 @@ export class ControlCache {
     }
   }
 
+  private told(key: string | undefined): void {
+    try {
+      this.options.onChange?.(key);
+    } catch (err) {
+      this.options.log?.warn({ err, key }, "a control-plane change listener failed");
+    }
+  }
+
   private store(key: string, value: unknown): void {
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
@@ -157,7 +171,10 @@ export class ControlCache {
     this.watching = true;
     void (async () => {
       try {
-        for await (const change of watcher) this.evict(change.key);
+        for await (const change of watcher) {
+          this.evict(change.key);
+          this.told(change.key);
+        }
       } catch (err) {
         this.options.log?.warn({ err }, "control-plane watch failed");
       }
@@ -181,6 +198,7 @@ export class ControlCache {
     // the bucket be read: what is held keeps answering until it ages out, nothing new is stored.
     if (this.nc.isClosed() || this.nc.isDraining()) return;
     this.drop();
+    this.told(undefined);
     this.rewatches++;
     this.options.log?.info({ why }, "control-plane cache dropped; watching again");
     this.rewatching = (async () => {

@@ -13,6 +13,7 @@ import {
   HeliographError,
   type IdeaChannel,
   ideasStreamId,
+  newSecret,
   PUBLISHER_SECRET_PREFIX,
   type Publisher,
   type PublisherCredentials,
@@ -27,7 +28,7 @@ import {
 import type { KV, KvEntry } from "@nats-io/kv";
 import { controlKeyToken, isRevisionConflict, controlKeys as K } from "./control-bucket.js";
 import type { ControlCache, ControlDecoder } from "./control-cache.js";
-import { newSecret, secretComparison, secretHash, storedDigest } from "./secrets.js";
+import { secretComparison, secretHash, storedDigest } from "./secrets.js";
 
 /**
  * A publisher as the bucket holds it: the public fields plus the SHA-256 of its secret ("" once

@@ -1,5 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { ADMIN_TOKEN_PREFIX } from "@heliograph/contracts";
+import { createHash, timingSafeEqual } from "node:crypto";
 
 /** SHA-256 of a secret; secrets are random 256-bit values, so this is a sufficient stored hash. */
 export const secretDigest = (secret: string): Buffer => createHash("sha256").update(secret, "utf8").digest();
@@ -28,12 +27,3 @@ export const secretComparison = {
 /** A stored hex digest as bytes; undefined when there is none. */
 export const storedDigest = (hex: string | null | undefined): Buffer | undefined =>
   hex ? Buffer.from(hex, "hex") : undefined;
-
-/**
- * A new secret: `<prefix>_` and 256 random bits in base64url. Publisher secrets, subscriber tokens
- * and the admin token share this shape, so each is stored as a SHA-256 and compared the same way.
- */
-export const newSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString("base64url")}`;
-
-/** A new admin token (the ingest gateway's `ADMIN_TOKEN`), for the stacks tests, the benchmark and `pnpm dev` start. */
-export const newAdminToken = (): string => newSecret(ADMIN_TOKEN_PREFIX);

@@ -1,4 +1,4 @@
-import { newAdminToken } from "@heliograph/store";
+import { newAdminToken } from "@heliograph/contracts";
 import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
 import { killGroupQuietly, killProcessGroup } from "./process-group.js";
 import { type RedisServerHandle, startRedisServer, unownedRedisServer } from "./redis-server.js";

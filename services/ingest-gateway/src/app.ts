@@ -65,8 +65,6 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayAp
   });
   await app.register(redisPlugin, { client: redis, close: deps.ownConnections });
   await app.register(natsPlugin, { client: nc, close: deps.ownConnections });
-  // Fastify parses text/plain by default; a publish is JSON or a 415.
-  app.removeContentTypeParser("text/plain");
 
   // The control plane (NATS KV). The publisher API reads through a cache that a KV watch keeps
   // right; it stops before NATS is drained (onClose hooks run in reverse order of registration).

@@ -1,6 +1,5 @@
-import { DEFAULT_PARTITION_COUNT, PUBLISHED_ADMIN_TOKENS } from "@heliograph/contracts";
+import { DEFAULT_PARTITION_COUNT, newAdminToken, PUBLISHED_ADMIN_TOKENS } from "@heliograph/contracts";
 import { ConfigError, loadConfig } from "@heliograph/platform";
-import { newAdminToken } from "@heliograph/store";
 import { describe, expect, it } from "vitest";
 import { IngestEnv } from "./config.js";
 

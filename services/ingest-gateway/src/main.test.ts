@@ -1,8 +1,8 @@
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { adminRequest } from "@heliograph/admin-client";
+import { newAdminToken } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
-import { newAdminToken } from "@heliograph/store";
 import {
   type NatsServerHandle,
   REPO_ROOT,

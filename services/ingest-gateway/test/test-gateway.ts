@@ -9,6 +9,7 @@ import {
   type ErrorCode,
   INGEST_STREAM,
   type IngestMessage,
+  newAdminToken,
   type PublisherCredentials,
 } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_1 } from "@heliograph/contracts/fixtures";
@@ -23,7 +24,7 @@ import {
   type Redis,
   type StreamSettings,
 } from "@heliograph/platform";
-import { ControlPlane, newAdminToken, openControlBucket } from "@heliograph/store";
+import { ControlPlane, openControlBucket } from "@heliograph/store";
 import {
   type NatsServerHandle,
   type RedisServerHandle,

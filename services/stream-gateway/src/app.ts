@@ -14,7 +14,7 @@ import {
   type Registry,
   redisPlugin,
 } from "@heliograph/platform";
-import { ControlPlane, openControlBucket, startControlCache } from "@heliograph/store";
+import { ControlPlane, openControlBucket, startControlCache, subscriberOfControlKey } from "@heliograph/store";
 import type { StreamGatewayConfig } from "./config.js";
 import type { StreamHub } from "./hub.js";
 import { hubPlugin } from "./hub-plugin.js";
@@ -104,6 +104,15 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
         ? await startControlCache(controlBucket, deps.nc, {
             maxAgeMs: deps.config.CONTROL_PLANE_CACHE_MS,
             log: deps.log.child({ component: "control-cache" }),
+            // A revoked, deleted or re-entitled subscriber's held polls are decided again at
+            // once, not when they would have ended (up to a minute later).
+            onChange: (key) => {
+              if (key === undefined) hub?.reauthorize();
+              else {
+                const subscriberId = subscriberOfControlKey(key);
+                if (subscriberId !== undefined) hub?.reauthorize(subscriberId);
+              }
+            },
           })
         : undefined;
     app.addHook("onClose", async () => controlCache?.close());

@@ -200,6 +200,7 @@ describe("a client that leaves during the entitlement check", () => {
     const real = subscriberAccess(new ControlPlane(await openControlBucket(fx.nc, { replicas: 1 })), log);
     const access = {
       authenticate: real.authenticate,
+      stillAllowed: real.stillAllowed,
       async requireEntitled(subscriberId: string, streamId: string) {
         const gate = new Promise<void>((resolve) => {
           release = resolve;

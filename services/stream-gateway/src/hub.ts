@@ -18,7 +18,8 @@ import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamM
 export type WakeReason =
   | { kind: "event"; eventNumber: number; body: string }
   | { kind: "recheck" }
-  | { kind: "release" };
+  | { kind: "release" }
+  | { kind: "reauthorize" };
 
 /** A held long poll: the last event its client processed, and how to wake it. */
 export interface Waiter {
@@ -85,6 +86,7 @@ export const SUBSCRIBER_SHARE_DIVISOR = 10;
 
 const RECHECK: WakeReason = { kind: "recheck" };
 const RELEASE: WakeReason = { kind: "release" };
+const REAUTHORIZE: WakeReason = { kind: "reauthorize" };
 const RESTART_DELAY_MS = 500;
 const PULL_BATCH = 1_000;
 const PULL_EXPIRES_MS = 10_000;
@@ -179,6 +181,17 @@ export class StreamHub {
   /** Wakes every waiter to read Redis again: after consumer trouble, something may have been missed. */
   recheckAll(): void {
     for (const set of [...this.waiters.values()]) this.wakeSet(set, RECHECK);
+  }
+
+  /**
+   * The subscriber's record changed (revoked, deleted, a new token, other entitlements), or with no
+   * id, any may have: its held polls check their token and entitlement again before they go on.
+   */
+  reauthorize(subscriberId?: string): void {
+    if (subscriberId !== undefined && !this.perSubscriber.has(subscriberId)) return;
+    for (const set of [...this.waiters.values()])
+      for (const waiter of set)
+        if (subscriberId === undefined || waiter.subscriberId === subscriberId) this.take(set, waiter, REAUTHORIZE);
   }
 
   /** Shutdown: answer every held poll now and refuse new waits. */

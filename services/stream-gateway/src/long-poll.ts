@@ -14,6 +14,11 @@ export interface ReadRequest {
   subscriberId?: string;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
+  /**
+   * Checks the caller's token and entitlement again, throwing the refusal (401, 403), when the
+   * hub says the subscriber's record changed while the poll was held.
+   */
+  reauthorize?: () => Promise<void>;
 }
 
 /** How a read ended, for `heliograph_stream_reads_total{outcome}`. */
@@ -178,6 +183,11 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
           outcome: "woken",
         });
       }
+      case "reauthorize":
+        await req.reauthorize?.();
+        outcome = "rechecked";
+        trustHead = true;
+        continue;
       case "recheck":
         outcome = "rechecked";
         trustHead = true;

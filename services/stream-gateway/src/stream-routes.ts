@@ -89,6 +89,7 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
           longPollMs: req.headers["x-long-poll"],
           subscriberId,
           signal: gone.signal,
+          reauthorize: () => deps.access.stillAllowed(req.headers.authorization, subscriberId, streamId),
         }),
       );
       // Nobody to answer: the connection is gone.

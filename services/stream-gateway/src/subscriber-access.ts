@@ -22,6 +22,12 @@ export interface SubscriberAccess {
   authenticate(authorization: string | undefined): Promise<string>;
   /** 403 whether or not the stream exists, so a subscriber cannot probe for stream ids. */
   requireEntitled(subscriberId: string, streamId: StreamId, paramPath?: string): Promise<void>;
+  /**
+   * For a held poll whose subscriber changed: the same token must still name the same subscriber
+   * (else 401) and it must still be entitled to the stream (else 403). Not rate limited: the
+   * client sent nothing.
+   */
+  stillAllowed(authorization: string | undefined, subscriberId: string, streamId: StreamId): Promise<void>;
 }
 
 export const AUTH_NOTE = "Authorization: Bearer <token>. A subscriber reads only the streams it is entitled to.";
@@ -57,20 +63,28 @@ export function subscriberOf(req: FastifyRequest): string {
 }
 
 export function subscriberAccess(controlPlane: ControlPlane, log: Logger, limiter?: RateLimiter): SubscriberAccess {
+  const authenticated = (authorization: string | undefined) =>
+    backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization));
+  const requireEntitled = async (subscriberId: string, streamId: StreamId, paramPath = "params.stream_id") => {
+    const entitled = await backend(log, "entitlement check", () => controlPlane.isEntitled(subscriberId, streamId));
+    if (!entitled) {
+      throw new HeliographError("STREAM_FORBIDDEN", {
+        details: [{ path: paramPath, message: `not entitled to ${JSON.stringify(streamId)}` }],
+      });
+    }
+  };
   return {
     async authenticate(authorization) {
-      const id = await backend(log, "authentication", () => controlPlane.authenticateSubscriber(authorization));
+      const id = await authenticated(authorization);
       // After authentication, so a stranger cannot use up a subscriber's allowance.
       limiter?.check(id);
       return id;
     },
-    async requireEntitled(subscriberId, streamId, paramPath = "params.stream_id") {
-      const entitled = await backend(log, "entitlement check", () => controlPlane.isEntitled(subscriberId, streamId));
-      if (!entitled) {
-        throw new HeliographError("STREAM_FORBIDDEN", {
-          details: [{ path: paramPath, message: `not entitled to ${JSON.stringify(streamId)}` }],
-        });
-      }
+    requireEntitled,
+    async stillAllowed(authorization, subscriberId, streamId) {
+      const id = await authenticated(authorization);
+      if (id !== subscriberId) throw new HeliographError("AUTH_INVALID", { message: "The bearer token is not valid" });
+      await requireEntitled(id, streamId);
     },
   };
 }

@@ -23,6 +23,11 @@ export interface NatsServerHandle extends ServerHandle {
    * NATS_USER and NATS_PASSWORD (otherwise the process's own, which services inherit).
    */
   serviceEnv(role: NatsRole): NodeJS.ProcessEnv;
+  /**
+   * Where and as whom to connect as `role` (connectNats's target), for apps built in-process: the
+   * role's credentials, or the handle's own when the harness does not know the roles.
+   */
+  as(role: NatsRole): { url: string; credentials: NatsCredentials | undefined };
 }
 
 /** The credentials part of a handle, for a server given by URL (and credentials from the env). */
@@ -30,8 +35,9 @@ export function natsAccess(
   url: string,
   roles: Record<NatsRole, NatsCredentials> | undefined,
   credentials = roles?.admin,
-): Pick<NatsServerHandle, "credentials" | "roles" | "connectOptions" | "serviceEnv"> {
+): Pick<NatsServerHandle, "credentials" | "roles" | "connectOptions" | "serviceEnv" | "as"> {
   return {
+    as: (role: NatsRole) => ({ url, credentials: roles?.[role] ?? credentials }),
     credentials,
     roles,
     serviceEnv: (role: NatsRole) => ({ NATS_URL: url, ...natsCredentialsEnv(roles?.[role]) }),

@@ -37,7 +37,7 @@ describe("main.ts", () => {
 
   it("starts, creates the streams, serves both APIs, and exits 0 on SIGTERM", async () => {
     service = await startService("ingest-gateway", {
-      NATS_URL: nats.url,
+      ...nats.serviceEnv("ingest-gateway"),
       REDIS_URL: redis.url,
       ADMIN_TOKEN: adminToken,
     });

@@ -44,7 +44,7 @@ export async function b5(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
   const { streamId } = await h.newAlgorithmStream();
   await h.sequencer.stop();
   const publisher = new Child<PublisherInput, PublisherResult>("jetstream-publisher.ts", {
-    natsUrl: h.servers.nats.url,
+    nats: h.servers.nats.connectOptions(),
     count: sizes.backlog,
     inFlight: 256,
     mode: "ingest",

@@ -10,7 +10,8 @@ import { nowMs } from "./clock.js";
 import { rawMessage } from "./raw-message.js";
 
 export interface PublisherInput {
-  natsUrl: string;
+  /** nats.js connect options: servers and the credentials (`connectOptions()` of the server handle). */
+  nats: { servers: string[]; user?: string; pass?: string; inboxPrefix?: string };
   count: number;
   inFlight: number;
   /** `raw`: ~300-byte JSON to `subject`; `ingest`: IngestMessage JSON to `ingest.<p>.<streamId>`. */
@@ -32,7 +33,7 @@ export interface PublisherResult {
 }
 
 childMain<PublisherInput, PublisherResult>(async (input) => {
-  const nc = await connect({ servers: input.natsUrl, name: "bench-publisher" });
+  const nc = await connect({ ...input.nats, name: "bench-publisher" });
   const js = jetstream(nc);
   const subject =
     input.mode === "raw"

@@ -37,7 +37,7 @@ export const BACKLOG = 8_192;
 export async function r1(servers: BenchServers, sizes: Sizes, rep: number): Promise<RepResult> {
   const { jetstreamManager, StorageType, RetentionPolicy } = await import("@nats-io/jetstream");
   const { connect } = await import("@nats-io/transport-node");
-  const nc = await connect({ servers: servers.nats.url });
+  const nc = await connect(servers.nats.connectOptions());
   const jsm = await jetstreamManager(nc);
   // Same storage and dedup window as INGEST, so the raw figure is the same work minus Heliograph.
   await jsm.streams.add({
@@ -49,7 +49,7 @@ export async function r1(servers: BenchServers, sizes: Sizes, rep: number): Prom
   });
   try {
     const child = new Child<PublisherInput, PublisherResult>("jetstream-publisher.ts", {
-      natsUrl: servers.nats.url,
+      nats: servers.nats.connectOptions(),
       count: sizes.r1Messages,
       inFlight: 256,
       mode: "raw",

@@ -93,6 +93,10 @@ async function main() {
   }
   writeFileSync(DEV_JSON, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
   printExamples(dev);
+  const natsAdmin = stack.nats.credentials;
+  // NATS runs with a user per role and new passwords each run; an operator's tools connect as admin.
+  if (natsAdmin)
+    console.log(`  NATS (admin)     ${stack.nats.url}   user ${natsAdmin.user}, password ${natsAdmin.password}\n`);
 
   let shuttingDown = false;
   const shutdown = async () => {

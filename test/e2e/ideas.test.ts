@@ -212,7 +212,7 @@ const at = (second: number) => new Date(Date.UTC(2018, 5, 4, 15, 0, second)).toI
 beforeAll(async () => {
   // A short lease, so the sequencer restarted below takes its partitions back at once.
   stack = await startStack({ env: { LEASE_TTL_MS: "2000" } });
-  nc = await connect({ servers: stack.nats.url });
+  nc = await connect(stack.nats.connectOptions());
   const created = await admin<{ id: string; api_key: string; api_secret: string }>("POST", "/publishers", {
     id: "idea-desk",
     name: "Idea desk",

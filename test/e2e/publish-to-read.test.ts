@@ -1,7 +1,7 @@
 import { EVENTS_STREAM, type StreamEvent } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
-import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { type NatsServerHandle, type Stack, startStack, waitFor } from "@heliograph/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -231,7 +231,7 @@ describe("publish with the resources document, read with the trade-ideas documen
       data: { id: "1", resource_id: 1, resource_dict: dict("GOOD") },
     });
     // What EVENTS holds, on every subject: no refused publish anywhere (resource-999 included).
-    const held = await eventsHeld(stack.nats.url);
+    const held = await eventsHeld(stack.nats);
     const texts = held.map((m) => m.text).join("\n");
     for (const marker of ["REFUSED-UNDECLARED", "REFUSED-UNKNOWN", "REFUSED-JSON", "REFUSED-SECRET"]) {
       expect(texts).not.toContain(marker);
@@ -249,8 +249,9 @@ describe("publish with the resources document, read with the trade-ideas documen
 });
 
 /** Every message EVENTS holds (all subjects), in stream order, read with an ordered consumer. */
-async function eventsHeld(natsUrl: string): Promise<{ subject: string; text: string }[]> {
-  const nc = await connect({ servers: natsUrl });
+async function eventsHeld(nats: NatsServerHandle): Promise<{ subject: string; text: string }[]> {
+  // As a downstream reader would, when the harness knows that role.
+  const nc = await connect(nats.connectOptions(nats.roles ? "downstream" : "admin"));
   try {
     const last = (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
     const held: { subject: string; text: string }[] = [];

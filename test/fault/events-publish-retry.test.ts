@@ -35,7 +35,7 @@ describe("EVENTS publishes of a batch fail mid-batch (nats-server killed) and ar
     const retriesBefore = await publishRetries();
 
     for (let round = 0; round < ROUNDS; round++) {
-      const nc = await connect({ servers: stack.natsUrl, maxReconnectAttempts: -1 });
+      const nc = await connect({ ...stack.natsConnectOptions(), maxReconnectAttempts: -1 });
       const caught = await freezeBetweenEventsAndAcks(stack, nc, streamIds, 30_000).finally(() => nc.close());
       // A batch is half done: its events are in EVENTS, its INGEST messages not acked.
       expect(caught.ingestIds.length).toBeGreaterThan(0);

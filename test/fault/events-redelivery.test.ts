@@ -27,7 +27,7 @@ describe("INGEST redelivered to a new sequencer after EVENTS' duplicate window",
     const loads = stack.startLoads(150);
     const streamIds = loads.map((l) => l.streamId);
     await waitForMoreAccepted(loads, 20);
-    const nc = await connect({ servers: stack.natsUrl, maxReconnectAttempts: -1 });
+    const nc = await connect({ ...stack.natsConnectOptions(), maxReconnectAttempts: -1 });
     try {
       for (let round = 0; round < ROUNDS; round++) {
         const caught = await freezeBetweenEventsAndAcks(stack, nc, streamIds, 30_000);

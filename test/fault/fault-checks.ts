@@ -77,7 +77,7 @@ export async function expectEventsRecordInOrder(
   stack: FaultStack,
   options: { soft?: boolean } = {},
 ): Promise<EventsRecordReport> {
-  const nc = await connect({ servers: stack.natsUrl.split(","), maxReconnectAttempts: -1 });
+  const nc = await connect({ ...stack.natsConnectOptions(), maxReconnectAttempts: -1 });
   try {
     const report = await checkEventsRecord({
       nc,

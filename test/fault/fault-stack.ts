@@ -6,6 +6,7 @@
 import { adminClient } from "@heliograph/admin-client";
 import { INGEST_STREAM } from "@heliograph/contracts";
 import {
+  type GivenServer,
   type NatsServerHandle,
   type RedisServerHandle,
   type ServiceHandle,
@@ -22,6 +23,8 @@ export interface FaultStack {
   nats: NatsServerHandle | undefined;
   redis: RedisServerHandle;
   natsUrl: string;
+  /** nats.js connect options for the test's own connections (admin unless a role is named). */
+  natsConnectOptions: NatsServerHandle["connectOptions"];
   adminToken: string;
   services: Record<ServiceName, ServiceHandle>;
   publisher: { id: string; api_key: string; api_secret: string };
@@ -50,10 +53,10 @@ export interface FaultStack {
 }
 
 export async function startFaultStack(
-  options: { natsUrl?: string; algorithms?: number; env?: Record<string, string> } = {},
+  options: { nats?: GivenServer; algorithms?: number; env?: Record<string, string> } = {},
 ): Promise<FaultStack> {
   const base = await startStack({
-    nats: options.natsUrl ? { url: options.natsUrl } : { reuseEnv: false },
+    nats: options.nats ?? { reuseEnv: false },
     redis: { reuseEnv: false },
     env: {
       // A restarted sequencer takes over the dead one's partitions after this long.
@@ -65,7 +68,7 @@ export async function startFaultStack(
     ownProcessGroup: true,
     stopGraceMs: 3_000,
   });
-  const nats = options.natsUrl ? undefined : base.nats;
+  const nats = options.nats ? undefined : base.nats;
   const { redis, adminToken } = base;
   const natsUrl = base.nats.url;
   const ingest = base.ingest;
@@ -89,6 +92,7 @@ export async function startFaultStack(
     nats,
     redis,
     natsUrl,
+    natsConnectOptions: (role) => base.nats.connectOptions(role),
     adminToken,
     services,
     publisher,
@@ -113,7 +117,7 @@ export async function startFaultStack(
     },
     async finish(loads, finishOptions = {}) {
       const publishes = (await Promise.all(loads.map((l) => l.stop()))).flat();
-      const nc = await connect({ servers: natsUrl.split(","), maxReconnectAttempts: -1 });
+      const nc = await connect({ ...base.nats.connectOptions(), maxReconnectAttempts: -1 });
       try {
         const jsm = await jetstreamManager(nc);
         await waitFor(async () => (await jsm.streams.info(INGEST_STREAM)).state.messages === 0, {

@@ -13,7 +13,7 @@ let stack: FaultStack;
 beforeAll(async () => {
   cluster = await startNatsCluster(3);
   stack = await startFaultStack({
-    natsUrl: cluster.url,
+    nats: cluster,
     algorithms: 2,
     env: { JETSTREAM_REPLICAS: "3", LOG_LEVEL: process.env.HG_FAULT_LOG_LEVEL ?? "warn" },
   });

@@ -1,6 +1,9 @@
+import type { NatsCredentials, NatsRole } from "@heliograph/platform";
 import {
   freePort,
+  generateNatsAuth,
   type ManagedProcess,
+  natsConnectOptions,
   startProcess,
   tcpReady,
   tempDataDir,
@@ -26,6 +29,8 @@ export interface NatsCluster {
   nodes: ClusterNode[];
   /** Every node's URL, comma-separated, as the services' NATS_URL takes it. */
   url: string;
+  /** Each role's credentials: the nodes run with the same users as a single test server. */
+  roles: Record<NatsRole, NatsCredentials>;
   node(name: string): ClusterNode;
   /** Resolves once JetStream answers with a meta leader. */
   waitForJetStream(timeoutMs?: number): Promise<void>;
@@ -47,6 +52,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       storeDir: tempDataDir(`hg-nats-n${i + 1}-`),
     })),
   );
+  const auth = generateNatsAuth();
   const routes = specs.map((s) => `nats://127.0.0.1:${s.clusterPort}`).join(",");
   const nodes: ClusterNode[] = specs.map((spec) => {
     const node: ClusterNode = {
@@ -55,6 +61,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       process: undefined,
       async start() {
         node.process = startProcess(`nats-${spec.name}`, binary, [
+          "-c",
+          auth.configFile,
           "-a",
           "127.0.0.1",
           "-p",
@@ -86,13 +94,14 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const cluster: NatsCluster = {
     nodes,
     url,
+    roles: auth.roles,
     node(name) {
       const found = nodes.find((n) => n.name === name);
       if (!found) throw new Error(`no node ${name}`);
       return found;
     },
     async waitForJetStream(timeoutMs = 20_000) {
-      const nc = await connect({ servers: url.split(","), maxReconnectAttempts: -1 });
+      const nc = await connect({ ...natsConnectOptions(url, auth.roles.admin), maxReconnectAttempts: -1 });
       try {
         await waitFor(
           async () => {
@@ -119,7 +128,7 @@ export async function streamLeader(
   cluster: NatsCluster,
   stream: string,
 ): Promise<{ leader: string; replicas: number }> {
-  const nc = await connect({ servers: cluster.url.split(","), maxReconnectAttempts: -1 });
+  const nc = await connect({ ...natsConnectOptions(cluster.url, cluster.roles.admin), maxReconnectAttempts: -1 });
   try {
     const info = await (await jetstreamManager(nc, { timeout: 2_000 })).streams.info(stream);
     return { leader: info.cluster?.leader ?? "", replicas: info.config.num_replicas };

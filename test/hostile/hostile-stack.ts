@@ -90,7 +90,7 @@ export async function startHostileStack(options: {
     name: "Other subscriber",
     streams: ["algorithm-2"],
   });
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.connectOptions());
   const jsm = await jetstreamManager(nc);
 
   return {

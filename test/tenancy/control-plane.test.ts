@@ -28,8 +28,8 @@ let cpB: ControlPlane;
 
 beforeAll(async () => {
   nats = await startNatsServer({ reuseEnv: false });
-  ncA = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  ncB = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  ncA = await connect({ ...nats.connectOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  ncB = await connect({ ...nats.connectOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   // Opened concurrently, as services starting together do: one bucket, no error.
   [bucketA, bucketB] = await Promise.all([
     openControlBucket(ncA, { replicas: 1 }),
@@ -228,7 +228,7 @@ describe("the cache, evicted by the KV watch", () => {
   let cached: ControlPlane;
   beforeAll(async () => {
     // A third connection: the reading service's own.
-    const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const nc = await connect({ ...nats.connectOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const bucket = await openControlBucket(nc, { replicas: 1 });
     cache = await startControlCache(bucket, nc, { maxAgeMs: 600_000 });
     cached = new ControlPlane(bucket, cache);
@@ -277,7 +277,7 @@ describe("the cache, evicted by the KV watch", () => {
   });
 
   it("holds at most maxEntries", async () => {
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect(nats.connectOptions());
     const bucket = await openControlBucket(nc, { replicas: 1 });
     const small = await startControlCache(bucket, nc, { maxAgeMs: 600_000, maxEntries: 3 });
     try {

@@ -42,7 +42,7 @@ beforeAll(async () => {
   other = await admin<PublisherCredentials>("/publishers", { id: "other-publisher", name: "Other" });
   await admin("/algorithms", { id: 2, name: "Other's", publisher_id: other.id });
   otherSubscriber = await admin<SubscriberCredentials>("/subscribers", { name: "Other", streams: ["algorithm-2"] });
-  nc = await connect({ servers: stack.nats.url });
+  nc = await connect(stack.nats.connectOptions());
   jsm = await jetstreamManager(nc);
 }, 90_000);
 

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { NATS_ROLES, type NatsCredentials, type NatsRole, natsCredentials } from "./nats-permissions.js";
 
 /** A bad or missing environment variable, named, with every other one found at the same time. */
 export class ConfigError extends Error {
@@ -48,6 +50,15 @@ export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trac
 /** Variables every service reads. */
 export const BaseEnv = z.object({
   NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  /**
+   * The NATS user, one per role (`ingest-gateway`, `sequencer`, `stream-gateway`, …; see
+   * NATS_PERMISSIONS); with a role's name the connection also takes that role's inbox prefix.
+   * Unset: no credentials (a server without auth).
+   */
+  NATS_USER: z.string().min(1).optional(),
+  /** NATS_USER's password; or NATS_PASSWORD_FILE, a file holding it (a mounted secret), never both. */
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
@@ -86,3 +97,43 @@ export const BaseEnv = z.object({
    */
   MAX_CONNECTIONS: envInt(60_000, 1, 10_000_000),
 });
+
+/**
+ * The NATS credentials a configuration names (NATS_USER with NATS_PASSWORD or NATS_PASSWORD_FILE),
+ * or none when NATS_USER is unset. Throws a {@link ConfigError} naming the variables when they do
+ * not go together or the file cannot be read.
+ */
+export function natsCredentialsOf(config: {
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+  NATS_PASSWORD_FILE?: string | undefined;
+}): NatsCredentials | undefined {
+  const { NATS_USER: user, NATS_PASSWORD: password, NATS_PASSWORD_FILE: file } = config;
+  const problem = (variable: string, message: string) => new ConfigError([{ variable, message }]);
+  if (password !== undefined && file !== undefined)
+    throw problem("NATS_PASSWORD, NATS_PASSWORD_FILE", "set one of them, not both");
+  if (user === undefined) {
+    if (password !== undefined || file !== undefined)
+      throw problem("NATS_USER", "required when NATS_PASSWORD or NATS_PASSWORD_FILE is set");
+    return undefined;
+  }
+  let secret = password;
+  if (file !== undefined) {
+    try {
+      // A secret file usually ends with a newline that is not part of the password.
+      secret = readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      throw problem("NATS_PASSWORD_FILE", `cannot be read: ${(err as Error).message}`);
+    }
+    if (!secret) throw problem("NATS_PASSWORD_FILE", "the file is empty");
+  }
+  if (secret === undefined) throw problem("NATS_PASSWORD", "required when NATS_USER is set (or NATS_PASSWORD_FILE)");
+  // The deploy examples' placeholders: a copied template must not run with a password anyone can read.
+  if (/^replace[-_]with/i.test(secret))
+    throw problem(
+      file === undefined ? "NATS_PASSWORD" : "NATS_PASSWORD_FILE",
+      "is the example's placeholder; set a random password",
+    );
+  if ((NATS_ROLES as readonly string[]).includes(user)) return natsCredentials(user as NatsRole, secret);
+  return { user, password: secret };
+}

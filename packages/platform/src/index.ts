@@ -6,6 +6,7 @@ export * from "./jetstream-publisher.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
+export * from "./nats-permissions.js";
 export * from "./rate-limit.js";
 export * from "./redis.js";
 export * from "./service.js";

@@ -58,7 +58,9 @@ export class JetStreamPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
-    this.prefix = `${createInbox()}.`;
+    // Under the connection's inbox prefix: a role may only read replies under its own.
+    const { inboxPrefix } = (nc as unknown as { options?: { inboxPrefix?: string } }).options ?? {};
+    this.prefix = `${createInbox(inboxPrefix)}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
     void nc.closed().then(() => this.failAll(new Error("the NATS connection is closed")));
   }

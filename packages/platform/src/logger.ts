@@ -17,6 +17,12 @@ export const REDACTED_PATHS = [
   "*.secret",
   "adminToken",
   "*.adminToken",
+  "NATS_PASSWORD",
+  "*.NATS_PASSWORD",
+  "password",
+  "*.password",
+  "pass",
+  "*.pass",
 ];
 
 export interface LoggerOptions {

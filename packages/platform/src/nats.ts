@@ -12,17 +12,34 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.js";
+import type { NatsCredentials } from "./nats-permissions.js";
 
 export type { NatsConnection } from "@nats-io/nats-core";
 
+/** Where and as whom to connect: a URL list and a role's credentials (a testkit server handle is one). */
+export interface NatsTarget {
+  url: string;
+  /** None: connect anonymously, which a server with auth on refuses. */
+  credentials?: NatsCredentials | undefined;
+}
+
 /**
  * Connects to NATS and keeps reconnecting forever: a service outlives a NATS restart. Status
- * changes are logged; the connection's own buffering covers the gap for publishes.
+ * changes are logged; the connection's own buffering covers the gap for publishes. Requests and
+ * JetStream consumers reply under the credentials' inbox prefix, the only one the role may read.
  */
-export async function connectNats(url: string, log: Logger, name: string): Promise<NatsConnection> {
+export async function connectNats(target: string | NatsTarget, log: Logger, name: string): Promise<NatsConnection> {
+  const { url, credentials } = typeof target === "string" ? { url: target, credentials: undefined } : target;
   const nc = await connect({
     servers: url.split(","),
     name,
+    ...(credentials
+      ? {
+          user: credentials.user,
+          pass: credentials.password,
+          ...(credentials.inboxPrefix ? { inboxPrefix: credentials.inboxPrefix } : {}),
+        }
+      : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,

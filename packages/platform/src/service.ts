@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ConfigError } from "./config.js";
+import { ConfigError, natsCredentialsOf } from "./config.js";
 import { applyHttpLimits, type HttpApp, httpLimitsOf } from "./http.js";
 import { createLogger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
@@ -15,6 +15,9 @@ export interface ServiceConfig {
   HOST: string;
   PORT: number;
   NATS_URL: string;
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+  NATS_PASSWORD_FILE?: string | undefined;
   REDIS_URL: string;
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
@@ -75,8 +78,10 @@ export async function runService<C extends ServiceConfig>(
   env: Record<string, string | undefined> = process.env,
 ): Promise<void> {
   let config: Readonly<C>;
+  let natsCredentials: ReturnType<typeof natsCredentialsOf>;
   try {
     config = service.loadConfig(env);
+    natsCredentials = natsCredentialsOf(config);
   } catch (err) {
     // No configured logger yet: the default one, so the line is JSON like every other.
     const log = createLogger({ name: service.name });
@@ -87,7 +92,7 @@ export async function runService<C extends ServiceConfig>(
   const log = createLogger({ name: service.name, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   try {
     const connectionName = service.connectionName?.(config) ?? service.name;
-    const nc = await connectNats(config.NATS_URL, log, connectionName);
+    const nc = await connectNats({ url: config.NATS_URL, credentials: natsCredentials }, log, connectionName);
     await ensureStreams(nc, {
       replicas: config.JETSTREAM_REPLICAS,
       duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_MS,

@@ -60,7 +60,7 @@ async function timed<T>(run: () => Promise<T>): Promise<T> {
 beforeAll(async () => {
   servers = await startServers();
   const log = createLogger({ name: "events-record-test", level: "silent" });
-  nc = await connectNats(servers.nats.url, log, "events-record-test");
+  nc = await connectNats(servers.nats, log, "events-record-test");
   jsm = await ensureStreams(nc, { replicas: 1, log });
   js = jetstream(nc);
   // Interleaved, so each stream's events are spread over EVENTS' sequences between the others'.

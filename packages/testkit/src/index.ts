@@ -1,5 +1,6 @@
 export * from "./containers.js";
 export * from "./free-port.js";
+export * from "./nats-auth.js";
 export * from "./nats-server.js";
 export * from "./paced-loop.js";
 export * from "./process.js";

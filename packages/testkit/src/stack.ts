@@ -1,5 +1,7 @@
 import { newAdminToken } from "@heliograph/contracts";
-import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
+import type { NatsCredentials, NatsRole } from "@heliograph/platform";
+import { natsCredentialsEnv, natsCredentialsFromEnv } from "./nats-auth.js";
+import { type NatsServerHandle, natsAccess, startNatsServer } from "./nats-server.js";
 import { killGroupQuietly, killProcessGroup } from "./process-group.js";
 import { type RedisServerHandle, startRedisServer, unownedRedisServer } from "./redis-server.js";
 import { type ServerHandle, unownedServer } from "./server-handle.js";
@@ -11,6 +13,8 @@ import { type ServiceHandle, type ServiceName, startService } from "./services.j
  */
 export interface GivenServer {
   url: string;
+  /** NATS: each role's credentials on that server (default: NATS_USER/NATS_PASSWORD for all). */
+  roles?: Record<NatsRole, NatsCredentials> | undefined;
 }
 
 export interface StackOptions {
@@ -102,7 +106,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     useOrStart(
       options.nats,
       (o) => startNatsServer(o),
-      (url) => ({ ...url, storeDir: "" }),
+      (server, given) => ({
+        ...server,
+        storeDir: "",
+        ...natsAccess(server.url, given.roles, given.roles?.admin ?? natsCredentialsFromEnv()),
+      }),
     ),
     useOrStart(options.redis, (o) => startRedisServer(o), unownedRedisServer),
   ]);
@@ -146,11 +154,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const startOne = async (name: ServiceName, index: number) => {
     try {
       const port = index === 0 ? options.ports?.[name] : undefined;
-      const handle = await startService(name, env, {
-        ...(port === undefined ? {} : { port }),
-        ...(options.echo === undefined ? {} : { echo: options.echo }),
-        ownProcessGroup: options.ownProcessGroup ?? false,
-      });
+      // Each service as its own NATS user, unless the caller's env names one.
+      const roleEnv = options.env?.NATS_USER ? {} : natsCredentialsEnv(nats.roles?.[name]);
+      const handle = await startService(
+        name,
+        { ...env, ...roleEnv },
+        {
+          ...(port === undefined ? {} : { port }),
+          ...(options.echo === undefined ? {} : { echo: options.echo }),
+          ownProcessGroup: options.ownProcessGroup ?? false,
+        },
+      );
       instances[name][index] = track(name, index, handle);
       started.push([name, index]);
     } catch (err) {
@@ -227,7 +241,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 async function useOrStart<O extends object, H extends ServerHandle>(
   choice: O | GivenServer | undefined,
   start: (options: O) => Promise<H>,
-  fromUrl: (server: ServerHandle) => H,
+  fromUrl: (server: ServerHandle, given: GivenServer) => H,
 ): Promise<{ server: H; owned: boolean }> {
   if (choice && "url" in choice) {
     // A handle started earlier is used as it is (still restartable by its owner).
@@ -235,7 +249,7 @@ async function useOrStart<O extends object, H extends ServerHandle>(
     // A bare URL, perhaps of a cluster (a,b,c): used, never killed or restarted.
     const first = choice.url.split(",")[0] ?? choice.url;
     const port = Number(new URL(first.replace(/^nats:/, "http:")).port);
-    return { server: fromUrl(unownedServer(choice.url, port, `${choice.url} was given`)), owned: false };
+    return { server: fromUrl(unownedServer(choice.url, port, `${choice.url} was given`), choice), owned: false };
   }
   return { server: await start((choice ?? {}) as O), owned: true };
 }

@@ -32,7 +32,7 @@ function expectUnavailable(res: LightMyRequestResponse) {
 describe("when JetStream cannot store a publish, the answer is 503 INGEST_UNAVAILABLE, never 202", () => {
   it("the NATS connection is closed", async () => {
     const log = createLogger({ name: "test", level: "silent" });
-    const nc = await connectNats(gw.natsServer.url, log, "closed-test");
+    const nc = await connectNats(gw.natsServer, log, "closed-test");
     const { app } = await buildApp({ log, nc, redis: gw.redis, config: gw.config });
     try {
       // Credentials cached first: with NATS gone, an uncached one cannot be checked (the control

@@ -43,7 +43,7 @@ describe("main.ts", () => {
 
   it("starts, creates the streams, serves the publisher API and (on its own listener) the admin API, and exits 0 on SIGTERM", async () => {
     service = await startService("ingest-gateway", {
-      NATS_URL: nats.url,
+      ...nats.serviceEnv("ingest-gateway"),
       REDIS_URL: redis.url,
       ADMIN_TOKEN: adminToken,
       // The public API on every interface, as deployed; the admin listener keeps its loopback default.

@@ -73,7 +73,7 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const { nats: natsServer, redis: redisServer } = await startServers();
   const log = createLogger({ name: "ingest-gateway-test", level: process.env.HG_TEST_LOG ?? "silent" });
-  const nc = await connectNats(natsServer.url, log, "ingest-gateway-test");
+  const nc = await connectNats(natsServer, log, "ingest-gateway-test");
   const jsm = await ensureStreams(nc, { replicas: 1, ...options.streams });
   const redis = await connectRedis(redisServer.url, log, "ingest-gateway-test");
   const adminToken = newAdminToken();
@@ -146,7 +146,7 @@ export async function startTestGateway(
     },
     async startSequencer() {
       const sequencer = await startService("sequencer", {
-        NATS_URL: natsServer.url,
+        ...natsServer.serviceEnv("sequencer"),
         REDIS_URL: redisServer.url,
         PARTITIONS: String(config.PARTITIONS),
       });

@@ -20,7 +20,7 @@ describe("a partition's consumer session on a real nats-server", () => {
 
   beforeAll(async () => {
     server = await startNatsServer();
-    nc = await connectNats(server.url, log, "consumer-session-test");
+    nc = await connectNats(server, log, "consumer-session-test");
     jsm = await ensureStreams(nc, { replicas: 1, log });
     js = jetstream(nc);
     for (let k = 0; k < 3; k++) await publishIngest(js, ingestMessage(streamId, `s-${k}`, k));

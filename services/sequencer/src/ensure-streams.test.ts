@@ -19,9 +19,7 @@ describe("ensureStreams", () => {
   });
 
   it("succeeds for services starting at once, from separate connections, and leaves one of each stream", async () => {
-    connections.push(
-      ...(await Promise.all(["a", "b", "c"].map((name) => connectNats(server.url, log, `ensure-${name}`)))),
-    );
+    connections.push(...(await Promise.all(["a", "b", "c"].map((name) => connectNats(server, log, `ensure-${name}`)))));
     const managers = await Promise.all(connections.map((nc) => ensureStreams(nc, { replicas: 1, log })));
     const names: string[] = [];
     for await (const info of managers[0]!.streams.list()) names.push(info.config.name);

@@ -30,7 +30,7 @@ describe("JetStream API errors from a real server", () => {
 
   beforeAll(async () => {
     server = await startNatsServer();
-    nc = await connectNats(server.url, log, "jetstream-errors");
+    nc = await connectNats(server, log, "jetstream-errors");
     jsm = await ensureStreams(nc, { replicas: 1, log });
   });
   afterAll(async () => {

@@ -6,6 +6,7 @@ import {
   ensureStreams,
   type Logger,
   type NatsConnection,
+  type NatsTarget,
   type Redis,
 } from "@heliograph/platform";
 import { LOG_INGEST_FIELD, streamKeys } from "@heliograph/store";
@@ -17,7 +18,7 @@ import { readNumbered } from "./ingest-fixture.js";
 
 /** Test-only: a sequencer with its own NATS and Redis connections, as a separate process has. */
 export async function startSequencerInstance(
-  urls: { nats: string; redis: string },
+  urls: { nats: NatsTarget; redis: string },
   id: string,
   log: Logger,
   overrides: Partial<SequencerOptions> = {},
@@ -95,7 +96,7 @@ export function useSequencerServers(
       nats: { reuseEnv },
       redis: { reuseEnv },
     }));
-    ctx.nc = await connectNats(ctx.natsServer.url, log, "test");
+    ctx.nc = await connectNats(ctx.natsServer, log, "test");
     ctx.jsm = await ensureStreams(ctx.nc, { replicas: 1 });
     ctx.js = jetstream(ctx.nc);
     ctx.redis = await connectRedis(ctx.redisServer.url, log, "test");
@@ -109,10 +110,15 @@ export function useSequencerServers(
   return {
     ctx,
     async start(id: string, overrides: Partial<SequencerOptions> = {}): Promise<SequencerInstance> {
-      const instance = await startSequencerInstance({ nats: ctx.natsServer.url, redis: ctx.redisServer.url }, id, log, {
-        ...(options.leaseTtlMs === undefined ? {} : { LEASE_TTL_MS: options.leaseTtlMs }),
-        ...overrides,
-      });
+      const instance = await startSequencerInstance(
+        { nats: ctx.natsServer.as("sequencer"), redis: ctx.redisServer.url },
+        id,
+        log,
+        {
+          ...(options.leaseTtlMs === undefined ? {} : { LEASE_TTL_MS: options.leaseTtlMs }),
+          ...overrides,
+        },
+      );
       instances.push(instance);
       return instance;
     },

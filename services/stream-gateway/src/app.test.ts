@@ -31,7 +31,7 @@ describe("the app's shared resources are named plugins", () => {
   });
 
   it("an app that owns its connections closes them after the hub's consumer, in reverse order of start", async () => {
-    const nc = await connectNats(fx.nats.url, log, "owned");
+    const nc = await connectNats(fx.nats, log, "owned");
     const redis = await connectRedis(fx.redisServer.url, log, "owned");
     const app = await buildApp({ log, nc, redis, config, ownConnections: true });
     expect(app.hub.stats().consumers).toBe(1);

@@ -72,7 +72,7 @@ describe("the event text, from every producer", () => {
 
   beforeAll(async () => {
     ({ nats: natsServer, redis: redisServer } = await startServers());
-    nc = await connectNats(natsServer.url, log, "event-text");
+    nc = await connectNats(natsServer, log, "event-text");
     await ensureStreams(nc, { replicas: 1, log });
     redis = await connectRedis(redisServer.url, log, "event-text");
     hub = new StreamHub({ nc, log, metrics: new Registry(), maxWaiters: 10 });

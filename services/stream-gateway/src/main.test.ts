@@ -17,7 +17,7 @@ let service: ServiceHandle | undefined;
 
 beforeAll(async () => {
   ({ nats, redis: redisServer } = await startServers());
-  nc = await connectNats(nats.url, createLogger({ name: "main-test", level: "silent" }), "main-test");
+  nc = await connectNats(nats, createLogger({ name: "main-test", level: "silent" }), "main-test");
 });
 afterAll(async () => {
   await service?.kill();
@@ -27,7 +27,10 @@ afterAll(async () => {
 
 describe("main.ts", () => {
   it("on SIGTERM answers a held long poll with [] long before its bound, then exits 0 (no SIGKILL needed)", async () => {
-    service = await startService("stream-gateway", { NATS_URL: nats.url, REDIS_URL: redisServer.url });
+    service = await startService("stream-gateway", {
+      ...nats.serviceEnv("stream-gateway"),
+      REDIS_URL: redisServer.url,
+    });
     const controlPlane = new ControlPlane(await openControlBucket(nc, { replicas: 1 }));
     const { token } = await controlPlane.createSubscriber({ name: "main", streams: ["ideas-main"] });
     const held = fetch(`${service.url}/api/v1/stream/ideas-main/-1/10`, {

@@ -198,7 +198,7 @@ export interface GatewayFixture {
 export async function startGatewayFixture(options: { maxWaiters?: number } = {}): Promise<GatewayFixture> {
   const { nats, redis: redisServer } = await startServers();
   const log = createLogger({ name: "stream-gateway-test", level: process.env.HG_TEST_LOG ?? "silent" });
-  const nc = await connectNats(nats.url, log, "stream-gateway-test");
+  const nc = await connectNats(nats, log, "stream-gateway-test");
   await ensureStreams(nc, { replicas: 1 });
   const redis = await connectRedis(redisServer.url, log, "stream-gateway-test");
   // Before the connection is shared: a script defined mid-tick breaks an auto-pipeline.

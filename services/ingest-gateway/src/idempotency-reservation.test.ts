@@ -184,10 +184,12 @@ describe("Idempotency-Key reserved before the publish (promise 3)", () => {
       config: { ...gw.config, PUBLISH_TIMEOUT_MS: 1 },
     });
     let lostKey: string | undefined;
+    const seen: string[] = [];
     try {
       for (let i = 0; i < 50 && lostKey === undefined; i++) {
         const key = `lost-ack-${i}`;
         const res = await post(signal("AAPL"), key, hasty);
+        seen.push(`${res.statusCode} ${res.statusCode === 202 ? "" : res.body.slice(0, 80)}`);
         if (res.statusCode !== 503) continue;
         // The fault had its effect only if INGEST did store it.
         const id = ingestIdFor(gw.a.id, key);
@@ -200,7 +202,7 @@ describe("Idempotency-Key reserved before the publish (promise 3)", () => {
     } finally {
       await hasty.close();
     }
-    expect(lostKey, "no PubAck was ever lost after a store").toBeDefined();
+    expect(lostKey, `no PubAck was ever lost after a store; answers: ${seen.join(" | ")}`).toBeDefined();
     const key = lostKey as string;
     expectReused(await post(signal("MSFT"), key));
     const retry = await post(signal("AAPL"), key);

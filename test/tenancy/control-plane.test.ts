@@ -11,7 +11,7 @@ import {
 import { type NatsServerHandle, startNatsServer, waitFor } from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 // The control plane in NATS KV (packages/store/src/control-plane.ts), in-process against a real
 // nats-server: uniqueness by create and compare-and-set under concurrent writers, rotation,
@@ -226,10 +226,11 @@ describe("subscribers and entitlements", () => {
 describe("the cache, evicted by the KV watch", () => {
   let cache: ControlCache;
   let cached: ControlPlane;
+  let bucket: Bucket;
   beforeAll(async () => {
     // A third connection: the reading service's own.
     const nc = await connect({ ...nats.connectOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-    const bucket = await openControlBucket(nc, { replicas: 1 });
+    bucket = await openControlBucket(nc, { replicas: 1 });
     cache = await startControlCache(bucket, nc, { maxAgeMs: 600_000 });
     cached = new ControlPlane(bucket, cache);
     return async () => {
@@ -243,8 +244,9 @@ describe("the cache, evicted by the KV watch", () => {
     await cpA.createSubscriber({ id: "cached-sub", name: "Cached", streams: ["algorithm-1"] });
     expect(await cached.authenticatePublisher(pub.api_key, pub.api_secret)).toBe("cached-pub");
     expect(await cached.isEntitled("cached-sub", "algorithm-1")).toBe(true);
+    // The publisher's authentication (one entry, by credentials digest) and the subscriber's record.
     const held = cache.size;
-    expect(held).toBeGreaterThanOrEqual(3);
+    expect(held).toBeGreaterThanOrEqual(2);
 
     const rotated = await cpB.rotatePublisherSecret("cached-pub");
     await cpB.setEntitlements("cached-sub", ["algorithm-2"]);
@@ -265,6 +267,28 @@ describe("the cache, evicted by the KV watch", () => {
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect(await cached.authenticatePublisher(rotated.api_key, rotated.api_secret)).toBe("cached-pub");
     expect(await cached.isEntitled("cached-sub", "algorithm-2")).toBe(true);
+  });
+
+  it("an API key's existence does not show: without its secret, a known key (used or not) and an unknown one cost the same two bucket reads; with it, none", async () => {
+    const pub = await cpA.createPublisher({ id: "timing-pub", name: "Timing" });
+    const reads = vi.spyOn(bucket, "get");
+    const readsOf = async (apiKey: string, apiSecret: string) => {
+      reads.mockClear();
+      const code = await codeOf(cached.authenticatePublisher(apiKey, apiSecret));
+      return { code, reads: reads.mock.calls.length };
+    };
+    const wrong = `${pub.api_secret.slice(0, -1)}x`;
+    const unknownKey = "hgk_0123456789abcdef01234567";
+    try {
+      const before = [await readsOf(pub.api_key, wrong), await readsOf(unknownKey, wrong)];
+      expect(await readsOf(pub.api_key, pub.api_secret)).toEqual({ code: "ok", reads: 2 });
+      // The right secret is now answered from memory; nothing else is.
+      expect(await readsOf(pub.api_key, pub.api_secret)).toEqual({ code: "ok", reads: 0 });
+      const after = [await readsOf(pub.api_key, wrong), await readsOf(unknownKey, wrong)];
+      expect([...before, ...after]).toEqual(Array(4).fill({ code: "AUTH_INVALID", reads: 2 }));
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("caches no miss: a thousand unknown tokens and keys leave its size as it was", async () => {

@@ -50,9 +50,19 @@ const REWATCH_MAX_DELAY_MS = 2_000;
  *   until it runs, reads go to the bucket. During a disconnection cached entries keep serving
  *   (changes made meanwhile reach this process only after it reconnects, and the drop then
  *   catches up); an uncached lookup fails then, as the bucket cannot be read.
+ * - Successful authentications are remembered by a digest of the credentials presented
+ *   (`recallAuthentication`), dropped when a key they were read from changes: a request with the
+ *   right secret is answered from memory, every other one reads the bucket the same way whether
+ *   its key exists or not (see `ControlPlane.authenticatePublisher`).
  */
 export class ControlCache {
   private readonly entries = new Map<string, { value: unknown; at: number }>();
+  /** Credential digest → who it authenticated, and the keys that decided it. */
+  private readonly authenticated = new Map<string, { id: string; at: number; keys: readonly string[] }>();
+  /** Key → the digests it decided, so a change of the key forgets them. */
+  private readonly authenticatedBy = new Map<string, Set<string>>();
+  /** Counts evictions: an authentication that saw one of its keys change meanwhile is not remembered. */
+  private changes = 0;
   private readonly inFlight = new Map<string, Flight>();
   private readonly maxEntries: number;
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
@@ -97,7 +107,54 @@ export class ControlCache {
 
   /** Entries held now. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.authenticated.size;
+  }
+
+  /** Where the eviction count stands now; pass it to `rememberAuthentication`. */
+  changeMark(): number {
+    return this.changes;
+  }
+
+  /** Whom these credentials (their digest) authenticated, while nothing that decided it changed. */
+  recallAuthentication(digest: string): string | undefined {
+    const hit = this.authenticated.get(digest);
+    if (!hit) return undefined;
+    if (performance.now() - hit.at < this.options.maxAgeMs) return hit.id;
+    this.forgetAuthentication(digest);
+    return undefined;
+  }
+
+  /**
+   * Remembers a successful authentication decided by `keys`, unless a key changed since `mark`
+   * (`changeMark()` before the reads) or no watch runs: it may have been decided on old values.
+   */
+  rememberAuthentication(digest: string, id: string, keys: readonly string[], mark: number): void {
+    if (!this.watching || mark !== this.changes) return;
+    this.forgetAuthentication(digest);
+    if (this.authenticated.size >= this.maxEntries) {
+      const oldest = this.authenticated.keys().next();
+      if (!oldest.done) this.forgetAuthentication(oldest.value);
+    }
+    this.authenticated.set(digest, { id, at: performance.now(), keys });
+    for (const key of keys) {
+      let digests = this.authenticatedBy.get(key);
+      if (!digests) {
+        digests = new Set();
+        this.authenticatedBy.set(key, digests);
+      }
+      digests.add(digest);
+    }
+  }
+
+  private forgetAuthentication(digest: string): void {
+    const hit = this.authenticated.get(digest);
+    if (!hit) return;
+    this.authenticated.delete(digest);
+    for (const key of hit.keys) {
+      const digests = this.authenticatedBy.get(key);
+      digests?.delete(digest);
+      if (digests?.size === 0) this.authenticatedBy.delete(key);
+    }
   }
 
   /** True while a watch delivers changes (and reads are cached). */
@@ -128,7 +185,10 @@ export class ControlCache {
 
   /** Forgets `key` (its change was seen, here or through the watch). */
   evict(key: string): void {
+    this.changes++;
     this.entries.delete(key);
+    const digests = this.authenticatedBy.get(key);
+    if (digests) for (const digest of [...digests]) this.forgetAuthentication(digest);
     const flight = this.inFlight.get(key);
     if (flight) {
       flight.stale = true;
@@ -154,7 +214,10 @@ export class ControlCache {
   }
 
   private drop(): void {
+    this.changes++;
     this.entries.clear();
+    this.authenticated.clear();
+    this.authenticatedBy.clear();
     for (const flight of this.inFlight.values()) flight.stale = true;
     this.inFlight.clear();
   }

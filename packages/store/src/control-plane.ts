@@ -61,6 +61,9 @@ const subscriberView = (entry: KvEntry): SubscriberView => {
   return { ...stored, entitled: new Set(stored.streams) };
 };
 
+/** A publisher id no record can have (ids start with a letter or digit): read for an unknown API key. */
+const NO_PUBLISHER = "_";
+
 /** How often a compare-and-set that lost a race is tried again before giving up (a 503). */
 const CAS_ATTEMPTS = 20;
 
@@ -296,21 +299,47 @@ export class ControlPlane {
     return all.map(publicPublisher).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** The publisher id for a key and secret, or a 401 error. */
+  /**
+   * The publisher id for a key and secret, or a 401 error.
+   *
+   * Whether an API key exists must not show in how the answer is made (issue 10: one read for an
+   * unknown key, two for a known one, none for a cached one). So only a success is remembered,
+   * by a digest of the key and the secret together: the publisher who knows the secret is served
+   * from memory, and every request that does not takes the same two bucket reads, the key's index
+   * and a publisher record (its own, or one that cannot exist), and one comparison.
+   */
   async authenticatePublisher(apiKey: string | undefined, apiSecret: string | undefined): Promise<string> {
     if (!apiKey || !apiSecret) {
       throw new HeliographError("AUTH_MISSING", { message: "Send the API-KEY and API-SECRET headers" });
     }
     // A key that was never issued is not looked up: made-up keys cost no read and no cache entry.
-    const id = API_KEY_FORMAT.test(apiKey) ? await this.read(K.apiKey(apiKey), text) : null;
-    const stored = id && controlKeyToken(id) ? await this.read(K.publisher(id), json<StoredPublisher>) : null;
+    if (!API_KEY_FORMAT.test(apiKey)) {
+      secretComparison.matches(apiSecret, undefined);
+      throw new HeliographError("AUTH_INVALID", { message: "API-KEY or API-SECRET is not valid" });
+    }
+    const cache = this.cachedReads ? this.cache : undefined;
+    const digest = cache ? secretHash(`${apiKey}\n${apiSecret}`) : "";
+    const remembered = cache?.recallAuthentication(digest);
+    if (remembered !== undefined) return remembered;
+
+    const mark = cache?.changeMark() ?? 0;
+    const id = await this.readUncached(K.apiKey(apiKey), text);
+    const recordId = id && controlKeyToken(id) ? id : NO_PUBLISHER;
+    const stored = await this.readUncached(K.publisher(recordId), json<StoredPublisher>);
     // The index key is a hint: only a record that names this key counts (a rotated-away or
     // orphaned key does not), and a revoked record has no secret to match.
     const hash = stored?.api_key === apiKey ? activeHash(stored, stored.secret_hash) : null;
-    // An unknown key is compared too (against a dummy), so it answers as slowly as a wrong secret.
+    // An unknown key is compared too (against a dummy), so it answers as a wrong secret does.
     if (!secretComparison.matches(apiSecret, storedDigest(hash)) || !id)
       throw new HeliographError("AUTH_INVALID", { message: "API-KEY or API-SECRET is not valid" });
+    cache?.rememberAuthentication(digest, id, [K.apiKey(apiKey), K.publisher(id)], mark);
     return id;
+  }
+
+  /** A read of the bucket itself, whatever the cache holds. */
+  private async readUncached<T>(key: string, decode: ControlDecoder<T>): Promise<T | null> {
+    const entry = await this.kv.get(key);
+    return entry && entry.operation === "PUT" ? decode(entry) : null;
   }
 
   /**

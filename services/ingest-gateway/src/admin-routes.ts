@@ -46,6 +46,8 @@ export interface AdminRoutesDeps {
   /** Announces halt resolutions (RESUME_SUBJECT) to the sequencers. */
   nc: NatsConnection;
   adminToken: string;
+  /** How long a skipped publish's record answers status lookups (APPLIED_TTL_SECONDS). */
+  appliedTtlSeconds: number;
 }
 
 const TextId = z.object({ id: z.string().min(1).max(64).describe("Publisher or subscriber id") });
@@ -445,7 +447,7 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
         const streamId = streamIdOf(req.params);
         const resolved = await fromBackingService(async () => {
           try {
-            return await resolveHalt(deps.redis, streamId, req.body);
+            return await resolveHalt(deps.redis, streamId, req.body, { appliedTtlSeconds: deps.appliedTtlSeconds });
           } catch (err) {
             // A stream with nothing at all is a typo more likely than a live stream.
             if (err instanceof HeliographError && err.code === "STREAM_NOT_HALTED") await haltOf(streamId);

@@ -116,7 +116,13 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayAp
   });
   // Admin reads are not on a hot path and must see what was just written: no cache.
   await admin.register(
-    adminRoutes({ controlPlane: controlPlane.uncachedReads(), redis, nc, adminToken: config.ADMIN_TOKEN }),
+    adminRoutes({
+      controlPlane: controlPlane.uncachedReads(),
+      redis,
+      nc,
+      adminToken: config.ADMIN_TOKEN,
+      appliedTtlSeconds: config.APPLIED_TTL_SECONDS,
+    }),
     { prefix: "/admin/v1" },
   );
   // Whoever closes the public app (runService after the admin listener, a test alone) closes the

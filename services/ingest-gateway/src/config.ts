@@ -27,6 +27,11 @@ export const IngestEnv = BaseEnv.extend({
   ADMIN_PORT: envInt(8090, 0, 65_535),
   /** INGEST partition count; must match the sequencer's (it decides the subject of every publish). */
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
+  /**
+   * How long the record of a publish an operator skipped answers status lookups (`parked`): the
+   * sequencer's APPLIED_TTL_SECONDS, which keeps the records of numbered publishes as long.
+   */
+  APPLIED_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
   /** How long an Idempotency-Key's first answer is kept (docs/architecture.md, promise 3: 24 h by default). */
   IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 1),
   /** How long a publish waits for JetStream's PubAck before answering 503. */

@@ -19,7 +19,7 @@ import {
   StreamHalt,
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
-import { readEventsAfter } from "@heliograph/store";
+import { readEventsAfter, streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -78,7 +78,8 @@ async function expectSequenced(res: LightMyRequestResponse): Promise<PublishSequ
 }
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  // Not the default 24 h: the record of a skipped publish must live as long as configured.
+  gw = await startTestGateway({ env: { APPLIED_TTL_SECONDS: "3600" } });
   const sub = gw.nc.subscribe(`${INGEST_SUBJECT_PREFIX}.>`, {
     callback: (_err, msg) => {
       published.push(msg.json<IngestMessage>());
@@ -290,6 +291,9 @@ describe("a halt, seen and resolved by an operator", () => {
     });
     expect(numbered.event_number).toBe(1);
     expect(PublishStatus.parse((await lookup(racedSecond.ingest_id)).json())).toMatchObject({ status: "parked" });
+    const ttl = await gw.redis.ttl(streamKeys("ideas-ops").appliedPrefix + racedSecond.ingest_id);
+    expect(ttl).toBeGreaterThan(3_000);
+    expect(ttl).toBeLessThanOrEqual(3_600);
 
     const parked = ParkedPublish.array().parse((await admin("GET", "/streams/ideas-ops/parked")).json());
     expect(parked).toHaveLength(1);

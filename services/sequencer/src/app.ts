@@ -30,8 +30,11 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     readiness: [
       {
         name: "nats",
+        // A round trip, not only "not closed": while the client reconnects it is not closed, yet
+        // nothing is consumed or numbered, and a balancer or operator must see that.
         check: async () => {
           if (deps.nc.isClosed()) throw new Error("NATS connection is closed");
+          await deps.nc.flush();
         },
       },
       { name: "redis", check: () => deps.redis.ping() },

@@ -5,6 +5,7 @@ export * from "./nats-server.js";
 export * from "./paced-loop.js";
 export * from "./process.js";
 export * from "./process-group.js";
+export * from "./redis-cluster.js";
 export * from "./redis-server.js";
 export * from "./server-handle.js";
 export * from "./services.js";

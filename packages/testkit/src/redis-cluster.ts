@@ -1,0 +1,158 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { freePort } from "./free-port.js";
+import { which } from "./process.js";
+import { ownedServer, type ServerHandle, tcpReady } from "./server-handle.js";
+import { tempDataDir } from "./temp-dir.js";
+import { waitFor } from "./wait-for.js";
+
+const run = promisify(execFile);
+
+/** One node of a test Redis Cluster: a redis-server process the harness owns. */
+export interface RedisClusterNode extends ServerHandle {
+  dir: string;
+}
+
+export interface RedisClusterHandle {
+  /** Every node, in start order (the first `masters` were created as masters). */
+  nodes: RedisClusterNode[];
+  /** `redis://127.0.0.1:<port>` of every node, comma-separated: a seed list for a cluster client. */
+  url: string;
+  /** The node serving `key`'s slot as master now (after a failover too). */
+  masterOf(key: string): Promise<RedisClusterNode>;
+  /** Until every live node reports cluster_state:ok and agrees on a master for every slot. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Commands through redis-cli -c against a live node; the answer's lines. */
+  cli(...args: string[]): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/** A port whose cluster bus port (port + 10,000) is free and valid too. */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = await freePort();
+    if (port + 10_000 > 65_535 || taken.has(port) || taken.has(port + 10_000)) continue;
+    if (await tcpReady(port + 10_000)) continue;
+    taken.add(port);
+    taken.add(port + 10_000);
+    return port;
+  }
+  throw new Error("no free port pair for a Redis Cluster node");
+}
+
+/**
+ * A real Redis Cluster on loopback: `masters` × (1 + `replicasPerMaster`) `redis-server
+ * --cluster-enabled yes` processes on free ports, AOF on, joined by `redis-cli --cluster create`.
+ * A short node timeout (1 s) so a killed master's replica is promoted within seconds.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
+): Promise<RedisClusterHandle> {
+  const binary = which("redis-server");
+  const cliBinary = which("redis-cli");
+  if (!binary || !cliBinary)
+    throw new Error("redis-server and redis-cli must be on the PATH (apt-get install redis-server)");
+  const masters = options.masters ?? 3;
+  const count = masters * (1 + (options.replicasPerMaster ?? 1));
+  const taken = new Set<number>();
+  const nodes: RedisClusterNode[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await clusterPort(taken);
+      const dir = tempDataDir("hg-redis-cluster-");
+      const server = await ownedServer(`redis-cluster-${port}`, `redis://127.0.0.1:${port}`, port, {
+        binary,
+        args: [
+          ["--bind", "127.0.0.1"],
+          ["--port", String(port)],
+          ["--dir", dir],
+          ["--cluster-enabled", "yes"],
+          ["--cluster-config-file", "nodes.conf"],
+          ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 1_000)],
+          // A replica always stands for election, however long since it last heard its master:
+          // with the default factor a replica idle past ~20 s refuses, and the slot stays down.
+          ["--cluster-replica-validity-factor", "0"],
+          ["--repl-ping-replica-period", "1"],
+          ["--appendonly", "yes"],
+          ["--appendfsync", "everysec"],
+          ["--save", ""],
+          ["--protected-mode", "no"],
+        ].flat(),
+      });
+      nodes.push(Object.assign(server, { dir }));
+    }
+    await run(cliBinary, [
+      "--cluster",
+      "create",
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      String(options.replicasPerMaster ?? 1),
+      "--cluster-yes",
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const live = async (): Promise<RedisClusterNode> => {
+    for (const node of nodes) if (node.process?.running() && (await tcpReady(node.port))) return node;
+    throw new Error("no Redis Cluster node is running");
+  };
+  const cliAt = async (port: number, args: string[]) =>
+    (await run(cliBinary, ["-p", String(port), "-c", ...args])).stdout
+      .split("\n")
+      .map((l) => l.replace(/\r$/, ""))
+      .filter((l) => l !== "");
+
+  const handle: RedisClusterHandle = {
+    nodes,
+    url: nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(","),
+    async masterOf(key) {
+      const node = await live();
+      const [slot] = await cliAt(node.port, ["CLUSTER", "KEYSLOT", key]);
+      for (const line of await cliAt(node.port, ["CLUSTER", "NODES"])) {
+        const [, address, flags, , , , , state, ...ranges] = line.split(" ");
+        if (!flags?.includes("master") || flags.includes("fail") || state !== "connected") continue;
+        const owns = ranges.some((r) => {
+          const [from, to] = r.split("-").map(Number);
+          return Number(slot) >= (from as number) && Number(slot) <= (to ?? from ?? -1);
+        });
+        const port = Number(address?.split("@")[0]?.split(":")[1]);
+        const found = nodes.find((n) => n.port === port);
+        if (owns && found) return found;
+      }
+      throw new Error(`no master serves the slot of ${key}`);
+    },
+    async waitHealthy(timeoutMs = 30_000) {
+      await waitFor(
+        async () => {
+          for (const node of nodes) {
+            if (!node.process?.running()) continue;
+            const info = await cliAt(node.port, ["CLUSTER", "INFO"]);
+            if (!info.includes("cluster_state:ok")) return false;
+            if (!info.includes("cluster_slots_ok:16384")) return false;
+            // A master killed a moment ago may still be listed as serving its slots: healthy only
+            // once every master with slots is a running process.
+            for (const line of await cliAt(node.port, ["CLUSTER", "NODES"])) {
+              const [, address, flags, , , , , , ...ranges] = line.split(" ");
+              if (!flags?.includes("master") || ranges.length === 0) continue;
+              const port = Number(address?.split("@")[0]?.split(":")[1]);
+              if (!nodes.find((n) => n.port === port)?.process?.running()) return false;
+            }
+          }
+          return true;
+        },
+        { timeoutMs, intervalMs: 100, what: "the Redis Cluster to be healthy" },
+      );
+    },
+    async cli(...args) {
+      return cliAt((await live()).port, args);
+    },
+    stop,
+  };
+  await handle.waitHealthy();
+  return handle;
+}

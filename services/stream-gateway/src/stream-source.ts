@@ -49,6 +49,13 @@ export interface StreamSourceOptions {
 /** MAX_RESPONSE_BYTES's default (config.ts). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Where recent cold reads ended (stream and event number → EVENTS sequence), at most this many:
+ * the next read of a reader catching up starts right after, found with one look-up instead of a
+ * binary search over EVENTS.
+ */
+const COLD_CURSORS_MAX = 10_000;
+
 /** How long a client is told to wait before retrying a read that Redis cannot answer yet. */
 const RETRY_AFTER_S = 1;
 
@@ -76,6 +83,7 @@ export class StreamSource {
   private readonly recordReads: Counter<"reason">;
   private readonly verifyRequests: Counter;
   private readonly maxBytes: number;
+  private readonly coldCursors = new Map<string, number>();
   private warnedAt = -Infinity;
   private unlogged = 0;
 
@@ -251,8 +259,19 @@ export class StreamSource {
     last: RecordedEvent | undefined,
     logEarliest: number,
   ): Promise<RecordedEvent[]> {
+    const cursorKey = `${streamId} ${after}`;
+    const seq = this.coldCursors.get(cursorKey);
+    const known = seq === undefined ? undefined : { eventNumber: after, seq };
     try {
-      return await readRecordedEvents(this.js, await this.manager(), streamId, after, count, last, this.maxBytes);
+      const manager = await this.manager();
+      const events = await readRecordedEvents(this.js, manager, streamId, after, count, last, this.maxBytes, known);
+      const end = events.at(-1);
+      if (end) {
+        this.coldCursors.delete(cursorKey);
+        this.coldCursors.set(`${streamId} ${end.eventNumber}`, end.seq);
+        if (this.coldCursors.size > COLD_CURSORS_MAX) this.coldCursors.delete(this.coldCursors.keys().next().value!);
+      }
+      return events;
     } catch (err) {
       if (!(err instanceof RecordTrimmedError)) throw err;
       const earliest = Math.min(err.earliest, logEarliest);

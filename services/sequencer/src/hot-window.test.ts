@@ -63,4 +63,35 @@ describe("the hot window against the record", () => {
     expect(await ctx.redis.xlen(streamKeys(sid).log)).toBe(WINDOW);
     await second.stop();
   }, 60_000);
+
+  it("after Redis is lost, a stream whose early events EVENTS no longer holds restarts at the first it holds", async () => {
+    const sid = "hot-capped";
+    const CAP = 50;
+    const info = await ctx.jsm.streams.info(EVENTS_STREAM);
+    await ctx.jsm.streams.update(EVENTS_STREAM, { ...info.config, max_msgs_per_subject: CAP });
+    const instance = await start("hot-c", { HOT_WINDOW_EVENTS: WINDOW, BATCH_MAX });
+    await waitFor(() => instance.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT, {
+      what: "partitions",
+    });
+    await publish(sid, 0, 120);
+    await waitFor(async () => (await lastRecordedEvent(ctx.jsm, sid))?.eventNumber === 119, { what: "0..119 sent" });
+    await ctx.redis.flushall();
+
+    await publish(sid, 120, 130);
+    await waitFor(async () => (await lastRecordedEvent(ctx.jsm, sid))?.eventNumber === 129, {
+      what: "numbering went on after the loss",
+      timeoutMs: 20_000,
+    });
+    const recorded = await readRecordedEvents(ctx.js, ctx.jsm, sid, 129 - CAP, 1_000);
+    expect(recorded.map((e) => (JSON.parse(e.text) as StreamEvent).data.k)).toEqual(
+      Array.from({ length: CAP }, (_, i) => 130 - CAP + i),
+    );
+    // The log has no hole: consecutive up to the head, within the window and what is in flight.
+    expect(await readHead(ctx.redis, sid)).toBe(129);
+    const entries = await ctx.redis.xrange(streamKeys(sid).log, "-", "+");
+    const numbers = entries.map(([id]) => Number(id.split("-")[0]) - 1);
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => 130 - numbers.length + i));
+    expect(numbers.length).toBeLessThanOrEqual(WINDOW + 2 * BATCH_MAX);
+    await ctx.jsm.streams.update(EVENTS_STREAM, { ...info.config, max_msgs_per_subject: -1 });
+  }, 60_000);
 });

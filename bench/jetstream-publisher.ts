@@ -14,10 +14,14 @@ export interface PublisherInput {
   nats: { servers: string[]; user?: string; pass?: string; inboxPrefix?: string };
   count: number;
   inFlight: number;
-  /** `raw`: ~300-byte JSON to `subject`; `ingest`: IngestMessage JSON to `ingest.<p>.<streamId>`. */
+  /**
+   * `raw`: ~300-byte JSON to `subject`; `ingest`: IngestMessage JSON to `ingest.<p>.<streamId>`, or
+   * round-robin over `streamIds` when given (B6).
+   */
   mode: "raw" | "ingest";
   subject?: string;
   streamId?: string;
+  streamIds?: string[];
   publisherId?: string;
   idPrefix: string;
   partitions?: number;
@@ -35,17 +39,16 @@ export interface PublisherResult {
 childMain<PublisherInput, PublisherResult>(async (input) => {
   const nc = await connect({ ...input.nats, name: "bench-publisher" });
   const js = jetstream(nc);
-  const subject =
-    input.mode === "raw"
-      ? input.subject!
-      : ingestSubject(partitionOf(input.streamId!, input.partitions), input.streamId!);
+  const streamIds = input.streamIds ?? [input.streamId!];
+  const subjects = streamIds.map((sid) => ingestSubject(partitionOf(sid, input.partitions), sid));
+  const subject = (i: number) => (input.mode === "raw" ? input.subject! : subjects[i % subjects.length]!);
   const receivedAt = new Date().toISOString();
   const payload = (i: number): string => {
     if (input.mode === "raw") return rawMessage(i);
     const ingestId = `${input.idPrefix}${i}`;
     const message: IngestMessage = {
       ingest_id: ingestId,
-      stream_id: input.streamId!,
+      stream_id: streamIds[i % streamIds.length]!,
       publisher_id: input.publisherId!,
       event_type: "TradingSignalCreated",
       data: {
@@ -73,7 +76,7 @@ childMain<PublisherInput, PublisherResult>(async (input) => {
       while (outstanding < input.inFlight && next < input.count && nowMs() < deadline) {
         const i = next++;
         outstanding++;
-        js.publish(subject, payload(i), { msgID: `${input.idPrefix}${i}`, timeout: 30_000 }).then(
+        js.publish(subject(i), payload(i), { msgID: `${input.idPrefix}${i}`, timeout: 30_000 }).then(
           () => {
             published++;
             outstanding--;

@@ -1,5 +1,5 @@
 /** Command line of `pnpm bench`. */
-export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3"] as const;
+export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3", "B6", "B8"] as const;
 export type BenchId = (typeof BENCH_IDS)[number];
 
 export interface Sizes {
@@ -21,6 +21,11 @@ export interface Sizes {
   /** B1: streams the signals go to (one algorithm each). */
   ingestStreams: number;
   ingestConnections: number;
+  /** B6: events over how many streams (each with a 1,000-event window). */
+  b6Events: number;
+  b6Streams: number;
+  /** B8: events of the stream read back from EVENTS. */
+  b8Events: number;
 }
 
 export const FULL: Sizes = {
@@ -34,6 +39,9 @@ export const FULL: Sizes = {
   latencyRate: 1_000,
   ingestStreams: 8,
   ingestConnections: 64,
+  b6Events: 200_000,
+  b6Streams: 100,
+  b8Events: 100_000,
 };
 
 export const QUICK: Sizes = {
@@ -47,6 +55,9 @@ export const QUICK: Sizes = {
   latencyRate: 1_000,
   ingestStreams: 8,
   ingestConnections: 64,
+  b6Events: 40_000,
+  b6Streams: 20,
+  b8Events: 20_000,
 };
 
 export interface SoakOptions {

@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { nowMs } from "./clock.js";
 import { type Backlog, b1, b2, b3, b4, b5 } from "./heliograph-bench.js";
+import { b6, b8 } from "./hot-tier-bench.js";
 import { BENCH_IDS, type BenchId, type Options, parseOptions } from "./options.js";
 import { type RepResult, r1, r2, r3, r4, r5 } from "./raw.js";
 import { machine, type RunReport, writeBenchmarksMd, writeJson } from "./report.js";
@@ -136,6 +137,10 @@ async function runTable(
         return b2(h!, sizes, rep);
       case "B3":
         return b3(h!, sizes, rep);
+      case "B6":
+        return b6(h!, sizes, rep);
+      case "B8":
+        return b8(h!, sizes, rep);
     }
   };
   // Repetitions interleaved, so a noisy moment of the machine spreads over raw and Heliograph alike.

@@ -58,6 +58,8 @@ export interface Heliograph {
   newAlgorithmStream(): Promise<{ algorithmId: number; streamId: string; body: string }>;
   /** Several at once: one entitlement update, one wait for the gateway's cache. */
   newAlgorithmStreams(count: number): Promise<Array<{ algorithmId: number; streamId: string; body: string }>>;
+  /** Makes streams of any id readable by the bench subscriber (B8's, which no algorithm owns). */
+  entitle(streamIds: string[]): Promise<void>;
   head(streamId: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -67,6 +69,11 @@ const SERVICE_ENV: Record<string, string> = {
   // One publisher and one subscriber stand for many clients here: per-key limits would measure themselves.
   PUBLISHER_RATE_LIMIT: "0",
   SUBSCRIBER_RATE_LIMIT: "0",
+  // Hot windows (docs/architecture.md, "The hot window"): the algorithm streams of B1–B5 are kept
+  // whole, so B4 stays a read of Redis; B6 and B8 use streams of another kind, with a 1,000-event
+  // window, so what they measure is the bounded tier and reads from EVENTS.
+  HOT_WINDOW_SIGNAL_EVENTS: "1000000",
+  HOT_WINDOW_EVENTS: "1000",
   // HG_BENCH_SERVICE_NODE_OPTIONS: e.g. an --import of a profiler preload, for the services alone.
   ...(process.env.HG_BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HG_BENCH_SERVICE_NODE_OPTIONS } : {}),
 };
@@ -111,19 +118,23 @@ export async function startHeliograph(servers: BenchServers): Promise<Heliograph
       for (let i = 0; i < count; i++) {
         const algorithm = await admin<{ id: number }>("POST", "/algorithms", {
           publisher_id: created.id,
-          name: `bench-${entitled.length}`,
+          name: `bench-${entitled.length + i}`,
         });
         const streamId = `algorithm-${algorithm.id}`;
-        entitled.push(streamId);
         made.push({
           algorithmId: algorithm.id,
           streamId,
           body: JSON.stringify({ ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: algorithm.id }),
         });
       }
+      await h.entitle(made.map((m) => m.streamId));
+      return made;
+    },
+    async entitle(streamIds) {
+      for (const streamId of streamIds) if (!entitled.includes(streamId)) entitled.push(streamId);
       await admin("PUT", `/subscribers/${subscriberCreated.id}/streams`, { streams: entitled });
       // The gateway caches entitlements briefly: wait until the new streams are readable.
-      for (const { streamId } of made) {
+      for (const streamId of streamIds) {
         await waitFor(
           async () =>
             (
@@ -134,7 +145,6 @@ export async function startHeliograph(servers: BenchServers): Promise<Heliograph
           { timeoutMs: 10_000, intervalMs: 100, what: `${streamId} readable by the bench subscriber` },
         );
       }
-      return made;
     },
     async head(streamId) {
       const value = await servers.client.get(streamKeys(streamId).head);

@@ -94,6 +94,48 @@ const SPECS: Spec[] = [
     baseline: "R1.rate",
     target: { kind: "min", factor: 1.0, text: "≥ 1.0 × R1" },
   },
+  {
+    id: "B6 log",
+    key: "B6.logSpread",
+    what: "hot tier: the Redis logs' memory once 1,000-event windows are full, spread over the samples",
+    unit: "%",
+    target: { kind: "max", absolute: 10, text: "≤ 10% (flat)" },
+  },
+  {
+    id: "B6 used",
+    key: "B6.usedSpread",
+    what: "same, Redis used_memory (grows with the per-event records until their TTL)",
+    unit: "%",
+  },
+  {
+    id: "B6 B/event",
+    key: "B6.logBytesPerEvent",
+    what: "hot tier: log bytes per retained event, against the event text (B6 text)",
+    unit: "B",
+    baseline: "B6.eventBytes",
+    target: { kind: "max", factor: 2, text: "≤ 2 × text" },
+  },
+  { id: "B6 text", key: "B6.eventBytes", what: "the event text (JSON) of B6's events", unit: "B" },
+  {
+    id: "B6 records",
+    key: "B6.recordBytesPerEvent",
+    what: "used_memory added per event outside the log once windows are full (applied: record)",
+    unit: "B",
+  },
+  {
+    id: "B8 raw",
+    key: "B8raw.rate",
+    what: "JetStream ordered consumer reading one stream of EVENTS",
+    unit: "events/s",
+  },
+  {
+    id: "B8",
+    key: "B8.rate",
+    what: "cold catch-up: reading a stream over HTTP with a 1,000-event window (from EVENTS)",
+    unit: "events/s",
+    baseline: "B8raw.rate",
+    target: { kind: "min", factor: 0.3, text: "≥ 0.30 × B8 raw" },
+  },
 ];
 
 export function buildRows(values: Map<string, number[]>): Row[] {

@@ -41,6 +41,11 @@ export const ERROR_CODES = {
   IDEA_CHANNEL_NOT_FOUND: { status: 404, message: "No such idea channel" },
   IDEA_NOT_FOUND: { status: 404, message: "No such idea in this channel" },
   STREAM_NOT_FOUND: { status: 404, message: "No such stream" },
+  // 410: no longer held
+  POSITION_EVICTED: {
+    status: 410,
+    message: "The events after this position are no longer retained; continue from X-Heliograph-Earliest minus one",
+  },
   // 409 / 422: understood, but refused
   RESOURCE_EXISTS: { status: 409, message: "A resource with this id exists" },
   ALGORITHM_EXISTS: { status: 409, message: "An algorithm with this id exists" },
@@ -116,16 +121,25 @@ export class HeliographError extends Error {
   readonly details: ErrorDetail[];
   /** Seconds for a Retry-After header (429 and 503). */
   readonly retryAfter: number | undefined;
+  /** Further response headers that belong to the refusal (410's X-Heliograph-Earliest). */
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     code: ErrorCode,
-    options: { message?: string; details?: ErrorDetail[]; cause?: unknown; retryAfter?: number } = {},
+    options: {
+      message?: string;
+      details?: ErrorDetail[];
+      cause?: unknown;
+      retryAfter?: number;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(options.message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.code = code;
     this.statusCode = ERROR_CODES[code].status;
     this.details = options.details ?? [];
     this.retryAfter = options.retryAfter;
+    this.headers = options.headers ?? {};
   }
 
   toBody(): ErrorBody {

@@ -10,6 +10,8 @@ export const LONG_POLL_HEADER = "x-long-poll";
 export const STREAM_HEAD_HEADER = "x-heliograph-head";
 /** Response: `live` or `halted`. */
 export const STREAM_STATUS_HEADER = "x-heliograph-stream-status";
+/** Response to 410 POSITION_EVICTED: the first event number still held (read from it minus one). */
+export const EARLIEST_EVENT_HEADER = "x-heliograph-earliest";
 
 export const DEFAULT_LONG_POLL_SECONDS = 5;
 export const MAX_LONG_POLL_SECONDS = 60;

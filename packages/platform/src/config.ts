@@ -73,6 +73,14 @@ export const BaseEnv = z.object({
    */
   JETSTREAM_DUPLICATE_WINDOW_MS: envInt(10 * 60_000, 1_000, 24 * 3_600_000),
   /**
+   * EVENTS' retention (docs/architecture.md, "The hot window"): events older than this many seconds
+   * are removed from the record; 0 keeps them whatever their age. Set alike in every service
+   * (each applies it at start). Readers of removed events get 410 POSITION_EVICTED.
+   */
+  EVENTS_MAX_AGE_SECONDS: envInt(0, 0, 100 * 365 * 86_400),
+  /** EVENTS keeps at most this many events per stream (the oldest go first); 0 keeps all. */
+  EVENTS_MAX_MSGS_PER_SUBJECT: envInt(0, 0),
+  /**
    * Time a client has to send a request's head (Node's headersTimeout), from the connection or
    * the request's first byte; past it the connection is closed with 408 REQUEST_TIMEOUT. At most
    * HTTP_REQUEST_TIMEOUT_MS (a larger value is lowered to it).

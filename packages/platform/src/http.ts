@@ -115,6 +115,7 @@ export function applyHttpLimits(app: HttpApp, limits: HttpLimits): void {
 
 export function sendError(reply: FastifyReply, error: HeliographError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.code(error.statusCode).type("application/json").send(error.toBody());
 }
 

@@ -67,6 +67,10 @@ export interface StreamSettings {
   ingestMaxBytes?: number;
   /** Window in which JetStream drops a repeated Nats-Msg-Id. */
   duplicateWindowMs?: number;
+  /** EVENTS removes events older than this (0 or unset: whatever their age). */
+  eventsMaxAgeSeconds?: number;
+  /** EVENTS keeps at most this many events per stream (0 or unset: all). */
+  eventsMaxMsgsPerSubject?: number;
   /** Each retry is logged here at warn (default: a logger of its own). */
   log?: Logger;
   /** How long JetStream may stay unavailable before ensureStreams fails (default 30 s). */
@@ -124,7 +128,10 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     // EVENTS is the record Redis is rebuilt from: it keeps everything unless configured otherwise.
-    max_age: 0,
+    // A per-subject cap bounds each stream alike (a stream-wide cap would let a busy stream evict a
+    // quiet one's whole history).
+    max_age: ms((settings.eventsMaxAgeSeconds ?? 0) * 1_000),
+    max_msgs_per_subject: settings.eventsMaxMsgsPerSubject ? settings.eventsMaxMsgsPerSubject : -1,
     num_replicas: settings.replicas,
     duplicate_window: duplicateWindow,
   };

@@ -23,6 +23,8 @@ export interface ServiceConfig {
   LOG_PRETTY: boolean;
   JETSTREAM_REPLICAS: number;
   JETSTREAM_DUPLICATE_WINDOW_MS: number;
+  EVENTS_MAX_AGE_SECONDS: number;
+  EVENTS_MAX_MSGS_PER_SUBJECT: number;
   HTTP_HEADERS_TIMEOUT_MS: number;
   HTTP_REQUEST_TIMEOUT_MS: number;
   HTTP_KEEP_ALIVE_TIMEOUT_MS: number;
@@ -96,6 +98,8 @@ export async function runService<C extends ServiceConfig>(
     await ensureStreams(nc, {
       replicas: config.JETSTREAM_REPLICAS,
       duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_MS,
+      eventsMaxAgeSeconds: config.EVENTS_MAX_AGE_SECONDS,
+      eventsMaxMsgsPerSubject: config.EVENTS_MAX_MSGS_PER_SUBJECT,
       log,
     });
     const redis = await connectRedis(config.REDIS_URL, log, connectionName);

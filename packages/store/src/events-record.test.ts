@@ -184,4 +184,37 @@ describe("readRecordedEvents", () => {
     expect((await lastRecordedEvent(jsm, C))?.eventNumber).toBe(10);
     expect(await recordedSeqOf(jsm, C, 10)).toBe(recordOf(C, 10)?.seq);
   });
+
+  it("continues after a known position with one look-up; a wrong position only costs the search", async () => {
+    let gets = 0;
+    const counting = {
+      streams: {
+        getMessage: (...args: Parameters<JetStreamManager["streams"]["getMessage"]>) => {
+          gets++;
+          return jsm.streams.getMessage(...args);
+        },
+      },
+    } as unknown as JetStreamManager;
+    const last = await lastRecordedEvent(jsm, A);
+    const at20 = { eventNumber: 20, seq: recordOf(A, 20)?.seq as number };
+    expect(await readRecordedEvents(js, counting, A, 20, 1, last, undefined, at20)).toEqual([recordOf(A, 21)]);
+    expect(gets).toBe(1);
+    gets = 0;
+    expect(await readRecordedEvents(js, counting, A, 20, 1, last)).toEqual([recordOf(A, 21)]);
+    expect(gets).toBeGreaterThan(1);
+    // Positions that do not describe this EVENTS (before and past the event): the same answer.
+    for (const seq of [1, recordOf(A, 40)?.seq as number])
+      expect(await readRecordedEvents(js, counting, A, 20, 1, last, undefined, { eventNumber: 20, seq })).toEqual([
+        recordOf(A, 21),
+      ]);
+    // An earlier event's position narrows the search; the answer is the same.
+    expect(
+      numbers(
+        await readRecordedEvents(js, jsm, A, 30, 3, last, undefined, {
+          eventNumber: 10,
+          seq: recordOf(A, 10)?.seq as number,
+        }),
+      ),
+    ).toEqual([31, 32, 33]);
+  });
 });

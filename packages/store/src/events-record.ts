@@ -91,19 +91,35 @@ async function firstRecordedFrom(
   return msg ? storedEvent(msg) : undefined;
 }
 
+/** Where an event of a stream is in EVENTS: its number and JetStream sequence. */
+export interface RecordedPosition {
+  eventNumber: number;
+  seq: number;
+}
+
 /**
  * Event `eventNumber` of a stream, or undefined when EVENTS does not hold it. A binary search over
- * sequences, given the stream's last event `top`: about log2(EVENTS messages) look-ups.
+ * sequences, given the stream's last event `top`: about log2(EVENTS messages) look-ups. With `known`
+ * (an earlier event's position, e.g. where the reader's last read ended), the first look-up is right
+ * after it, where a reader that continues finds its next event: one look-up.
  */
 async function recordedEventAt(
   jsm: JetStreamManager,
   streamId: StreamId,
   eventNumber: number,
   top: RecordedEvent,
+  known?: RecordedPosition,
 ): Promise<RecordedEvent | undefined> {
   if (top.eventNumber < eventNumber || eventNumber < 0) return undefined;
   if (top.eventNumber === eventNumber) return top;
   let lo = 1;
+  if (known && known.eventNumber < eventNumber && known.seq < top.seq) {
+    // Events known+1..eventNumber each take a sequence of their own after known's.
+    const found = await firstRecordedFrom(jsm, streamId, known.seq + (eventNumber - known.eventNumber));
+    if (found?.eventNumber === eventNumber) return found;
+    // Past it means the hint does not describe this EVENTS (purged and written again): search it all.
+    if (found && found.eventNumber < eventNumber) lo = found.seq + 1;
+  }
   // Events eventNumber+1..top each take a sequence of their own after eventNumber's.
   let hi = top.seq - (top.eventNumber - eventNumber);
   // Invariant: if EVENTS holds the event, its sequence is in [lo, hi].
@@ -139,7 +155,8 @@ export async function recordedSeqOf(
  * Throws {@link RecordTrimmedError} when it holds later events but not after+1, so a reader never
  * gets n+1 without n. `last` is the stream's last event when the caller has just read it.
  *
- * Cost: the last event (unless given), a binary search for after+1 (one look-up from -1), then one
+ * Cost: the last event (unless given), a binary search for after+1 (one look-up from -1, or with
+ * `known` the position of event `after` or an earlier one, one when the reader continues), then one
  * look-up per event for a few events, or a short-lived ordered consumer filtered on the stream's
  * subject (create, fetch per 1,000, delete).
  *
@@ -155,12 +172,13 @@ export async function readRecordedEvents(
   count: number,
   last?: RecordedEvent,
   maxBytes = Number.POSITIVE_INFINITY,
+  known?: RecordedPosition,
 ): Promise<RecordedEvent[]> {
   if (count <= 0) return [];
   const top = last ?? (await lastRecordedEvent(jsm, streamId));
   if (!top || top.eventNumber <= after) return [];
   const first =
-    after < 0 ? await firstRecordedFrom(jsm, streamId, 1) : await recordedEventAt(jsm, streamId, after + 1, top);
+    after < 0 ? await firstRecordedFrom(jsm, streamId, 1) : await recordedEventAt(jsm, streamId, after + 1, top, known);
   if (first?.eventNumber !== after + 1) {
     const earliest = after < 0 ? first : await firstRecordedFrom(jsm, streamId, 1);
     throw new RecordTrimmedError(streamId, after, earliest?.eventNumber ?? top.eventNumber);

@@ -21,6 +21,25 @@ export async function readStreamState(redis: Redis, streamId: StreamId): Promise
 }
 
 /**
+ * The log no longer holds event `after + 1` (the hot window moved past it; docs/architecture.md,
+ * "The hot window") but holds later ones, or none while the head is past `after`: answering from
+ * the log would skip, so the read goes to EVENTS. `earliest` is the first event the log holds
+ * (Infinity when it holds none).
+ */
+export class LogTrimmedError extends Error {
+  constructor(
+    readonly streamId: StreamId,
+    readonly after: number,
+    readonly earliest: number,
+  ) {
+    super(`the Redis log of ${streamId} no longer holds event ${after + 1}; it starts at ${earliest}`);
+    this.name = "LogTrimmedError";
+  }
+}
+
+const eventNumberOfEntryId = (id: string): number => Number(id.slice(0, id.indexOf("-"))) - 1;
+
+/**
  * JSON texts of the events after `after` (the last one the reader processed), at most `count`,
  * in order. The texts are stored serialised, so they go to the client without a parse.
  *
@@ -28,6 +47,9 @@ export async function readStreamState(redis: Redis, streamId: StreamId): Promise
  * is always answered whatever its size, so a reader always progresses: fewer events, never an
  * error. Redis does the counting (a Lua script reading the log a page at a time), so a read never
  * brings more than `maxBytes` plus one event into this process, whatever `count` is.
+ *
+ * Throws {@link LogTrimmedError} when the log's first entry after `after` is not event after+1
+ * (trimmed to its window): the caller reads EVENTS instead.
  */
 export async function readEventsAfter(
   redis: Redis,
@@ -39,16 +61,23 @@ export async function readEventsAfter(
   const log = streamKeys(streamId).log;
   if (maxBytes === undefined) {
     const entries = await redis.xrange(log, logEntryId(after + 1), "+", "COUNT", count);
+    const firstId = entries[0]?.[0];
+    if (firstId !== undefined && firstId !== logEntryId(after + 1))
+      throw new LogTrimmedError(streamId, after, eventNumberOfEntryId(firstId));
     return entries.map(([, fields]) => fieldOf(fields, LOG_EVENT_FIELD));
   }
   if (count <= 0) return [];
   const args = [log, logEntryId(after + 1), count, maxBytes, LOG_EVENT_FIELD, READ_PAGE];
+  let reply: unknown[];
   try {
-    return (await redis.evalsha(READ_BOUNDED_SHA, 1, ...args)) as string[];
+    reply = (await redis.evalsha(READ_BOUNDED_SHA, 1, ...args)) as unknown[];
   } catch (err) {
     if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-    return (await redis.eval(READ_BOUNDED, 1, ...args)) as string[];
+    reply = (await redis.eval(READ_BOUNDED, 1, ...args)) as unknown[];
   }
+  // The script's one non-text answer: { 0, <first entry id> } when the log starts after after+1.
+  if (typeof reply[0] === "number") throw new LogTrimmedError(streamId, after, eventNumberOfEntryId(String(reply[1])));
+  return reply as string[];
 }
 
 /**
@@ -59,7 +88,9 @@ export async function readEventsAfter(
 const READ_PAGE = 64;
 
 /**
- * KEYS[1] the log; ARGV: first entry id, count, byte budget, event field, page size. Pages
+ * KEYS[1] the log; ARGV: first entry id, count, byte budget, event field, page size. Answers the
+ * texts, or `{0, <first entry id>}` when the log's first entry at or after the asked one is another
+ * (trimmed). Pages
  * continue after the last entry read (exclusive range, Redis 6.2+), so a gap is never spanned by
  * arithmetic on ids. Script-side numbers are doubles; only sizes and counts are computed.
  */
@@ -77,6 +108,8 @@ while remaining > 0 do
   if largest > 0 then size = math.min(size, math.max(1, math.floor((budget - bytes) / largest))) else size = math.min(size, 4) end
   local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', size)
   if #entries == 0 then return out end
+  -- The first entry is not the one asked for: the window was trimmed past it (ids have no gaps).
+  if #out == 0 and entries[1][1] ~= ARGV[1] then return { 0, entries[1][1] } end
   for _, entry in ipairs(entries) do
     local fields = entry[2]
     local text

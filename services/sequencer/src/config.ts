@@ -21,6 +21,16 @@ export const SequencerEnv = BaseEnv.extend({
    * epoch is read with a separate command before each batch instead of inside the step.
    */
   REDIS_CLUSTER: envBoolean(false),
+  /**
+   * Events each stream's Redis log keeps (the hot window; older ones are read from EVENTS): for
+   * resource streams and any other kind without a setting of its own. At least 10, so the most
+   * recent ten always come from Redis.
+   */
+  HOT_WINDOW_EVENTS: envInt(10_000, 10),
+  /** The hot window of trading-signal streams (`algorithm-<id>`). */
+  HOT_WINDOW_SIGNAL_EVENTS: envInt(1_000, 10),
+  /** The hot window of idea channels (`ideas-<channel>`); idea states are kept whatever it is. */
+  HOT_WINDOW_IDEA_EVENTS: envInt(100_000, 10),
 });
 export type SequencerConfig = z.infer<typeof SequencerEnv>;
 

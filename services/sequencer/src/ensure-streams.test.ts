@@ -28,4 +28,21 @@ describe("ensureStreams", () => {
     await Promise.all(connections.map((nc) => ensureStreams(nc, { replicas: 1, log })));
     expect((await managers[1]!.streams.info(INGEST_STREAM)).config.num_replicas).toBe(1);
   });
+
+  it("applies EVENTS' retention settings, and takes them off again (0: keep everything)", async () => {
+    const nc = await connectNats(server, log, "ensure-retention");
+    connections.push(nc);
+    const capped = await ensureStreams(nc, {
+      replicas: 1,
+      log,
+      eventsMaxAgeSeconds: 3_600,
+      eventsMaxMsgsPerSubject: 5_000,
+    });
+    const config = (await capped.streams.info(EVENTS_STREAM)).config;
+    expect(config.max_age).toBe(3_600 * 1_000_000_000);
+    expect(config.max_msgs_per_subject).toBe(5_000);
+    const open = (await (await ensureStreams(nc, { replicas: 1, log })).streams.info(EVENTS_STREAM)).config;
+    expect(open.max_age).toBe(0);
+    expect(open.max_msgs_per_subject).toBe(-1);
+  });
 });

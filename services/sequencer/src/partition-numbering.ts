@@ -5,6 +5,7 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstrea
 import type { Redis } from "ioredis";
 import type { EventPublishing, Publication } from "./event-publishing.js";
 import { type EventsWriter, RecordConflictError } from "./events-writer.js";
+import { hotWindowOf } from "./hot-window.js";
 import { heldStepInput, ingestStepInput } from "./ingest-input.js";
 import { isLeaseGone, LeaseLostError, type PartitionLeases } from "./lease.js";
 import type { SequencerMetrics } from "./metrics.js";
@@ -119,6 +120,7 @@ export class PartitionNumbering {
             epoch: this.epoch,
             appliedTtlSeconds: deps.config.APPLIED_TTL_SECONDS,
             partitionEpochKey: this.epochKey,
+            hotWindow: hotWindowOf(streamId, deps.config),
           },
           streamId,
         );
@@ -194,7 +196,7 @@ export class PartitionNumbering {
           else
             log.warn(
               { streamId, eventNumber: outcome.eventNumber, ingestId: item.input.ingestId },
-              "applied event is missing from the log; not republished",
+              "applied event is no longer in the log (trimmed once EVENTS held it, or Redis lost it); not republished",
             );
         } else if (outcome?.kind === "held" || outcome?.kind === "halted") heldCount++;
       });
@@ -270,6 +272,7 @@ export class PartitionNumbering {
     const result = await runDrainStep(redis, streamId, this.epoch, config.APPLIED_TTL_SECONDS, inputs, {
       partitionEpochKey: this.epochKey,
       expectedHead: this.heads.get(streamId)?.head,
+      ...this.trimOptions(streamId),
     });
     this.noteHead(streamId, result);
     this.noteHolding(streamId, result);
@@ -329,6 +332,19 @@ export class PartitionNumbering {
       withHeld: this.holding.has(streamId),
       partitionEpochKey: this.epochKey,
       expectedHead: this.heads.get(streamId)?.head,
+      ...this.trimOptions(streamId),
+    };
+  }
+
+  /**
+   * The stream's hot window, and the last event EVENTS is known to hold: events numbered since
+   * (their publishes may be in flight, or lost with a crash) stay in the log whatever the window,
+   * so the repair can publish them from it.
+   */
+  private trimOptions(streamId: StreamId): Pick<StepOptions, "hotWindow" | "recordedUpTo"> {
+    return {
+      hotWindow: hotWindowOf(streamId, this.deps.config),
+      recordedUpTo: this.deps.writer.tip(streamId)?.eventNumber,
     };
   }
 

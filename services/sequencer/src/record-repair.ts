@@ -5,6 +5,8 @@ import {
   LOG_INGEST_FIELD,
   lastRecordedEvent,
   logEntryId,
+  type RecordedEvent,
+  RecordTrimmedError,
   readHead,
   readRecordedEvents,
   streamKeys,
@@ -26,6 +28,8 @@ export interface RepairDeps {
   appliedTtlSeconds: number;
   /** As the numbering step gets it: the partition epoch checked atomically (single-node Redis only). */
   partitionEpochKey: string | undefined;
+  /** The stream's hot window: a replay trims the log as the numbering step does. */
+  hotWindow: number;
 }
 
 /** Events replayed into Redis per restore step (one Lua call, one EVENTS read). */
@@ -60,7 +64,16 @@ export async function verifyStream(deps: RepairDeps, streamId: StreamId): Promis
   log.warn({ streamId, redisHead, recorded }, "Redis is behind EVENTS; replaying the record into Redis");
   let head = redisHead;
   while (head < recorded) {
-    const events = await readRecordedEvents(deps.js, jsm, streamId, head, REPLAY_BATCH);
+    let events: RecordedEvent[];
+    try {
+      events = await readRecordedEvents(deps.js, jsm, streamId, head, REPLAY_BATCH);
+    } catch (err) {
+      if (!(err instanceof RecordTrimmedError)) throw err;
+      // EVENTS' retention removed events Redis lacks: Redis restarts at the first one EVENTS holds
+      // (readers of older positions get 410; idea states are rebuilt from what is left).
+      log.warn({ streamId, redisHead: head, earliest: err.earliest }, "EVENTS no longer holds the events Redis lacks");
+      events = await readRecordedEvents(deps.js, jsm, streamId, err.earliest - 1, REPLAY_BATCH);
+    }
     if (events.length === 0)
       throw new Error(`EVENTS holds ${streamId} up to ${recorded} but returned nothing after ${head}`);
     head = await runRestoreStep(
@@ -70,7 +83,7 @@ export async function verifyStream(deps: RepairDeps, streamId: StreamId): Promis
       deps.appliedTtlSeconds,
       head,
       events.map((event) => recordedStepInput(event.text, event.ingestId)),
-      { partitionEpochKey: deps.partitionEpochKey },
+      { partitionEpochKey: deps.partitionEpochKey, hotWindow: deps.hotWindow, firstNumber: events[0]!.eventNumber },
     );
     metrics.replayed.inc(events.length);
   }

@@ -5,8 +5,14 @@
 --       cross-slot: only on single-node Redis (the sequencer's REDIS_CLUSTER setting leaves it out
 --       and reads the epoch with a separate command instead).
 -- ARGV: mode ('step' | 'drain' | 'restore'), epoch, applied_ttl_seconds, now (ISO text), text_open,
---       number_end, k, expected_head, then per message the 9 fields: ingest_id, body_text,
---       event_type, idea_id, ts_ms, ts_text, projection_prefix, problem, held_entry
+--       number_end, k, expected_head, hot_window, recorded_up_to, then per message the 9 fields:
+--       ingest_id, body_text, event_type, idea_id, ts_ms, ts_text, projection_prefix, problem,
+--       held_entry
+--   hot_window: events the log keeps (docs/architecture.md, "The hot window"); 0 keeps all.
+--   recorded_up_to: the last event number the caller knows EVENTS stored (-1: none known). The log
+--     never drops an event after it, whatever the window: a crash before its EVENTS publish is
+--     repaired by publishing it from this log. In restore mode the events come from EVENTS, so
+--     every one of them counts as recorded, and this is the first one's number instead.
 --   expected_head: the head the caller last saw (it verified the stream against EVENTS since);
 --     '' skips the check. Any other head means Redis lost writes (or someone else wrote): the
 --     step refuses with HEAD_MOVED and writes nothing, and the caller verifies the stream again.
@@ -57,7 +63,9 @@ local text_open = ARGV[5]
 local number_end = ARGV[6]
 local k = tonumber(ARGV[7])
 local expected_head = ARGV[8]
-local HEADER = 8
+local hot_window = tonumber(ARGV[9])
+local recorded_up_to = tonumber(ARGV[10])
+local HEADER = 10
 
 local partition_epoch_key = KEYS[8 + k + 1]
 if partition_epoch_key then
@@ -157,6 +165,13 @@ local results = {}
 local stop = ''
 
 if mode == 'restore' then
+  -- recorded_up_to is the first input's number here. Past head + 1: EVENTS no longer holds the
+  -- events between (its retention), so the log restarts at it; a log with a hole would be read
+  -- across the hole.
+  if recorded_up_to > head + 1 then
+    redis.call('DEL', KEYS[K_LOG])
+    head = recorded_up_to - 1
+  end
   for j = 1, k do
     results[j] = number(j)
   end
@@ -221,6 +236,18 @@ else
       held_len = held_len - 1
       results[j] = number(j)
     end
+  end
+end
+
+-- Exact MINID, not '~': the log then holds exactly the window (the earliest number it holds is
+-- predictable), and exact trimming costs about what '~' does here: a step trims as many entries as
+-- it appended, and Redis frees a macro node once all its entries are gone either way.
+if hot_window > 0 then
+  local recorded = mode == 'restore' and head or recorded_up_to
+  local keep_from = head - hot_window + 1
+  if recorded + 1 < keep_from then keep_from = recorded + 1 end
+  if keep_from > 0 then
+    redis.call('XTRIM', KEYS[K_LOG], 'MINID', string.format('%d-0', keep_from + 1))
   end
 end
 

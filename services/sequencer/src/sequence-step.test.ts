@@ -9,6 +9,7 @@ import {
 import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
 import {
   LOG_INGEST_FIELD,
+  LogTrimmedError,
   partitionEpochKey,
   readEventsAfter,
   readHead,
@@ -20,7 +21,15 @@ import {
 import { type RedisServerHandle, startRedisServer } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ideaMessage } from "../test/ingest-fixture.js";
-import { runDrainStep, runSequenceStep, StaleEpochError, type StepInput, stepInputOf } from "./sequence-step.js";
+import {
+  recordedStepInput,
+  runDrainStep,
+  runRestoreStep,
+  runSequenceStep,
+  StaleEpochError,
+  type StepInput,
+  stepInputOf,
+} from "./sequence-step.js";
 
 const log = createLogger({ name: "test", level: "warn" });
 const body = (k: number) => `"event_type":"TradingSignalCreated","data":{"id":"s${k}","k":${k}}}`;
@@ -264,5 +273,58 @@ describe("sequence step (Lua)", () => {
     expect(await readIdeaState(redis, sid, "b")).toEqual({ state: "closed", timestamp: at(3), events: 2 });
     expect(await readIdeaState(redis, sid, "zz")).toBeUndefined();
     expect((await readOpenIdeas(redis, sid)).map((t) => JSON.parse(t))).toEqual([folded.get("a"), folded.get("c")]);
+  });
+
+  describe("hot window", () => {
+    const firstLogNumber = async (sid: string) => {
+      const [entry] = await redis.xrange(streamKeys(sid).log, "-", "+", "COUNT", 1);
+      return entry ? Number(entry[0].split("-")[0]) - 1 : undefined;
+    };
+    const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => plain(`w${from + i}`, from + i));
+
+    it("keeps exactly the window once EVENTS holds what is trimmed; idea states are not trimmed", async () => {
+      const sid = "window-a";
+      for (let from = 0; from < 100; from += 10)
+        await runSequenceStep(redis, sid, 1, 3600, batch(from, 10), { hotWindow: 25, recordedUpTo: from + 9 });
+      expect(await redis.xlen(streamKeys(sid).log)).toBe(25);
+      expect(await firstLogNumber(sid)).toBe(75);
+      expect(await readHead(redis, sid)).toBe(99);
+      // A reader older than the window is told where the log starts, never answered with a gap.
+      await expect(readEventsAfter(redis, sid, 10, 5, 1_000_000)).rejects.toMatchObject({ earliest: 75 });
+      await expect(readEventsAfter(redis, sid, 10, 5)).rejects.toBeInstanceOf(LogTrimmedError);
+      expect(await readEventsAfter(redis, sid, 74, 2, 1_000_000)).toEqual([75, 76].map((n) => eventText(n, body(n))));
+
+      const ideas = "window-ideas";
+      const opens = Array.from({ length: 30 }, (_, i) =>
+        idea(ideaMessage(ideas, `o${i}`, "IdeaOpened", `i${i}`, at(i))),
+      );
+      await runSequenceStep(redis, ideas, 1, 3600, opens, { hotWindow: 10, recordedUpTo: 29 });
+      expect(await redis.xlen(streamKeys(ideas).log)).toBe(10);
+      expect(await redis.hlen(streamKeys(ideas).ideas)).toBe(30);
+      expect(await readIdeaState(redis, ideas, "i0")).toMatchObject({ state: "open" });
+    });
+
+    it("never trims an event EVENTS is not known to hold, whatever the window", async () => {
+      const sid = "window-b";
+      // Nothing known recorded: the repair may still have to publish all of it from the log.
+      await runSequenceStep(redis, sid, 1, 3600, batch(0, 50), { hotWindow: 10 });
+      expect(await redis.xlen(streamKeys(sid).log)).toBe(50);
+      await runSequenceStep(redis, sid, 1, 3600, batch(50, 10), { hotWindow: 10, recordedUpTo: 29 });
+      expect(await firstLogNumber(sid)).toBe(30);
+      await runSequenceStep(redis, sid, 1, 3600, batch(60, 10), { hotWindow: 10, recordedUpTo: 69 });
+      expect(await firstLogNumber(sid)).toBe(60);
+      expect(await redis.xlen(streamKeys(sid).log)).toBe(10);
+    });
+
+    it("a replay past EVENTS' retention restarts the log at the first event EVENTS holds", async () => {
+      const sid = "window-c";
+      await runSequenceStep(redis, sid, 1, 3600, batch(0, 5), { hotWindow: 10, recordedUpTo: 4 });
+      const recorded = [40, 41, 42].map((n) => recordedStepInput(eventText(n, body(n)), `r${n}`));
+      expect(await runRestoreStep(redis, sid, 1, 3600, 4, recorded, { hotWindow: 10, firstNumber: 40 })).toBe(42);
+      expect(await firstLogNumber(sid)).toBe(40);
+      expect(await redis.xlen(streamKeys(sid).log)).toBe(3);
+      expect(await redis.get(`${streamKeys(sid).appliedPrefix}r41`)).toBe("41");
+    });
   });
 });

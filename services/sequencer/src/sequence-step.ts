@@ -48,6 +48,17 @@ export interface StepOptions {
    * writes: a restore, a failover to a lagging replica, a FLUSHALL). Undefined skips the check.
    */
   expectedHead?: number;
+  /**
+   * Events the stream's log keeps (its hot window, `hotWindowOf`); older ones are trimmed in the
+   * same step and read from EVENTS. Undefined or 0 keeps every event.
+   */
+  hotWindow?: number;
+  /**
+   * The last event number the caller knows EVENTS stored (the writer's tip): the step never trims
+   * an event after it, so one numbered but not yet published can still be published from the log.
+   * Undefined: none known, nothing is trimmed.
+   */
+  recordedUpTo?: number;
 }
 
 /**
@@ -177,6 +188,8 @@ async function call(
     EVENT_NUMBER_END,
     inputs.length,
     options.expectedHead ?? "",
+    options.hotWindow ?? 0,
+    options.recordedUpTo ?? -1,
   );
   const allHeld = mode === "drain" || options.withHeld === true;
   for (const input of inputs) {
@@ -281,7 +294,7 @@ export function runDrainStep(
   epoch: number,
   appliedTtlSeconds: number,
   inputs: readonly StepInput[],
-  options: Pick<StepOptions, "partitionEpochKey" | "expectedHead"> = {},
+  options: Pick<StepOptions, "partitionEpochKey" | "expectedHead" | "hotWindow" | "recordedUpTo"> = {},
 ): Promise<StepResult> {
   return run("drain", redis, streamId, epoch, appliedTtlSeconds, inputs, options);
 }
@@ -334,10 +347,20 @@ export async function runRestoreStep(
   appliedTtlSeconds: number,
   expectedHead: number,
   inputs: readonly StepInput[],
-  options: Pick<StepOptions, "partitionEpochKey"> = {},
+  options: Pick<StepOptions, "partitionEpochKey" | "hotWindow"> & {
+    /**
+     * The first input's number when it is past `expectedHead + 1` (EVENTS no longer holds the
+     * events between): the log is emptied and restarts at it.
+     */
+    firstNumber?: number;
+  } = {},
 ): Promise<number> {
   if (inputs.length === 0) return expectedHead;
-  const result = await call("restore", redis, streamId, epoch, appliedTtlSeconds, inputs, { ...options, expectedHead });
+  const result = await call("restore", redis, streamId, epoch, appliedTtlSeconds, inputs, {
+    ...options,
+    expectedHead,
+    recordedUpTo: options.firstNumber ?? expectedHead + 1,
+  });
   const last = result.outcomes.at(-1);
   if (last?.kind !== "numbered") throw new Error(`restore step of ${streamId} numbered nothing`);
   return last.eventNumber;

@@ -25,7 +25,9 @@ export type SequencerOptions = Pick<
   SequencerConfig,
   "SEQUENCER_ID" | "PARTITIONS" | "LEASE_TTL_MS" | "BATCH_MAX" | "APPLIED_TTL_SECONDS"
 > &
-  Partial<Pick<SequencerConfig, "REDIS_CLUSTER">>;
+  Partial<
+    Pick<SequencerConfig, "REDIS_CLUSTER" | "HOT_WINDOW_EVENTS" | "HOT_WINDOW_SIGNAL_EVENTS" | "HOT_WINDOW_IDEA_EVENTS">
+  >;
 
 export interface SequencerDeps {
   nc: NatsConnection;

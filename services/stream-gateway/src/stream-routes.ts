@@ -1,4 +1,5 @@
 import {
+  EARLIEST_EVENT_HEADER,
   ErrorBody,
   eventsArrayText,
   LongPollHeaders,
@@ -61,10 +62,17 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
           `the events strictly after it, at most batch_size (capped at 1000). When there are none, the ` +
           `request is held until an event arrives or X-Long-Poll seconds pass (default 5, at most 60), ` +
           `then answers []. An answer holds at most MAX_RESPONSE_BYTES of event text (always at least one ` +
-          `event): fewer than batch_size may come while more exist; continue from the last event_number. Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the head and live|halted.`,
+          `event): fewer than batch_size may come while more exist; continue from the last event_number. Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the head and live|halted. ` +
+          `Events older than what is retained answer 410 with ${EARLIEST_EVENT_HEADER}.`,
         headers: SubscriberAuthHeaders.extend(LongPollHeaders.shape),
         params: StreamReadParams,
-        response: { 200: StreamEvents, ...readErrors },
+        response: {
+          200: StreamEvents,
+          ...readErrors,
+          410: ErrorBody.describe(
+            `POSITION_EVICTED: the event after event_number is no longer retained; ${EARLIEST_EVENT_HEADER} names the first one held`,
+          ),
+        },
       },
     },
     async (req, reply) => {

@@ -1,6 +1,14 @@
-import { HeliographError, partitionOf, type StreamId, type StreamStatus, verifySubject } from "@heliograph/contracts";
+import {
+  EARLIEST_EVENT_HEADER,
+  HeliographError,
+  partitionOf,
+  type StreamId,
+  type StreamStatus,
+  verifySubject,
+} from "@heliograph/contracts";
 import { Counter, type Logger, type NatsConnection, type Redis, type Registry } from "@heliograph/platform";
 import {
+  LogTrimmedError,
   lastRecordedEvent,
   type RecordedEvent,
   RecordTrimmedError,
@@ -41,6 +49,13 @@ export interface StreamSourceOptions {
 /** MAX_RESPONSE_BYTES's default (config.ts). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Where recent cold reads ended (stream and event number → EVENTS sequence), at most this many:
+ * the next read of a reader catching up starts right after, found with one look-up instead of a
+ * binary search over EVENTS.
+ */
+const COLD_CURSORS_MAX = 10_000;
+
 /** How long a client is told to wait before retrying a read that Redis cannot answer yet. */
 const RETRY_AFTER_S = 1;
 
@@ -68,6 +83,7 @@ export class StreamSource {
   private readonly recordReads: Counter<"reason">;
   private readonly verifyRequests: Counter;
   private readonly maxBytes: number;
+  private readonly coldCursors = new Map<string, number>();
   private warnedAt = -Infinity;
   private unlogged = 0;
 
@@ -87,7 +103,7 @@ export class StreamSource {
     });
     this.recordReads = new Counter({
       name: "heliograph_stream_record_reads_total",
-      help: "Reads answered from EVENTS (or refused) because Redis could not be trusted, by reason: behind, unsure",
+      help: "Reads answered from EVENTS (or refused): cold (older than the hot window), or because Redis could not be trusted (behind, unsure)",
       labelNames: ["reason"] as const,
       registers: [options.metrics],
     });
@@ -115,14 +131,25 @@ export class StreamSource {
   async read(streamId: StreamId, after: number, count: number): Promise<StreamLook> {
     const check = this.verified.begin(streamId);
     const record = check.verified ? undefined : await this.lookAtRecord(streamId);
-    const [texts, state] = await Promise.all([
-      readEventsAfter(this.options.redis, streamId, after, count, this.maxBytes),
+    const [hot, state] = await Promise.all([
+      readEventsAfter(this.options.redis, streamId, after, count, this.maxBytes).catch((err: unknown) => {
+        if (err instanceof LogTrimmedError) return err;
+        throw err;
+      }),
       readStreamState(this.options.redis, streamId),
     ]);
     const verdict = this.settle(check, state.head, record);
     if (verdict === "current") {
+      if (hot instanceof LogTrimmedError || (hot.length === 0 && state.head > after)) {
+        // Older than the hot window: the cold path. Consecutive from after+1 as the log would be,
+        // so a reader crossing the window's start gets EVENTS' events, then the log's, no gap.
+        const earliest = hot instanceof LogTrimmedError ? hot.earliest : Number.POSITIVE_INFINITY;
+        const events = await this.readCold(streamId, after, count, record?.last, earliest);
+        this.recordReads.inc({ reason: "cold" });
+        return { texts: events.map((e) => e.text), head: state.head, status: state.status };
+      }
       // Texts are consecutive from after+1; the head key is written just after the log entry.
-      return { texts, head: Math.max(state.head, after + texts.length), status: state.status };
+      return { texts: hot, head: Math.max(state.head, after + hot.length), status: state.status };
     }
     this.distrust(streamId, verdict);
     const last = (record ?? (await this.lookAtRecord(streamId))).last;
@@ -217,6 +244,42 @@ export class StreamSource {
     } catch (err) {
       // The reads are served from EVENTS regardless; the next read asks again.
       this.options.log.warn({ err, streamId }, "could not send a verify request");
+    }
+  }
+
+  /**
+   * Events after `after` from EVENTS, for a position older than the hot window (Redis holds the
+   * stream, from event `logEarliest` on). Older than EVENTS' retention too: 410 POSITION_EVICTED,
+   * naming the first event either still holds.
+   */
+  private async readCold(
+    streamId: StreamId,
+    after: number,
+    count: number,
+    last: RecordedEvent | undefined,
+    logEarliest: number,
+  ): Promise<RecordedEvent[]> {
+    const cursorKey = `${streamId} ${after}`;
+    const seq = this.coldCursors.get(cursorKey);
+    const known = seq === undefined ? undefined : { eventNumber: after, seq };
+    try {
+      const manager = await this.manager();
+      const events = await readRecordedEvents(this.js, manager, streamId, after, count, last, this.maxBytes, known);
+      const end = events.at(-1);
+      if (end) {
+        this.coldCursors.delete(cursorKey);
+        this.coldCursors.set(`${streamId} ${end.eventNumber}`, end.seq);
+        if (this.coldCursors.size > COLD_CURSORS_MAX) this.coldCursors.delete(this.coldCursors.keys().next().value!);
+      }
+      return events;
+    } catch (err) {
+      if (!(err instanceof RecordTrimmedError)) throw err;
+      const earliest = Math.min(err.earliest, logEarliest);
+      throw new HeliographError("POSITION_EVICTED", {
+        message: `Event ${after + 1} of ${streamId} is no longer retained; the earliest event held is ${earliest}`,
+        details: [{ path: "params.event_number", message: `continue from ${earliest - 1} or later` }],
+        headers: { [EARLIEST_EVENT_HEADER]: String(earliest) },
+      });
     }
   }
 

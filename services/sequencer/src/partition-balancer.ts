@@ -4,13 +4,19 @@ import type { SequencerMetrics } from "./metrics.js";
 import type { PartitionWorker } from "./partition-worker.js";
 
 /**
- * An instance not seen for this many lease TTLs no longer counts toward the fair share. Heartbeat
- * and renewals go out together every TTL/3, so an instance silent for over a TTL has lost every
- * lease it held: counting it longer would only leave a crashed instance's partitions without an
- * owner for longer (the others stay at their smaller share until it is forgotten). The half TTL
- * on top absorbs a slow tick.
+ * Lease ticks (heartbeat, renewals, takeovers) per lease TTL. Four leave an owner three missed
+ * renewals (a Redis command gives up after 1.5 s) before its lease lapses, and bound a standby's
+ * delay between a lapse and its takeover to a quarter TTL.
  */
-const LIVE_WINDOW_TTLS = 1.5;
+export const TICKS_PER_TTL = 4;
+
+/**
+ * An instance not seen for one lease TTL no longer counts toward the fair share. Heartbeat and
+ * renewals go out together every tick, so an instance silent that long has lost every lease it
+ * held: it is forgotten in the same tick its leases lapse, and the survivors' shares grow then, not
+ * later (a longer window would leave a crashed instance's partitions without an owner meanwhile).
+ */
+const LIVE_WINDOW_TTLS = 1;
 
 export interface BalancerDeps {
   leases: PartitionLeases;
@@ -20,6 +26,8 @@ export interface BalancerDeps {
   leaseTtlMs: number;
   /** A worker for a partition just acquired at `epoch`, not started yet. */
   createWorker(partition: number, epoch: number): PartitionWorker;
+  /** Tells the other instances these leases are free now (best effort: they would see it at their next tick). */
+  announceFreed(partitions: number[]): void;
 }
 
 function shuffled(count: number): number[] {
@@ -32,9 +40,11 @@ function shuffled(count: number): number[] {
 }
 
 /**
- * Holds this instance's share of the partitions. Every TTL/3 a tick registers the instance as
+ * Holds this instance's share of the partitions. Every TTL/4 a tick registers the instance as
  * live, renews each lease, and then takes free partitions up to the fair share (the partition
- * count over the live instances, rounded up) or hands one over when it holds more.
+ * count over the live instances, rounded up) or hands one over when it holds more. A tick also
+ * runs at once when another instance announces freed leases (`tickSoon`), and after each
+ * handover, so a graceful stop or a rebalance does not wait for the timer.
  *
  * `workers` are the partitions owned and numbering. A partition leaves them when its lease is lost
  * (retired: the worker stops at once) or when it is handed over (`handingOver`: the worker finishes
@@ -51,14 +61,25 @@ export class PartitionBalancer {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
+  private tickRunning = false;
+  /** A tick was asked for while one ran: run another as soon as it ends. */
+  private tickWanted = false;
 
   constructor(private readonly deps: BalancerDeps) {}
 
   /** Takes partitions up to the fair share; resolves after that first attempt, then keeps balancing. */
   async start(): Promise<void> {
-    this.ticking = this.tick().catch((err) => this.deps.log.error({ err }, "lease tick failed"));
+    this.runTick();
     await this.ticking;
-    this.schedule();
+  }
+
+  /** Ticks now (or right after the tick under way): leases may have come free. */
+  tickSoon(): void {
+    if (this.stopped) return;
+    this.tickWanted = true;
+    if (this.tickRunning) return;
+    clearTimeout(this.timer);
+    this.runTick();
   }
 
   /** No more ticks, and out of the live set: the others' shares grow before these leases come free. */
@@ -84,14 +105,19 @@ export class PartitionBalancer {
     return owned.map(([partition]) => partition);
   }
 
-  async release(partitions: number[]): Promise<void> {
-    await Promise.all(
+  /** Releases the leases and announces the ones that were still ours; answers those. */
+  async release(partitions: number[]): Promise<number[]> {
+    const released = await Promise.all(
       partitions.map((partition) =>
-        this.deps.leases
-          .release(partition)
-          .catch((err) => this.deps.log.warn({ err, partition }, "could not release a lease")),
+        this.deps.leases.release(partition).catch((err) => {
+          this.deps.log.warn({ err, partition }, "could not release a lease");
+          return false;
+        }),
       ),
     );
+    const freed = partitions.filter((_, i) => released[i]);
+    if (freed.length > 0) this.deps.announceFreed(freed);
+    return freed;
   }
 
   worker(partition: number): PartitionWorker | undefined {
@@ -111,16 +137,23 @@ export class PartitionBalancer {
     for (const worker of this.workers.values()) worker.requestResync(reason);
   }
 
+  private runTick(): void {
+    this.tickRunning = true;
+    this.tickWanted = false;
+    this.ticking = this.tick()
+      .catch((err) => this.deps.log.error({ err }, "lease tick failed"))
+      .finally(() => {
+        this.tickRunning = false;
+        if (this.stopped) return;
+        if (this.tickWanted) this.runTick();
+        else this.schedule();
+      });
+  }
+
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(
-      () => {
-        this.ticking = this.tick()
-          .catch((err) => this.deps.log.error({ err }, "lease tick failed"))
-          .finally(() => this.schedule());
-      },
-      Math.max(50, Math.floor(this.deps.leaseTtlMs / 3)),
-    );
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.runTick(), Math.max(50, Math.floor(this.deps.leaseTtlMs / TICKS_PER_TTL)));
   }
 
   private async tick(): Promise<void> {
@@ -218,6 +251,9 @@ export class PartitionBalancer {
     const done = worker
       .abort(reason)
       .then(() => this.deps.leases.release(partition))
+      .then((released) => {
+        if (released) this.deps.announceFreed([partition]);
+      })
       .catch((err) => this.deps.log.warn({ err, partition }, "could not release a lost lease"))
       .then(() => {
         this.retiring.delete(partition);
@@ -242,11 +278,16 @@ export class PartitionBalancer {
     const done = worker
       .stop()
       .then(() => this.deps.leases.release(partition))
+      .then((released) => {
+        if (released) this.deps.announceFreed([partition]);
+      })
       .catch((err) => this.deps.log.warn({ err, partition }, "could not release a partition lease"))
       .then(() => {
         this.handingOver.delete(partition);
         this.lastRenewed.delete(partition);
         this.retiring.delete(partition);
+        // The next handover, if the share still asks for one, need not wait for the timer.
+        this.tickSoon();
       });
     this.retiring.set(partition, done);
   }

@@ -18,7 +18,7 @@ describe("partition balancing between sequencer instances", () => {
     );
 
   it("shares the partitions half and half with a newcomer under load, in order, and takes them all back when it stops", async () => {
-    // Two streams on every partition, so every handover moves streams that are being written.
+    // Two streams on each of eight partitions, so handovers move streams that are being written.
     const streams = [...streamsOnDistinctPartitions("bal-a", 8), ...streamsOnDistinctPartitions("bal-b", 8)];
     let sent = 0;
     const publish = async (upTo: number) => {

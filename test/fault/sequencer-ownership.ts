@@ -49,6 +49,8 @@ export interface NumberingWatch {
    * `aboveNumber` arrived, the earliest such if one came already.
    */
   numberedAbove(streamId: string, aboveNumber: number, timeoutMs: number): Promise<number>;
+  /** Like `numberedAbove`, for the first notice heard after `time` (performance.now). */
+  numberedAfter(streamId: string, time: number, timeoutMs: number): Promise<number>;
   stop(): void;
 }
 
@@ -68,16 +70,20 @@ export function watchNumbering(nc: NatsConnection): NumberingWatch {
       }
     },
   });
+  const firstHeard = async (
+    streamId: string,
+    match: (h: { n: number; at: number }) => boolean,
+    what: string,
+    timeoutMs: number,
+  ): Promise<number> => {
+    const first = () => heard.get(streamId)?.find(match)?.at;
+    await waitFor(() => first() !== undefined, { timeoutMs, intervalMs: 5, what: `${streamId} numbered ${what}` });
+    return first() as number;
+  };
   return {
-    async numberedAbove(streamId, aboveNumber, timeoutMs) {
-      const first = () => heard.get(streamId)?.find((h) => h.n > aboveNumber)?.at;
-      await waitFor(() => first() !== undefined, {
-        timeoutMs,
-        intervalMs: 5,
-        what: `${streamId} numbered above ${aboveNumber}`,
-      });
-      return first() as number;
-    },
+    numberedAbove: (streamId, aboveNumber, timeoutMs) =>
+      firstHeard(streamId, (h) => h.n > aboveNumber, `above ${aboveNumber}`, timeoutMs),
+    numberedAfter: (streamId, time, timeoutMs) => firstHeard(streamId, (h) => h.at > time, "after", timeoutMs),
     stop: () => sub.unsubscribe(),
   };
 }

@@ -1,5 +1,5 @@
 /** Command line of `pnpm bench`. */
-export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3"] as const;
+export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3", "B7"] as const;
 export type BenchId = (typeof BENCH_IDS)[number];
 
 export interface Sizes {
@@ -21,6 +21,8 @@ export interface Sizes {
   /** B1: streams the signals go to (one algorithm each). */
   ingestStreams: number;
   ingestConnections: number;
+  /** B7: kills of the owning sequencer per repetition. */
+  failoverKills: number;
 }
 
 export const FULL: Sizes = {
@@ -34,6 +36,7 @@ export const FULL: Sizes = {
   latencyRate: 1_000,
   ingestStreams: 8,
   ingestConnections: 64,
+  failoverKills: 5,
 };
 
 export const QUICK: Sizes = {
@@ -47,6 +50,7 @@ export const QUICK: Sizes = {
   latencyRate: 1_000,
   ingestStreams: 8,
   ingestConnections: 64,
+  failoverKills: 2,
 };
 
 export interface SoakOptions {

@@ -1,6 +1,7 @@
 import {
   EVENTS_STREAM,
   EVENTS_SUBJECTS,
+  INGEST_STREAM,
   LEASE_FREED_SUBJECT,
   LeaseFreedNotice,
   partitionOf,
@@ -11,7 +12,7 @@ import {
   VERIFY_SUBJECT_PREFIX,
 } from "@heliograph/contracts";
 import { JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
-import { resumableStreamsKey } from "@heliograph/store";
+import { claimPartitionCount, resumableStreamsKey } from "@heliograph/store";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, QueuedIterator, Status, Subscription } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
@@ -139,6 +140,15 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   return {
     async start() {
       const jsm = await jetstreamManager(nc);
+      // Another PARTITIONS than INGEST's layout would number streams out of order: refused unless
+      // INGEST is drained and no sequencer of the old count runs (then this one records the new count).
+      const { replaced } = await claimPartitionCount(
+        redis,
+        config.PARTITIONS,
+        async () => (await jsm.streams.info(INGEST_STREAM)).state.messages,
+      );
+      if (replaced !== undefined)
+        log.warn({ from: replaced, to: config.PARTITIONS }, "partition count changed (INGEST was drained)");
       publisher = new JetStreamPublisher(nc, EVENTS_PUBLISH_TIMEOUT_MS);
       ctx = {
         nc,

@@ -56,7 +56,9 @@ describe("kill -9 of the owning sequencer, one of two, under publish load", () =
           // Partitions without load count too: the survivor holds every one of them.
           waitFor(
             async () =>
-              (await leaseOwners(redis, stack.instances.sequencer)).every((o) => o === 1 - victim) && performance.now(),
+              (await leaseOwners(redis, stack.instances.sequencer)).every((o) => o === 1 - victim)
+                ? performance.now()
+                : undefined,
             { timeoutMs: 20_000, intervalMs: 20, what: "the survivor holds every partition" },
           ),
         ]);

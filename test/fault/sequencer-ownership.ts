@@ -8,7 +8,7 @@ import type { Redis } from "@heliograph/platform";
 import { partitionLeaseKey } from "@heliograph/store";
 import type { ServiceHandle } from "@heliograph/testkit";
 import { waitFor } from "@heliograph/testkit";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /** A sequencer's default SEQUENCER_ID is `<hostname>-<pid>`: the lease names the process. */
 const ownedBy = (owner: string | null, handle: ServiceHandle) =>

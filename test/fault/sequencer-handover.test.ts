@@ -56,12 +56,13 @@ describe("SIGTERM of a sequencer, one of two, under publish load", () => {
         const ownedByVictim = owners.flatMap((o, p) => (o === victim ? [p] : []));
         const before = freed.length;
 
-        await stack.instances.sequencer[victim]?.stop(10_000);
-        expect(await stack.instances.sequencer[victim]?.exited()).toBe(0);
+        const stopping = stack.instances.sequencer[victim]!;
+        await stopping.stop(10_000);
+        expect(await stopping.exited()).toBe(0);
         const release = freed.slice(before).find((f) => f.partitions.length === ownedByVictim.length);
         expect(
           release?.partitions.sort((a, b) => a - b),
-          "the stopped instance released all it held",
+          `the stopped instance released all it held; notices: ${JSON.stringify(freed.slice(before))}\n${stopping.output().slice(-3_000)}`,
         ).toEqual(ownedByVictim);
         const resumedAt = await Promise.all(
           affected.map((s) => numbering.numberedAfter(s, release?.at as number, 10_000)),

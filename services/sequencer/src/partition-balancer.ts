@@ -66,6 +66,10 @@ export class PartitionBalancer {
   private liveInstances = 1;
   /** When (Date.now) the longest-silent other instance drops out of the count, as of the last heartbeat. */
   private nextForgetAt: number | undefined;
+  /** Out of the live set, stopping: ticks only renew the leases of the workers finishing. */
+  private leaving = false;
+  /** Partitions whose workers finish their last batch in a graceful stop; renewed until released. */
+  private readonly closing = new Map<number, PartitionWorker>();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
@@ -90,10 +94,14 @@ export class PartitionBalancer {
     this.runTick();
   }
 
-  /** No more ticks, and out of the live set: the others' shares grow before these leases come free. */
+  /**
+   * Out of the live set, so the others' shares grow before these leases come free; from now on
+   * ticks only renew the leases still held, so a slow last batch does not let them lapse (a lapse
+   * would make the others wait for their tick instead of the release notice).
+   */
   async leave(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.leaving = true;
+    // A tick under way may still register this instance: deregister after it.
     await this.ticking;
     await this.deps.leases
       .deregister()
@@ -107,6 +115,7 @@ export class PartitionBalancer {
   async stopWorkers(): Promise<number[]> {
     const owned = [...this.workers];
     this.workers.clear();
+    for (const [partition, worker] of owned) this.closing.set(partition, worker);
     this.setOwnedGauge();
     await Promise.all(owned.map(([, worker]) => worker.stop()));
     await Promise.all([...this.retiring.values()]);
@@ -115,6 +124,10 @@ export class PartitionBalancer {
 
   /** Releases the leases and announces the ones that were still ours; answers those. */
   async release(partitions: number[]): Promise<number[]> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.ticking;
+    this.closing.clear();
     const released = await Promise.all(
       partitions.map((partition) =>
         this.deps.leases.release(partition).catch((err) => {
@@ -172,8 +185,9 @@ export class PartitionBalancer {
     // Renewals before the heartbeat: an instance's leases then always lapse before it is forgotten,
     // so a survivor that looks right after (see schedule) finds them free.
     await this.renewAll();
+    if (this.leaving || this.stopped) return;
     await this.heartbeat();
-    if (this.stopped) return;
+    if (this.leaving || this.stopped) return;
     const share = Math.ceil(this.deps.partitions / Math.max(1, this.liveInstances));
     if (this.workers.size > share) {
       // Another instance joined. One partition per tick, and only once the last one is handed
@@ -201,7 +215,7 @@ export class PartitionBalancer {
 
   private async renewAll(): Promise<void> {
     await Promise.all(
-      [...this.workers, ...this.handingOver].map(async ([partition, worker]) => {
+      [...this.workers, ...this.handingOver, ...this.closing].map(async ([partition, worker]) => {
         try {
           if (await this.deps.leases.renew(partition)) this.lastRenewed.set(partition, Date.now());
           else this.lose(partition, worker, "lease taken over");
@@ -218,7 +232,7 @@ export class PartitionBalancer {
   private async acquireUpTo(room: number): Promise<void> {
     const { leases, log, partitions } = this.deps;
     const candidates = shuffled(partitions).filter((p) => !this.workers.has(p) && !this.retiring.has(p));
-    for (let next = 0; room > 0 && next < candidates.length && !this.stopped; ) {
+    for (let next = 0; room > 0 && next < candidates.length && !this.stopped && !this.leaving; ) {
       const round = candidates.slice(next, next + room);
       next += round.length;
       const taken = await Promise.all(
@@ -226,7 +240,7 @@ export class PartitionBalancer {
           try {
             const epoch = await leases.acquire(partition);
             if (epoch === undefined) return false;
-            if (this.stopped) {
+            if (this.stopped || this.leaving) {
               await leases.release(partition);
               return false;
             }
@@ -255,7 +269,7 @@ export class PartitionBalancer {
   }
 
   private lose(partition: number, worker: PartitionWorker, reason: string): void {
-    if (this.handingOver.get(partition) === worker) void worker.abort(reason);
+    if (this.handingOver.get(partition) === worker || this.closing.get(partition) === worker) void worker.abort(reason);
     else this.retire(partition, worker, reason);
   }
 

@@ -1,40 +1,26 @@
-import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
 import { readHead } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expectEventsRecordInOrder, expectRecordIntact, waitForMoreAccepted } from "./fault-checks.js";
-import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { leaseOwners, partitionOfStream, percentile, waitForBalance, watchNumbering } from "./sequencer-ownership.js";
+import {
+  leaseOwners,
+  partitionOfStream,
+  percentile,
+  useSequencerFaultStack,
+  waitForBalance,
+  watchNumbering,
+} from "./sequencer-ownership.js";
 
 // Issue 11 item 4: kill -9 of the sequencer that owns a partition → every stream of it numbers again
 // on the other instance within 3 s (p95), the lease protocol's own bound at the default lease TTL.
 // Each round kills whichever instance owns algorithm-1's partition, under load on every stream.
 const ROUNDS = process.env.CI === "true" ? 4 : 10;
 const FAILOVER_P95_MS = 3_000;
-const log = createLogger({ name: "failover-test", level: "warn" });
-
-let stack: FaultStack;
-let redis: Redis;
-let nc: NatsConnection;
-beforeAll(async () => {
-  // The sequencers run with the default lease settings: what an operator gets.
-  stack = await startFaultStack({
-    algorithms: 6,
-    sequencers: 2,
-    env: { LEASE_TTL_MS: process.env.HG_FAILOVER_LEASE_TTL_MS ?? "2000" },
-  });
-  redis = await connectRedis(stack.redis.url, log, "failover-test");
-  nc = await connect({ ...stack.natsConnectOptions(), maxReconnectAttempts: -1 });
-}, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await redis?.quit();
-  await stack?.stop();
-});
+const ctx = useSequencerFaultStack({ algorithms: 6, sequencers: 2 });
 
 describe("kill -9 of the owning sequencer, one of two, under publish load", () => {
   it(`numbers every affected stream again on the other within ${FAILOVER_P95_MS} ms (p95 over ${ROUNDS} kills), losing nothing`, async () => {
+    const { stack, redis, nc } = ctx;
     const numbering = watchNumbering(nc);
     const loads = stack.startLoads(15);
     await waitForMoreAccepted(loads, 10);

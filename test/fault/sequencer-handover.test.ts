@@ -1,38 +1,18 @@
 import { LEASE_FREED_SUBJECT, LeaseFreedNotice } from "@heliograph/contracts";
-import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expectEventsRecordInOrder, expectRecordIntact, waitForMoreAccepted } from "./fault-checks.js";
-import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { partitionOfStream, waitForBalance, watchNumbering } from "./sequencer-ownership.js";
+import { partitionOfStream, useSequencerFaultStack, waitForBalance, watchNumbering } from "./sequencer-ownership.js";
 
 // Issue 11 item 4: a graceful stop (SIGTERM) hands its partitions over at once: from the owner's
 // release (its lease-freed notice) to the other instance numbering every one of its streams ≤ 0.5 s.
 // The other instance is woken by the notice, not by its lease tick (every 500 ms at the default TTL).
 const ROUNDS = 3;
 const HANDOVER_MS = 500;
-const log = createLogger({ name: "handover-test", level: "warn" });
-
-let stack: FaultStack;
-let redis: Redis;
-let nc: NatsConnection;
-beforeAll(async () => {
-  stack = await startFaultStack({
-    algorithms: 6,
-    sequencers: 2,
-    env: { LEASE_TTL_MS: process.env.HG_FAILOVER_LEASE_TTL_MS ?? "2000" },
-  });
-  redis = await connectRedis(stack.redis.url, log, "handover-test");
-  nc = await connect({ ...stack.natsConnectOptions(), maxReconnectAttempts: -1 });
-}, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await redis?.quit();
-  await stack?.stop();
-});
+const ctx = useSequencerFaultStack({ algorithms: 6, sequencers: 2 });
 
 describe("SIGTERM of a sequencer, one of two, under publish load", () => {
   it(`hands its partitions over: every one of its streams numbers on the other within ${HANDOVER_MS} ms of the release`, async () => {
+    const { stack, redis, nc } = ctx;
     const numbering = watchNumbering(nc);
     const freed: { at: number; partitions: number[] }[] = [];
     // Same connection as the numbering watch: the stopping instance's last numbering notices are

@@ -4,11 +4,44 @@
  * failover tests time a takeover with.
  */
 import { DEFAULT_PARTITION_COUNT, partitionOf, SEQUENCED_SUBJECT_PREFIX, SequencedNotice } from "@heliograph/contracts";
-import type { Redis } from "@heliograph/platform";
+import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
 import { partitionLeaseKey } from "@heliograph/store";
 import type { ServiceHandle } from "@heliograph/testkit";
 import { waitFor } from "@heliograph/testkit";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
+import { type FaultStack, startFaultStack } from "./fault-stack.js";
+
+export interface SequencerFaultContext {
+  stack: FaultStack;
+  /** The test's own connections: Redis (heads, leases) and NATS as admin (notices). */
+  redis: Redis;
+  nc: NatsConnection;
+}
+
+/**
+ * For one test file: a fault stack with `sequencers` instances and one load stream per algorithm,
+ * at the default lease TTL (2 s; `HG_FAILOVER_LEASE_TTL_MS` runs it with another, e.g. the old
+ * 10 s), filled in before the tests and stopped after them.
+ */
+export function useSequencerFaultStack(options: { algorithms: number; sequencers: number }): SequencerFaultContext {
+  const ctx = {} as SequencerFaultContext;
+  const log = createLogger({ name: "sequencer-fault-test", level: "warn" });
+  beforeAll(async () => {
+    ctx.stack = await startFaultStack({
+      ...options,
+      env: { LEASE_TTL_MS: process.env.HG_FAILOVER_LEASE_TTL_MS ?? "2000" },
+    });
+    ctx.redis = await connectRedis(ctx.stack.redis.url, log, "sequencer-fault-test");
+    ctx.nc = await connect({ ...ctx.stack.natsConnectOptions(), maxReconnectAttempts: -1 });
+  }, 60_000);
+  afterAll(async () => {
+    await ctx.nc?.close();
+    await ctx.redis?.quit();
+    await ctx.stack?.stop();
+  });
+  return ctx;
+}
 
 /** A sequencer's default SEQUENCER_ID is `<hostname>-<pid>`: the lease names the process. */
 const ownedBy = (owner: string | null, handle: ServiceHandle) =>

@@ -1,29 +1,17 @@
-import { connectRedis, createLogger, type Redis } from "@heliograph/platform";
 import { readHead } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expectEventsRecordInOrder, expectRecordIntact, waitForMoreAccepted } from "./fault-checks.js";
-import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { waitForBalance } from "./sequencer-ownership.js";
+import { useSequencerFaultStack, waitForBalance } from "./sequencer-ownership.js";
 
 // Issue 11 item 5: the partitions are shared by whichever sequencer instances run, as three of
 // them leave (SIGTERM, kill -9) and join again under publish load; nothing is lost, doubled or
 // reordered, and every stream keeps being numbered in every line-up.
-const log = createLogger({ name: "scale-test", level: "warn" });
-
-let stack: FaultStack;
-let redis: Redis;
-beforeAll(async () => {
-  stack = await startFaultStack({ algorithms: 8, sequencers: 3, env: { LEASE_TTL_MS: "2000" } });
-  redis = await connectRedis(stack.redis.url, log, "scale-test");
-}, 60_000);
-afterAll(async () => {
-  await redis?.quit();
-  await stack?.stop();
-});
+const ctx = useSequencerFaultStack({ algorithms: 8, sequencers: 3 });
 
 describe("three sequencer instances leaving and joining under publish load", () => {
   it("share the partitions in every line-up and lose, double and reorder nothing", async () => {
+    const { stack, redis } = ctx;
     const loads = stack.startLoads(20);
     const streams = loads.map((l) => l.streamId);
     const running = () => stack.instances.sequencer.filter((h) => h.running());

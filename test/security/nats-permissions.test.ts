@@ -141,7 +141,11 @@ describe.skipIf(reusedServer)("NATS users per role (skipped with NATS_URL: the r
   it("sequencer: announces freed leases to the other sequencers", async () => {
     const [a, b] = [await connectAs("sequencer"), await connectAs("sequencer")];
     const heard: string[] = [];
-    b.nc.subscribe(LEASE_FREED_SUBJECT, { callback: (_err, msg) => heard.push(msg.string()) });
+    b.nc.subscribe(LEASE_FREED_SUBJECT, {
+      callback: (_err, msg) => {
+        heard.push(msg.string());
+      },
+    });
     await b.nc.flush();
     a.nc.publish(LEASE_FREED_SUBJECT, '{"partitions":[3]}');
     await waitFor(() => heard.length === 1, { what: "the lease-freed notice" });

@@ -51,8 +51,9 @@ export async function claimPartitionCount(
   if (count === undefined || count === configured) return {};
   const pending = await ingestMessages();
   if (pending > 0) throw new PartitionCountMismatchError(configured, count, `INGEST holds ${pending} messages`);
-  const leases = Array.from({ length: Math.max(count, configured) }, (_, p) => partitionLeaseKey(p));
-  const held = (await redis.mget(...leases)).filter((owner) => owner !== null);
+  // One GET per lease, not an MGET: on Redis Cluster the lease keys live in different slots.
+  const leases = Array.from({ length: Math.max(count, configured) }, (_, p) => redis.get(partitionLeaseKey(p)));
+  const held = (await Promise.all(leases)).filter((owner) => owner !== null);
   if (held.length > 0)
     throw new PartitionCountMismatchError(configured, count, `${held.length} partition leases are still held`);
   await redis.set(partitionCountKey, String(configured));

@@ -4,23 +4,23 @@ import type { SequencerMetrics } from "./metrics.js";
 import type { PartitionWorker } from "./partition-worker.js";
 
 /**
- * Lease ticks (heartbeat, renewals, takeovers) per lease TTL. Four leave an owner three missed
- * renewals (a Redis command gives up after 1.5 s) before its lease lapses, and bound a standby's
- * delay between a lapse and its takeover to a quarter TTL.
+ * Lease ticks (renewals, heartbeat, takeovers) per lease TTL: an owner gets several renewal
+ * attempts within a TTL (a hung one takes Redis' 1.5 s command timeout), and a standby that misses
+ * the moment a lease lapses looks again within a quarter TTL (see schedule for how it does not).
  */
-export const TICKS_PER_TTL = 4;
+const TICKS_PER_TTL = 4;
 
 /**
- * An instance not seen for one lease TTL no longer counts toward the fair share. Heartbeat and
- * renewals go out together every tick, so an instance silent that long has lost every lease it
- * held: it is forgotten in the same tick its leases lapse, and the survivors' shares grow then, not
+ * An instance not seen for one lease TTL no longer counts toward the fair share. Each tick renews
+ * the leases and then records the instance, so an instance silent that long has lost every lease
+ * it held: it is forgotten just after its leases lapse, and the survivors' shares grow then, not
  * later (a longer window would leave a crashed instance's partitions without an owner meanwhile).
  */
 const LIVE_WINDOW_TTLS = 1;
 
 /**
- * A tick aimed at the moment a silent instance is forgotten runs this much later: its leases were
- * renewed in the same tick as its last heartbeat, a few ms apart, so they have lapsed by then.
+ * A tick aimed at the moment a silent instance is forgotten runs this much later, for the clocks
+ * of this process and Redis to agree that it is past (its leases lapsed a little earlier still).
  */
 const AFTER_FORGET_MS = 30;
 

@@ -1,5 +1,5 @@
 /** Command line of `pnpm bench`. */
-export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3", "B6", "B8"] as const;
+export const BENCH_IDS = ["R1", "R2", "R3", "R4", "R5", "B5", "B4", "B1", "B2", "B3", "B6", "B7", "B8"] as const;
 export type BenchId = (typeof BENCH_IDS)[number];
 
 export interface Sizes {
@@ -26,6 +26,8 @@ export interface Sizes {
   b6Streams: number;
   /** B8: events of the stream read back from EVENTS. */
   b8Events: number;
+  /** B7: kills of the owning sequencer per repetition. */
+  failoverKills: number;
 }
 
 export const FULL: Sizes = {
@@ -42,6 +44,7 @@ export const FULL: Sizes = {
   b6Events: 200_000,
   b6Streams: 100,
   b8Events: 100_000,
+  failoverKills: 5,
 };
 
 export const QUICK: Sizes = {
@@ -58,6 +61,7 @@ export const QUICK: Sizes = {
   b6Events: 40_000,
   b6Streams: 20,
   b8Events: 20_000,
+  failoverKills: 2,
 };
 
 export interface SoakOptions {

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { nowMs } from "./clock.js";
+import { b7 } from "./failover.js";
 import { type Backlog, b1, b2, b3, b4, b5 } from "./heliograph-bench.js";
 import { b6, b8 } from "./hot-tier-bench.js";
 import { BENCH_IDS, type BenchId, type Options, parseOptions } from "./options.js";
@@ -141,6 +142,8 @@ async function runTable(
         return b6(h!, sizes, rep);
       case "B8":
         return b8(h!, sizes, rep);
+      case "B7":
+        return b7(h!, sizes, rep);
     }
   };
   // Repetitions interleaved, so a noisy moment of the machine spreads over raw and Heliograph alike.

@@ -136,6 +136,19 @@ const SPECS: Spec[] = [
     baseline: "B8raw.rate",
     target: { kind: "min", factor: 0.3, text: "≥ 0.30 × B8 raw" },
   },
+  {
+    id: "B7 p50",
+    key: "B7.p50",
+    what: "failover: kill -9 of the owning sequencer (one of two) → every affected stream numbered again, p50 of the kills",
+    unit: "ms",
+  },
+  {
+    id: "B7 p95",
+    key: "B7.p95",
+    what: "same, p95",
+    unit: "ms",
+    target: { kind: "max", absolute: 3_000, text: "≤ 3 s" },
+  },
 ];
 
 export function buildRows(values: Map<string, number[]>): Row[] {

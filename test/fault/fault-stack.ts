@@ -27,13 +27,15 @@ export interface FaultStack {
   natsConnectOptions: NatsServerHandle["connectOptions"];
   adminToken: string;
   services: Record<ServiceName, ServiceHandle>;
+  /** Every instance of every service (a restart replaces its entry). */
+  instances: Record<ServiceName, ServiceHandle[]>;
   publisher: { id: string; api_key: string; api_secret: string };
   subscriber: { id: string; token: string };
   algorithmIds: number[];
-  /** kill -9 of the service's whole process group; waits until its port no longer answers. */
-  killHard(name: ServiceName): Promise<void>;
-  /** Starts the service again on its port and waits for /readyz. */
-  restart(name: ServiceName): Promise<void>;
+  /** kill -9 of the service's whole process group (its first instance unless `index`); waits until its port no longer answers. */
+  killHard(name: ServiceName, index?: number): Promise<void>;
+  /** Starts the service (its first instance unless `index`) again on its port and waits for /readyz. */
+  restart(name: ServiceName, index?: number): Promise<void>;
   /**
    * One sequential publishing client per algorithm stream (all of them unless named). `tag`
    * prefixes the markers (loads of one stream started one after another need their own), `limit`
@@ -53,10 +55,11 @@ export interface FaultStack {
 }
 
 export async function startFaultStack(
-  options: { nats?: GivenServer; algorithms?: number; env?: Record<string, string> } = {},
+  options: { nats?: GivenServer; algorithms?: number; env?: Record<string, string>; sequencers?: number } = {},
 ): Promise<FaultStack> {
   const base = await startStack({
     nats: options.nats ?? { reuseEnv: false },
+    services: { "ingest-gateway": 1, sequencer: options.sequencers ?? 1, "stream-gateway": 1 },
     redis: { reuseEnv: false },
     env: {
       // A restarted sequencer takes over the dead one's partitions after this long.
@@ -95,12 +98,13 @@ export async function startFaultStack(
     natsConnectOptions: (role) => base.nats.connectOptions(role),
     adminToken,
     services,
+    instances: base.instances,
     publisher,
     subscriber,
     algorithmIds,
-    killHard: (name) => base.killHard(name),
-    async restart(name) {
-      await base.restart(name);
+    killHard: (name, index) => base.killHard(name, index),
+    async restart(name, index) {
+      await base.restart(name, index);
     },
     startLoads(ratePerSecond, ids = algorithmIds, loadOptions = {}) {
       return ids.map((algorithmId) =>

@@ -1,4 +1,11 @@
-import { EVENTS_STREAM, eventsSubject, INGEST_STREAM, ingestSubject, sequencedSubject } from "@heliograph/contracts";
+import {
+  EVENTS_STREAM,
+  eventsSubject,
+  INGEST_STREAM,
+  ingestSubject,
+  LEASE_FREED_SUBJECT,
+  sequencedSubject,
+} from "@heliograph/contracts";
 import { connectNats, createLogger, ensureStreams, type NatsConnection, type NatsRole } from "@heliograph/platform";
 import { type NatsServerHandle, startNatsServer, waitFor } from "@heliograph/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -91,6 +98,8 @@ describe.skipIf(reusedServer)("NATS users per role (skipped with NATS_URL: the r
     await as.publishRefused("ingest.x");
     await as.publishRefused(ingestSubject(0, "x"));
     await as.publishRefused(sequencedSubject(0));
+    // Forged lease notices would make every sequencer run a lease tick per message.
+    await as.publishRefused(LEASE_FREED_SUBJECT);
     const jsm = await jetstreamManager(as.nc, { timeout: 2_000 });
     await apiRefused(as, `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`, () => jsm.streams.delete(EVENTS_STREAM));
     await apiRefused(as, `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`, () => jsm.streams.purge(EVENTS_STREAM));
@@ -126,6 +135,21 @@ describe.skipIf(reusedServer)("NATS users per role (skipped with NATS_URL: the r
     await as.publishRefused(ingestSubject(0, "x"));
     await as.publishRefused(eventsSubject("x"));
     await as.publishRefused("heliograph.sequenced.x");
+    await as.publishRefused(LEASE_FREED_SUBJECT);
+  });
+
+  it("sequencer: announces freed leases to the other sequencers", async () => {
+    const [a, b] = [await connectAs("sequencer"), await connectAs("sequencer")];
+    const heard: string[] = [];
+    b.nc.subscribe(LEASE_FREED_SUBJECT, {
+      callback: (_err, msg) => {
+        heard.push(msg.string());
+      },
+    });
+    await b.nc.flush();
+    a.nc.publish(LEASE_FREED_SUBJECT, '{"partitions":[3]}');
+    await waitFor(() => heard.length === 1, { what: "the lease-freed notice" });
+    expect([...a.violations, ...b.violations]).toEqual([]);
   });
 
   it("sequencer: publishes events, but may not publish to INGEST", async () => {

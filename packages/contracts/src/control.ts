@@ -10,6 +10,10 @@ export type SequencedNotice = z.infer<typeof SequencedNotice>;
 export const ResumeNotice = z.object({ stream_id: StreamId });
 export type ResumeNotice = z.infer<typeof ResumeNotice>;
 
+/** Partitions whose leases a sequencer has just released (`LEASE_FREED_SUBJECT`). */
+export const LeaseFreedNotice = z.object({ partitions: z.array(z.number().int().nonnegative()).max(4096) });
+export type LeaseFreedNotice = z.infer<typeof LeaseFreedNotice>;
+
 /** Where a publish is, looked up by its ingest id. */
 export const PublishStatus = z.discriminatedUnion("status", [
   z.object({ status: z.literal("accepted"), ingest_id: z.string(), stream_id: StreamId }),

@@ -16,18 +16,21 @@ describe("partitionOf", () => {
   });
 
   it("is stable: known stream ids keep their partitions (downstream services depend on them)", () => {
-    // Values computed once, outside this code (Python), for the default 8 partitions.
-    const known: [string, number][] = [
-      ["resource-1", 3],
-      ["resource-2", 6],
-      ["algorithm-1", 4],
-      ["algorithm-42", 3],
-      ["ideas-a-ideas", 4],
-      ["ideas-eu_desk", 0],
+    // Values computed once, outside this code (Python), for 8 partitions (the default until
+    // issue 11) and for the default 32.
+    const known: [string, number, number][] = [
+      ["resource-1", 3, 27],
+      ["resource-2", 6, 14],
+      ["algorithm-1", 4, 28],
+      ["algorithm-42", 3, 3],
+      ["ideas-a-ideas", 4, 12],
+      ["ideas-eu_desk", 0, 16],
     ];
-    for (const [id, partition] of known) {
-      expect(partitionOf(id), id).toBe(partition);
-      expect(partitionOf(id, DEFAULT_PARTITION_COUNT), id).toBe(partition);
+    expect(DEFAULT_PARTITION_COUNT).toBe(32);
+    for (const [id, of8, of32] of known) {
+      expect(partitionOf(id, 8), id).toBe(of8);
+      expect(partitionOf(id), id).toBe(of32);
+      expect(partitionOf(id, DEFAULT_PARTITION_COUNT), id).toBe(of32);
     }
     expect(hashOf("resource-1")).toBe(0xf048acbb);
     expect(partitionOf("resource-1", 1_000)).toBe(0xf048acbb % 1_000);

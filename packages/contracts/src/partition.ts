@@ -1,8 +1,11 @@
 /**
- * Partition count of the INGEST stream. Part of the public contract: changing it moves streams
- * between sequencer partitions, so it is only changed with a drained INGEST stream.
+ * Partition count of the INGEST stream (`PARTITIONS` of the ingest gateways and the sequencers,
+ * which must agree). 32 lets up to 32 sequencer instances share the work (8 instances hold 4
+ * each) while one instance alone still holds every partition's consumer cheaply. Part of the
+ * public contract: changing it moves streams between partitions, so it is only changed with a
+ * drained INGEST stream (docs/architecture.md, "Changing the partition count").
  */
-export const DEFAULT_PARTITION_COUNT = 8;
+export const DEFAULT_PARTITION_COUNT = 32;
 
 /**
  * Stable partition of a stream id: FNV-1a (32 bit) of its UTF-8 bytes, modulo `count`.

@@ -45,6 +45,13 @@ export const sequencedSubject = (partition: number): string => `${SEQUENCED_SUBJ
 export const RESUME_SUBJECT = "heliograph.control.resume";
 
 /**
+ * Core NATS subject on which a sequencer announces partition leases it has just released (a
+ * graceful stop, a handover to balance): a {@link LeaseFreedNotice}. The other sequencers take them
+ * at once instead of at their next lease tick; a lost notice only costs that tick.
+ */
+export const LEASE_FREED_SUBJECT = "heliograph.sequencer.lease-freed";
+
+/**
  * Header of every EVENTS message: the ingest id the event was numbered from. EVENTS is the record,
  * so a Redis rebuilt from it needs it to know which INGEST messages were applied already.
  */

@@ -3,6 +3,7 @@ import {
   EVENTS_SUBJECTS,
   INGEST_STREAM,
   INGEST_SUBJECTS,
+  LEASE_FREED_SUBJECT,
   RESUME_SUBJECT,
   SEQUENCED_SUBJECT_PREFIX,
   VERIFY_SUBJECT_PREFIX,
@@ -102,6 +103,7 @@ export const NATS_PERMISSIONS: Record<NatsRole, NatsPermissions> = {
       allow: unique([
         EVENTS_SUBJECTS,
         `${SEQUENCED_SUBJECT_PREFIX}.*`,
+        LEASE_FREED_SUBJECT,
         ACCOUNT_INFO,
         ...ensureStream(INGEST_STREAM),
         ...ensureStream(EVENTS_STREAM),
@@ -109,7 +111,7 @@ export const NATS_PERMISSIONS: Record<NatsRole, NatsPermissions> = {
         ...readStream(EVENTS_STREAM),
       ]),
     },
-    subscribe: { allow: own("sequencer", [RESUME_SUBJECT, `${VERIFY_SUBJECT_PREFIX}.*`]) },
+    subscribe: { allow: own("sequencer", [RESUME_SUBJECT, `${VERIFY_SUBJECT_PREFIX}.*`, LEASE_FREED_SUBJECT]) },
   },
   "stream-gateway": {
     publish: {

@@ -5,5 +5,6 @@ export * from "./events-record.js";
 export * from "./halts.js";
 export * from "./ideas.js";
 export * from "./keys.js";
+export * from "./partition-count.js";
 export * from "./secrets.js";
 export * from "./stream-log.js";

@@ -55,3 +55,5 @@ export const resumableStreamsKey = "hg:resumable";
 export const partitionEpochKey = (partition: number) => `hg:lease:p${partition}:epoch`;
 /** Sorted set of the live sequencer instances: id → when it was last seen (ms, Redis time). */
 export const sequencerInstancesKey = "hg:sequencers";
+/** The partition count INGEST is laid out with, as the sequencers recorded it (`partition-count.ts`). */
+export const partitionCountKey = "hg:partitions";

@@ -11,7 +11,7 @@ describe("sequencer config", () => {
       PORT: 8082,
       HOST: "127.0.0.1",
       PARTITIONS: DEFAULT_PARTITION_COUNT,
-      LEASE_TTL_MS: 10_000,
+      LEASE_TTL_MS: 2_000,
       BATCH_MAX: 500,
       APPLIED_TTL_SECONDS: 86_400,
       JETSTREAM_REPLICAS: 1,

@@ -10,8 +10,12 @@ export const SequencerEnv = BaseEnv.extend({
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
   /** Names this instance in partition leases; unique per process. */
   SEQUENCER_ID: z.string().min(1).max(200).default(`${hostname()}-${process.pid}`),
-  /** A partition whose owner stops renewing is taken over after this long. */
-  LEASE_TTL_MS: envInt(10_000, 300, 600_000),
+  /**
+   * A partition whose owner stops renewing (kill -9, a stall) is taken over after this long; renewed
+   * every quarter of it. Shorter fails over faster; an owner stalled longer than this (GC pause,
+   * Redis unreachable) loses its partitions, safely (epoch fencing), and takes its share again after.
+   */
+  LEASE_TTL_MS: envInt(2_000, 300, 600_000),
   /** Most INGEST messages numbered in one step. */
   BATCH_MAX: envInt(500, 1, 10_000),
   /** How long a numbered ingest message is remembered, so a redelivery is not numbered again. */

@@ -48,13 +48,17 @@ describe("partition leases", () => {
     const a = new PartitionLeases(redis, "live-a", 300);
     const b = new PartitionLeases(redis, "live-b", 300);
     const c = new PartitionLeases(redis, "live-c", 300);
-    expect(await a.heartbeat(300)).toBe(1);
-    expect(await b.heartbeat(300)).toBe(2);
-    expect(await c.heartbeat(300)).toBe(3);
+    expect(await a.heartbeat(300)).toEqual({ live: 1, nextForgetMs: undefined });
+    expect((await b.heartbeat(300)).live).toBe(2);
+    expect((await c.heartbeat(300)).live).toBe(3);
     await c.deregister();
-    expect(await a.heartbeat(300)).toBe(2);
+    const { live, nextForgetMs } = await a.heartbeat(300);
+    expect(live).toBe(2);
+    // b was seen a moment ago: it drops out of the count within the window, not before.
+    expect(nextForgetMs).toBeGreaterThan(0);
+    expect(nextForgetMs).toBeLessThanOrEqual(300);
     // b falls silent: once its last heartbeat is older than the window, a counts itself alone.
-    await waitFor(async () => (await a.heartbeat(300)) === 1, { timeoutMs: 3_000, what: "b forgotten" });
+    await waitFor(async () => (await a.heartbeat(300)).live === 1, { timeoutMs: 3_000, what: "b forgotten" });
     expect(await redis.zrange(sequencerInstancesKey, "0", "-1")).toEqual(["live-a"]);
   });
 });

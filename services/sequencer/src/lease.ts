@@ -6,20 +6,28 @@ import { StaleEpochError } from "./sequence-step.js";
 // Compare-and-act: only the owner named in the lease may extend or drop it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-// Registers ARGV[1] as seen now, forgets instances not seen for ARGV[2] ms and counts the rest. The
-// time is Redis' own, so instances on machines with skewed clocks still agree on who is live.
+// Registers ARGV[1] as seen now, forgets instances not seen for ARGV[2] ms and counts the rest; also
+// answers in how many ms the next of the others will be forgotten (-1: none), so a survivor can
+// look again right then. The time is Redis' own, so instances on machines with skewed clocks still
+// agree on who is live.
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - tonumber(ARGV[2])))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('ZCARD', KEYS[1])`;
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - window))
+redis.call('PEXPIRE', KEYS[1], window)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+local next_forget = -1
+for i = 1, #oldest, 2 do
+  if oldest[i] ~= ARGV[1] and next_forget < 0 then next_forget = tonumber(oldest[i + 1]) + window - now end
+end
+return { redis.call('ZCARD', KEYS[1]), next_forget }`;
 
 type LeaseCommands = {
   heliographLeaseRenew(key: string, owner: string, ttlMs: number): Promise<number>;
   heliographLeaseRelease(key: string, owner: string): Promise<number>;
-  heliographSequencerHeartbeat(key: string, owner: string, liveWindowMs: number): Promise<number>;
+  heliographSequencerHeartbeat(key: string, owner: string, liveWindowMs: number): Promise<[number, number]>;
 };
 function commands(redis: Redis): LeaseCommands {
   return defineRedisScripts<LeaseCommands>(redis, {
@@ -69,12 +77,16 @@ export class PartitionLeases {
 
   /**
    * Records this instance as live in `sequencerInstancesKey` and answers how many instances were
-   * seen within `liveWindowMs` (this one included): partitions are shared among that many.
+   * seen within `liveWindowMs` (this one included): partitions are shared among that many. Also in
+   * how many ms the longest-silent other instance drops out of that count (undefined: no other).
    */
-  async heartbeat(liveWindowMs: number): Promise<number> {
-    return Number(
-      await commands(this.redis).heliographSequencerHeartbeat(sequencerInstancesKey, this.ownerId, liveWindowMs),
+  async heartbeat(liveWindowMs: number): Promise<{ live: number; nextForgetMs: number | undefined }> {
+    const [live, nextForget] = await commands(this.redis).heliographSequencerHeartbeat(
+      sequencerInstancesKey,
+      this.ownerId,
+      liveWindowMs,
     );
+    return { live: Number(live), nextForgetMs: Number(nextForget) < 0 ? undefined : Number(nextForget) };
   }
 
   /** Leaves the live set at once (a graceful stop), so the others take over without waiting it out. */

@@ -69,7 +69,7 @@ describe("two sequencer instances", () => {
     // The crash of one instance: the other takes its partitions within a few lease TTLs.
     await waitFor(() => a.sequencer.ownedPartitions().length > 0, { what: "a owns a partition", timeoutMs: 5_000 });
     await a.crash();
-    // A lease lapses after one TTL and the survivor looks every TTL/3: a takeover within a few TTLs
+    // A lease lapses after one TTL and the survivor looks every TTL/4: a takeover within a few TTLs
     // is the lease protocol's own bound (with room for a loaded machine); failover speed is bench's.
     await waitFor(() => b.sequencer.ownedPartitions().length === DEFAULT_PARTITION_COUNT, {
       what: "b owns every partition",

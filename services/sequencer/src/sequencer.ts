@@ -1,6 +1,9 @@
 import {
   EVENTS_STREAM,
   EVENTS_SUBJECTS,
+  INGEST_STREAM,
+  LEASE_FREED_SUBJECT,
+  LeaseFreedNotice,
   partitionOf,
   RESUME_SUBJECT,
   ResumeNotice,
@@ -9,7 +12,7 @@ import {
   VERIFY_SUBJECT_PREFIX,
 } from "@heliograph/contracts";
 import { JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
-import { resumableStreamsKey } from "@heliograph/store";
+import { claimPartitionCount, resumableStreamsKey } from "@heliograph/store";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, QueuedIterator, Status, Subscription } from "@nats-io/nats-core";
 import type { Redis } from "ioredis";
@@ -75,12 +78,21 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
     leaseTtlMs: config.LEASE_TTL_MS,
     // Partitions are only taken once started, so the context exists by then.
     createWorker: (partition, epoch) => new PartitionWorker(partition, epoch, ctx!),
+    announceFreed(partitions) {
+      try {
+        nc.publish(LEASE_FREED_SUBJECT, JSON.stringify({ partitions } satisfies LeaseFreedNotice));
+      } catch (err) {
+        // The others take the partitions at their next lease tick instead.
+        log.warn({ err, partitions }, "could not announce freed leases");
+      }
+    },
   });
   let statusWatch: QueuedIterator<Status> | undefined;
   let resumeSub: Subscription | undefined;
   let resumeScan: NodeJS.Timeout | undefined;
   let scanning = false;
   let verifySub: Subscription | undefined;
+  let freedSub: Subscription | undefined;
   /** Bumped when Redis's connection is made again: every stream is verified against EVENTS before it is numbered. */
   let redisGeneration = 0;
   const onRedisReady = () => {
@@ -130,6 +142,15 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
   return {
     async start() {
       const jsm = await jetstreamManager(nc);
+      // Another PARTITIONS than INGEST's layout would number streams out of order: refused unless
+      // INGEST is drained and no sequencer of the old count runs (then this one records the new count).
+      const { replaced } = await claimPartitionCount(
+        redis,
+        config.PARTITIONS,
+        async () => (await jsm.streams.info(INGEST_STREAM)).state.messages,
+      );
+      if (replaced !== undefined)
+        log.warn({ from: replaced, to: config.PARTITIONS }, "partition count changed (INGEST was drained)");
       publisher = new JetStreamPublisher(nc, EVENTS_PUBLISH_TIMEOUT_MS);
       ctx = {
         nc,
@@ -166,6 +187,17 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
           balancer.worker(partitionOf(streamId, config.PARTITIONS))?.requestVerify(streamId);
         },
       });
+      // Another instance released leases (it stops, or hands one over): take them now, not at the next tick.
+      freedSub = nc.subscribe(LEASE_FREED_SUBJECT, {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            if (LeaseFreedNotice.safeParse(msg.json()).success) balancer.tickSoon();
+          } catch {
+            // Not JSON: not a notice; the next tick looks anyway.
+          }
+        },
+      });
       redis.on("ready", onRedisReady);
       await balancer.start();
     },
@@ -174,14 +206,17 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       clearInterval(resumeScan);
       resumeSub?.unsubscribe();
       verifySub?.unsubscribe();
+      freedSub?.unsubscribe();
       redis.off("ready", onRedisReady);
       await balancer.leave();
       statusWatch?.stop();
       const owned = await balancer.stopWorkers();
       // Every worker is done (its batches published or given up): nothing waits for a PubAck.
       publisher?.close();
-      await balancer.release(owned);
-      log.info({ partitions: owned }, "sequencer stopped");
+      // Released and announced: the others take them at once (docs/architecture.md, "Failover").
+      const freed = await balancer.release(owned);
+      await nc.flush().catch(() => {});
+      log.info({ partitions: owned, freed }, "sequencer stopped");
     },
 
     ownedPartitions() {

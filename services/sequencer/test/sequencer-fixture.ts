@@ -40,7 +40,13 @@ export async function startSequencerInstance(
       ...overrides,
     },
   });
-  await sequencer.start();
+  try {
+    await sequencer.start();
+  } catch (err) {
+    await nc.close();
+    redis.disconnect();
+    throw err;
+  }
   let crashed = false;
   let stopped = false;
   return {

@@ -9,7 +9,7 @@ describe("stream-gateway config", () => {
       PORT: 8081,
       MAX_WAITERS: 50_000,
       CONTROL_PLANE_CACHE_MS: 60_000,
-      PARTITIONS: 8,
+      PARTITIONS: 32,
       VERIFIED_STREAMS_MAX: 100_000,
       HTTP_HEADERS_TIMEOUT_MS: 10_000,
       HTTP_REQUEST_TIMEOUT_MS: 30_000,

@@ -146,8 +146,14 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
         try {
           await jsm.streams.add(config);
         } catch (addErr) {
-          // Another service created it between our two calls.
-          if (!isJetStreamApiError(addErr, STREAM_NAME_IN_USE)) throw addErr;
+          // Another service created it between our two calls. nats-server 2.9 answers a concurrent
+          // create of the same stream either way: "name already in use", or "subjects overlap"
+          // while the other create is still being applied; the latter counts only once a stream
+          // of our name holds those subjects (else another stream really overlaps ours).
+          if (isJetStreamApiError(addErr, STREAM_NAME_IN_USE)) return;
+          if (!isJetStreamApiError(addErr, STREAM_SUBJECT_OVERLAP)) throw addErr;
+          const existing = await jsm.streams.info(config.name).catch(() => undefined);
+          if (!existing?.config.subjects?.every((subject) => config.subjects.includes(subject))) throw addErr;
         }
       }
     });
@@ -169,6 +175,8 @@ function isTransientJetStreamError(err: unknown): boolean {
 
 /** The server's JSStreamNameExistErr ("stream name already in use"); JetStreamApiCodes leaves it out. */
 const STREAM_NAME_IN_USE = 10058;
+/** The server's JSStreamSubjectOverlapErr ("subjects overlap with an existing stream"). */
+const STREAM_SUBJECT_OVERLAP = 10065;
 
 /**
  * True when the JetStream API refused a request with `code` (its `err_code`, e.g. one of

@@ -34,6 +34,8 @@ interface Flight {
   promise: Promise<unknown>;
 }
 
+/** Recently evicted keys remembered with their eviction count, so unrelated changes do not stop caching. */
+const MAX_TRACKED_CHANGES = 10_000;
 const DEFAULT_MAX_ENTRIES = 100_000;
 const REWATCH_MAX_DELAY_MS = 2_000;
 
@@ -63,6 +65,10 @@ export class ControlCache {
   private readonly authenticatedBy = new Map<string, Set<string>>();
   /** Counts evictions: an authentication that saw one of its keys change meanwhile is not remembered. */
   private changes = 0;
+  /** The count at each recently evicted key's last eviction (bounded; see `changedSince`). */
+  private readonly lastChanged = new Map<string, number>();
+  /** Evictions older than this are no longer in `lastChanged`: a mark before it knows nothing. */
+  private forgottenUpTo = 0;
   private readonly inFlight = new Map<string, Flight>();
   private readonly maxEntries: number;
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
@@ -129,7 +135,7 @@ export class ControlCache {
    * (`changeMark()` before the reads) or no watch runs: it may have been decided on old values.
    */
   rememberAuthentication(digest: string, id: string, keys: readonly string[], mark: number): void {
-    if (!this.watching || mark !== this.changes) return;
+    if (!this.watching || this.changedSince(keys, mark)) return;
     this.forgetAuthentication(digest);
     if (this.authenticated.size >= this.maxEntries) {
       const oldest = this.authenticated.keys().next();
@@ -144,6 +150,12 @@ export class ControlCache {
       }
       digests.add(digest);
     }
+  }
+
+  /** Whether any of `keys` was evicted after `mark` (or that can no longer be told: then true). */
+  private changedSince(keys: readonly string[], mark: number): boolean {
+    if (mark < this.forgottenUpTo) return true;
+    return keys.some((key) => (this.lastChanged.get(key) ?? 0) > mark);
   }
 
   private forgetAuthentication(digest: string): void {
@@ -186,6 +198,15 @@ export class ControlCache {
   /** Forgets `key` (its change was seen, here or through the watch). */
   evict(key: string): void {
     this.changes++;
+    this.lastChanged.delete(key);
+    this.lastChanged.set(key, this.changes);
+    if (this.lastChanged.size > MAX_TRACKED_CHANGES) {
+      const oldest = this.lastChanged.entries().next();
+      if (!oldest.done) {
+        this.lastChanged.delete(oldest.value[0]);
+        this.forgottenUpTo = oldest.value[1];
+      }
+    }
     this.entries.delete(key);
     const digests = this.authenticatedBy.get(key);
     if (digests) for (const digest of [...digests]) this.forgetAuthentication(digest);
@@ -215,6 +236,8 @@ export class ControlCache {
 
   private drop(): void {
     this.changes++;
+    this.lastChanged.clear();
+    this.forgottenUpTo = this.changes;
     this.entries.clear();
     this.authenticated.clear();
     this.authenticatedBy.clear();

@@ -39,7 +39,8 @@ export interface PublisherResult {
 childMain<PublisherInput, PublisherResult>(async (input) => {
   const nc = await connect({ ...input.nats, name: "bench-publisher" });
   const js = jetstream(nc);
-  const streamIds = input.streamIds ?? [input.streamId!];
+  // Raw mode publishes to one subject and names no stream.
+  const streamIds = input.mode === "raw" ? [] : (input.streamIds ?? [input.streamId!]);
   const subjects = streamIds.map((sid) => ingestSubject(partitionOf(sid, input.partitions), sid));
   const subject = (i: number) => (input.mode === "raw" ? input.subject! : subjects[i % subjects.length]!);
   const receivedAt = new Date().toISOString();

@@ -98,21 +98,21 @@ export async function seedDemoTenant(options: {
       })
     ).status === 200;
   if (!tokenWorks) {
-    // Tokens are stored hashed; a lost one is replaced by a new subscriber.
-    const id =
-      (await call("GET", `/subscribers/${DEMO_SUBSCRIBER_ID}`)).status === 404
-        ? DEMO_SUBSCRIBER_ID
-        : `${DEMO_SUBSCRIBER_ID}-${Date.now()}`;
-    const created = await call<SubscriberCredentials>("POST", "/subscribers", {
-      id,
-      name: "Demo subscriber",
-      streams: Object.values(streams),
-    });
-    if (created.status !== 201) throw new Error(`creating the demo subscriber failed: ${JSON.stringify(created.body)}`);
-    subscriber = { id: created.body.id, token: created.body.token };
-  } else if (subscriber) {
-    await call("PUT", `/subscribers/${subscriber.id}/streams`, { streams: Object.values(streams) });
+    // Tokens are stored hashed: a lost or rotated-away one is replaced by a new token of the
+    // demo subscriber (or the subscriber is created).
+    const exists = (await call("GET", `/subscribers/${DEMO_SUBSCRIBER_ID}`)).status !== 404;
+    const issued = exists
+      ? await call<SubscriberCredentials>("POST", `/subscribers/${DEMO_SUBSCRIBER_ID}/rotate-token`)
+      : await call<SubscriberCredentials>("POST", "/subscribers", {
+          id: DEMO_SUBSCRIBER_ID,
+          name: "Demo subscriber",
+          streams: Object.values(streams),
+        });
+    if (issued.status !== (exists ? 200 : 201))
+      throw new Error(`issuing the demo subscriber's token failed: ${JSON.stringify(issued.body)}`);
+    subscriber = { id: issued.body.id, token: issued.body.token };
   }
+  if (subscriber) await call("PUT", `/subscribers/${subscriber.id}/streams`, { streams: Object.values(streams) });
   if (!publisher || !subscriber) throw new Error("seeding did not produce credentials");
 
   return {

@@ -127,6 +127,22 @@ describe("pnpm dev", () => {
       headers: { authorization: `Bearer ${config.subscriber.token}` },
     });
     expect(read.status).toBe(200);
+    // An operator rotates the demo subscriber's token away: dev.json's token is refused.
+    const rotated = await fetch(`${config.admin_url}/admin/v1/subscribers/${config.subscriber.id}/rotate-token`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${config.admin_token}` },
+    });
+    expect(rotated.status).toBe(200);
     await stopDev(running, ports);
-  }, 60_000);
+
+    // The next run gives the same subscriber a working token (not a second subscriber).
+    const third = await startDev();
+    expect(third.config.subscriber.id).toBe(firstRun.subscriber.id);
+    expect(third.config.subscriber.token).not.toBe(firstRun.subscriber.token);
+    const again = await fetch(`${third.config.stream_url}/api/v1/stream/${third.config.streams.resource}/`, {
+      headers: { authorization: `Bearer ${third.config.subscriber.token}` },
+    });
+    expect(again.status).toBe(200);
+    await stopDev(third.running, third.ports);
+  }, 90_000);
 });

@@ -86,7 +86,13 @@ const publicSubscriber = (s: StoredSubscriber): Subscriber => ({
 const activeHash = (record: { status?: CredentialStatus } | null, hash: string | undefined) =>
   record && record.status !== "revoked" && hash ? hash : null;
 
-type NotFoundCode = "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND";
+/** A kind of record the lifecycle changes: where its records are, and what a missing one answers. */
+interface RecordKind {
+  keyOf: (id: string) => string;
+  notFound: "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND";
+}
+const PUBLISHERS: RecordKind = { keyOf: K.publisher, notFound: "PUBLISHER_NOT_FOUND" };
+const SUBSCRIBERS: RecordKind = { keyOf: K.subscriber, notFound: "SUBSCRIBER_NOT_FOUND" };
 const exists = (
   code: "PUBLISHER_EXISTS" | "RESOURCE_EXISTS" | "ALGORITHM_EXISTS" | "IDEA_CHANNEL_EXISTS" | "SUBSCRIBER_EXISTS",
   what: string,
@@ -173,13 +179,14 @@ export class ControlPlane {
    * removes them when the switch loses a race); `after` runs once the new record is in.
    */
   private async updateRecord<S, R>(
-    key: string,
-    notFound: NotFoundCode,
+    kind: RecordKind,
+    id: string,
     change: (stored: S) => Promise<{ next: S; undo?: () => Promise<void>; after?: () => Promise<void> }>,
     answer: (next: S) => R,
   ): Promise<R> {
-    const id = key.slice(key.indexOf(".") + 1);
+    const { notFound } = kind;
     if (!controlKeyToken(id)) throw new HeliographError(notFound);
+    const key = kind.keyOf(id);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = await this.current(key);
       if (!entry) throw new HeliographError(notFound);
@@ -202,13 +209,18 @@ export class ControlPlane {
    * Deletes the record under `key`, then the index key `indexOf` names in it. The record is the
    * switch: once it is gone its index key authenticates nothing, even if deleting it fails.
    */
-  private async deleteRecord<S>(key: string, notFound: NotFoundCode, indexOf: (stored: S) => string): Promise<void> {
-    const id = key.slice(key.indexOf(".") + 1);
+  private async deleteRecord<S>(
+    kind: RecordKind,
+    id: string,
+    indexOf: (stored: S) => string | undefined,
+  ): Promise<void> {
+    const key = kind.keyOf(id);
     const entry = controlKeyToken(id) ? await this.current(key) : null;
-    if (!entry) throw new HeliographError(notFound);
+    if (!entry) throw new HeliographError(kind.notFound);
     await this.kv.delete(key);
     this.cache?.evict(key);
-    await this.forget(indexOf(json<S>(entry)));
+    const index = indexOf(json<S>(entry));
+    if (index !== undefined) await this.forget(index);
   }
 
   private async requirePublisher(id: string): Promise<void> {
@@ -246,8 +258,8 @@ export class ControlPlane {
   async rotatePublisherSecret(id: string): Promise<PublisherCredentials> {
     const apiSecret = newSecret(PUBLISHER_SECRET_PREFIX);
     return this.updateRecord<StoredPublisher, PublisherCredentials>(
-      K.publisher(id),
-      "PUBLISHER_NOT_FOUND",
+      PUBLISHERS,
+      id,
       async (existing) => {
         const apiKey = newApiKey();
         // New index, then the record by compare-and-set (the switch), then the old index. Once the
@@ -269,8 +281,8 @@ export class ControlPlane {
   /** The publisher's key stops working everywhere within a second; rotating issues a new one. */
   async revokePublisher(id: string): Promise<Publisher> {
     return this.updateRecord<StoredPublisher, Publisher>(
-      K.publisher(id),
-      "PUBLISHER_NOT_FOUND",
+      PUBLISHERS,
+      id,
       async (existing) => ({
         next: { ...existing, status: "revoked", secret_hash: "" },
         after: () => this.forget(K.apiKey(existing.api_key)),
@@ -285,7 +297,7 @@ export class ControlPlane {
    * same id is created again.
    */
   async deletePublisher(id: string): Promise<void> {
-    await this.deleteRecord<StoredPublisher>(K.publisher(id), "PUBLISHER_NOT_FOUND", (p) => K.apiKey(p.api_key));
+    await this.deleteRecord<StoredPublisher>(PUBLISHERS, id, (p) => K.apiKey(p.api_key));
   }
 
   async getPublisher(id: string): Promise<Publisher | undefined> {
@@ -492,8 +504,8 @@ export class ControlPlane {
   /** Replaces the streams a subscriber may read; every instance applies it within a second. */
   async setEntitlements(id: string, streams: StreamId[]): Promise<Subscriber> {
     return this.updateRecord<StoredSubscriber, Subscriber>(
-      K.subscriber(id),
-      "SUBSCRIBER_NOT_FOUND",
+      SUBSCRIBERS,
+      id,
       async (existing) => ({ next: { ...existing, streams: [...new Set(streams)].sort() } }),
       publicSubscriber,
     );
@@ -507,8 +519,8 @@ export class ControlPlane {
     const token = newSecret(SUBSCRIBER_TOKEN_PREFIX);
     const tokenHash = secretHash(token);
     return this.updateRecord<StoredSubscriber, SubscriberCredentials>(
-      K.subscriber(id),
-      "SUBSCRIBER_NOT_FOUND",
+      SUBSCRIBERS,
+      id,
       async (existing) => {
         // As for publishers: new index, the record (the switch), then the old index.
         await this.kv.create(K.tokenHash(tokenHash), id);
@@ -528,8 +540,8 @@ export class ControlPlane {
   /** The subscriber's token stops working everywhere within a second; rotating issues a new one. */
   async revokeSubscriber(id: string): Promise<Subscriber> {
     return this.updateRecord<StoredSubscriber, Subscriber>(
-      K.subscriber(id),
-      "SUBSCRIBER_NOT_FOUND",
+      SUBSCRIBERS,
+      id,
       async (existing) => ({
         next: { ...existing, status: "revoked", token_hash: "" },
         after: async () => {
@@ -542,8 +554,9 @@ export class ControlPlane {
 
   /** Deletes a subscriber, its token and its entitlements. */
   async deleteSubscriber(id: string): Promise<void> {
-    await this.deleteRecord<StoredSubscriber>(K.subscriber(id), "SUBSCRIBER_NOT_FOUND", (s) =>
-      K.tokenHash(s.token_hash || "none"),
+    // A revoked subscriber has no token, hence no index key left to delete.
+    await this.deleteRecord<StoredSubscriber>(SUBSCRIBERS, id, (s) =>
+      s.token_hash ? K.tokenHash(s.token_hash) : undefined,
     );
   }
 

@@ -102,9 +102,15 @@ export async function openControlBucket(nc: NatsConnection, settings: ControlBuc
 
 /** JetStream's "stream name already in use" (JSStreamNameExistErr). */
 const STREAM_NAME_IN_USE = 10058;
+/**
+ * JSStreamSubjectOverlapErr: what nats-server 2.9 may answer instead while another create of the
+ * same bucket is being applied; the next attempt finds the bucket (a real overlap fails again).
+ */
+const STREAM_SUBJECT_OVERLAP = 10065;
 
 function openWorthRetrying(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.status >= 500 || err.code === STREAM_NAME_IN_USE;
+  if (err instanceof JetStreamApiError)
+    return err.status >= 500 || err.code === STREAM_NAME_IN_USE || err.code === STREAM_SUBJECT_OVERLAP;
   const e = err as { name?: string; message?: string };
   return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
 }

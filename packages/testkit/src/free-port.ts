@@ -9,7 +9,8 @@ import { createServer } from "node:net";
 const FIRST = 20_000;
 const LAST = 32_000;
 
-function bindable(port: number): Promise<boolean> {
+/** Whether a server could listen on the port on 127.0.0.1 now. */
+export function portBindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
@@ -18,11 +19,11 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago, from `range` (default 20,000–32,000). */
+export async function freePort(range: { from: number; to: number } = { from: FIRST, to: LAST }): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = FIRST + Math.floor(Math.random() * (LAST - FIRST));
-    if (await bindable(port)) return port;
+    const port = range.from + Math.floor(Math.random() * (range.to - range.from));
+    if (await portBindable(port)) return port;
   }
-  throw new Error(`no free port between ${FIRST} and ${LAST} after 100 tries`);
+  throw new Error(`no free port between ${range.from} and ${range.to} after 100 tries`);
 }

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { freePort } from "./free-port.js";
+import { freePort, portBindable } from "./free-port.js";
 import { which } from "./process.js";
 import { ownedServer, type ServerHandle, tcpReady } from "./server-handle.js";
 import { tempDataDir } from "./temp-dir.js";
@@ -27,12 +27,15 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
-/** A port whose cluster bus port (port + 10,000) is free and valid too. */
+/**
+ * A port whose cluster bus port (port + 10,000) is free too, both below the kernel's ephemeral
+ * range (see free-port.ts), so no outgoing connection takes the bus port before the node binds it.
+ */
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = await freePort();
-    if (port + 10_000 > 65_535 || taken.has(port) || taken.has(port + 10_000)) continue;
-    if (await tcpReady(port + 10_000)) continue;
+    const port = await freePort({ from: 10_000, to: 20_000 });
+    if (taken.has(port) || taken.has(port + 10_000)) continue;
+    if (!(await portBindable(port + 10_000))) continue;
     taken.add(port);
     taken.add(port + 10_000);
     return port;

@@ -34,14 +34,14 @@ export interface DevConfig {
  * idea channel "demo", and a subscriber entitled to the three streams. Idempotent: what exists is
  * kept, and credentials from an earlier run are reused while they still work.
  */
-export async function seedDemoTenant(options: {
-  ingestUrl: string;
-  adminUrl: string;
-  streamUrl: string;
-  adminToken: string;
-  previous: Partial<DevConfig>;
-}): Promise<DevConfig> {
-  const { ingestUrl, adminUrl, adminToken, previous } = options;
+export async function seedDemoTenant(
+  /** The running stack (a testkit `Stack` fits): its public URLs and its admin API. */
+  stack: { ingest: { url: string }; stream: { url: string }; admin: { url: string; token: string } },
+  previous: Partial<DevConfig> = {},
+): Promise<DevConfig> {
+  const ingestUrl = stack.ingest.url;
+  const streamUrl = stack.stream.url;
+  const { url: adminUrl, token: adminToken } = stack.admin;
   // Answers whatever their status: seeding decides on 404 (create) and 201 itself.
   const call = <T>(method: AdminMethod, path: string, body?: unknown) =>
     adminRequest<T>({ url: adminUrl, token: adminToken }, method, path, body);
@@ -93,7 +93,7 @@ export async function seedDemoTenant(options: {
   const tokenWorks =
     subscriber &&
     (
-      await fetch(`${options.streamUrl}/api/v1/stream/${streams.resource}/`, {
+      await fetch(`${streamUrl}/api/v1/stream/${streams.resource}/`, {
         headers: { authorization: `Bearer ${subscriber.token}` },
       })
     ).status === 200;
@@ -118,7 +118,7 @@ export async function seedDemoTenant(options: {
   return {
     ingest_url: ingestUrl,
     admin_url: adminUrl,
-    stream_url: options.streamUrl,
+    stream_url: streamUrl,
     admin_token: adminToken,
     publisher,
     subscriber,

@@ -79,13 +79,7 @@ async function main() {
 
   let dev: DevConfig;
   try {
-    dev = await seedDemoTenant({
-      ingestUrl: stack.ingest.url,
-      adminUrl: stack.admin.url,
-      streamUrl: stack.stream.url,
-      adminToken: stack.adminToken,
-      previous,
-    });
+    dev = await seedDemoTenant(stack, previous);
   } catch (err) {
     // The servers and services lead their own process groups: nothing else would stop them.
     await stack.stop();

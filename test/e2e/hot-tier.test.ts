@@ -46,13 +46,7 @@ beforeAll(async () => {
       SUBSCRIBER_RATE_LIMIT: "0",
     },
   });
-  dev = await seedDemoTenant({
-    ingestUrl: stack.ingest.url,
-    adminUrl: stack.admin.url,
-    streamUrl: stack.stream.url,
-    adminToken: stack.adminToken,
-    previous: {},
-  });
+  dev = await seedDemoTenant(stack);
   redis = await connectRedis(stack.redis.url, log, "hot-tier-test");
   nc = await connectNats(stack.nats, log, "hot-tier-test");
 }, 90_000);

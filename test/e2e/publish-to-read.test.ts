@@ -15,13 +15,7 @@ const LATE_MS = 4_000;
 
 beforeAll(async () => {
   stack = await startStack();
-  dev = await seedDemoTenant({
-    ingestUrl: stack.ingest.url,
-    adminUrl: stack.admin.url,
-    streamUrl: stack.stream.url,
-    adminToken: stack.adminToken,
-    previous: {},
-  });
+  dev = await seedDemoTenant(stack);
 }, 90_000);
 
 afterAll(async () => {

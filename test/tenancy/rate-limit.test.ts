@@ -32,13 +32,7 @@ const admin = <T>(path: string, body: unknown) => adminCall<T>(stack.admin, "POS
 
 beforeAll(async () => {
   stack = await startStack({ env: LIMITS });
-  dev = await seedDemoTenant({
-    ingestUrl: stack.ingest.url,
-    adminUrl: stack.admin.url,
-    streamUrl: stack.stream.url,
-    adminToken: stack.adminToken,
-    previous: {},
-  });
+  dev = await seedDemoTenant(stack);
   other = await admin<PublisherCredentials>("/publishers", { id: "other-publisher", name: "Other" });
   await admin("/algorithms", { id: 2, name: "Other's", publisher_id: other.id });
   otherSubscriber = await admin<SubscriberCredentials>("/subscribers", { name: "Other", streams: ["algorithm-2"] });

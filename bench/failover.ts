@@ -27,7 +27,7 @@ async function waitUntil(what: string, timeoutMs: number, condition: () => Promi
 }
 
 /** Index in `sequencers` of each partition's lease holder (-1: none of them); SEQUENCER_ID defaults to `<host>-<pid>`. */
-async function leaseOwners(h: Heliograph, sequencers: ServiceHandle[]): Promise<number[]> {
+export async function leaseOwners(h: Heliograph, sequencers: ServiceHandle[]): Promise<number[]> {
   const owners = await h.servers.client.mget(
     ...Array.from({ length: DEFAULT_PARTITION_COUNT }, (_, p) => partitionLeaseKey(p)),
   );

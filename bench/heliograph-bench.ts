@@ -2,17 +2,20 @@
  * Heliograph's own figures (B1–B5), each against the running services over their public HTTP APIs
  * or, for B5's backlog, straight to JetStream as the ingest gateway would have published it.
  */
+import { writeFileSync } from "node:fs";
 import { LOG_INGEST_FIELD, streamKeys } from "@heliograph/store";
 import type { CatchUpInput, CatchUpResult } from "./catch-up-reader.js";
 import { Child } from "./child.js";
 import { nowMs, sleep } from "./clock.js";
 import type { FollowersInput, FollowersResult, Received } from "./followers.js";
+import { usedMemory } from "./hot-tier-bench.js";
 import type { HttpLoadInput, HttpLoadResult } from "./http-load.js";
 import type { PublisherInput, PublisherResult } from "./jetstream-publisher.js";
 import type { LongPollInput, LongPollResult } from "./long-poll-clients.js";
-import { RSS_METRIC, scrapeMetrics, WAITERS_METRIC } from "./metrics-scrape.js";
+import { RSS_METRIC, SSE_CONNECTIONS_METRIC, scrapeMetrics, WAITERS_METRIC } from "./metrics-scrape.js";
 import type { Sizes } from "./options.js";
 import type { Accepted, PacedInput, PacedResult } from "./paced-publisher.js";
+import { type Components, processUse, residentBytes, startCostMeter } from "./process-cost.js";
 import type { RepResult } from "./raw.js";
 import type { Heliograph } from "./stack.js";
 import { percentile } from "./stats.js";
@@ -72,9 +75,14 @@ export async function b5(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     }
   })();
   const startedAt = nowMs();
+  let cost: Record<string, number> = {};
   try {
     h.sequencer = await h.sequencer.restart();
+    // Charged from the moment the new sequencer is ready (its start-up is not a cost per event).
+    const meter = startCostMeter("B5", h.components());
+    const headAtReady = await h.head(streamId);
     await poller;
+    cost = meter.finish(last - headAtReady);
   } finally {
     polling = false;
   }
@@ -87,6 +95,7 @@ export async function b5(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
       "B5.rateFromStart": (published.published / (lastAt - startedAt)) * 1000,
       "B5.startupMs": firstAt - startedAt,
       "B5.backlogPublishRate": published.perSecond,
+      ...cost,
     },
     notes,
     backlog: { streamId, head: last },
@@ -132,6 +141,9 @@ export async function b1(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     }
   })();
   let load: HttpLoadResult;
+  const usedBefore = await usedMemory(h);
+  const meter = startCostMeter("B1", h.components());
+  let cost: Record<string, number> = {};
   try {
     const child = new Child<HttpLoadInput, HttpLoadResult>("http-load.ts", {
       url: h.ingest.url,
@@ -161,6 +173,7 @@ export async function b1(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
         stableSince = nowMs();
       }
     }
+    cost = meter.finish(last);
   } finally {
     polling = false;
     await poller;
@@ -187,6 +200,7 @@ export async function b1(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     }
     return seen;
   };
+  const usedAfter = await usedMemory(h);
   let seen = await readLogs();
   // A missing id is looked for again for a few seconds before it counts as lost.
   for (let attempt = 0; attempt < 10 && load.ingestIds.some((id) => !seen.has(id)); attempt++) {
@@ -214,34 +228,67 @@ export async function b1(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
       "B1.acceptRate": load.acceptedPerSecond,
       "B1.p99": load.latencyP99Ms,
       "B1.missing": missing + duplicated,
+      // Redis memory per signal published through the gateway: its log entry, the numbering's
+      // `applied:` record and the gateway's ingest record (the records stay APPLIED_TTL_SECONDS).
+      "B1.redisBytesPerEvent": (usedAfter - usedBefore) / seen.size,
+      ...cost,
     },
     notes,
   };
 }
 
-/** Publish → subscriber latency pairs: each 202's time against the time a follower had the event. */
+/**
+ * Publish → subscriber latency pairs: each 202's time (or with `from` "sent", the time the publish
+ * was sent) against the time a follower had the event.
+ */
 export function latencies(
   accepted: Accepted[],
-  received: Received[],
+  received: ReadonlyArray<readonly [id: string, at: number, ...rest: unknown[]]>,
+  from: "answer" | "sent" = "answer",
 ): { values: number[]; early: number; lost: number } {
   const at = new Map<string, number>();
   for (const [id, t] of received) if (!at.has(id)) at.set(id, t);
   const values: number[] = [];
   let early = 0;
   let lost = 0;
-  for (const [id, t202] of accepted) {
+  for (const [id, answeredAt, , sentAt] of accepted) {
+    const since = from === "sent" ? sentAt! : answeredAt;
     const t = at.get(id);
     if (t === undefined) {
       lost++;
       continue;
     }
     // The event can reach a waiting subscriber before the publisher has read its 202.
-    if (t < t202) early++;
-    values.push(Math.max(0, t - t202));
+    if (t < since) early++;
+    values.push(Math.max(0, t - since));
   }
   values.sort((a, b) => a - b);
   return { values, early, lost };
 }
+
+/**
+ * A latency measure's figures, B2's and N2's alike: from the publisher's answer (p50, p99, p99.9,
+ * max) and from the publish sent (`sent…`), the one measure that also fits Nchan, which answers
+ * its publisher only after it has written the message to the waiting subscribers. Both ascending.
+ */
+export const latencyFigures = (id: string, fromAnswer: number[], fromSent: number[]): Record<string, number> => ({
+  [`${id}.p50`]: percentile(fromAnswer, 0.5),
+  [`${id}.p99`]: percentile(fromAnswer, 0.99),
+  [`${id}.p999`]: percentile(fromAnswer, 0.999),
+  [`${id}.max`]: fromAnswer.at(-1) ?? Number.NaN,
+  [`${id}.sentP50`]: percentile(fromSent, 0.5),
+  [`${id}.sentP99`]: percentile(fromSent, 0.99),
+  [`${id}.sentP999`]: percentile(fromSent, 0.999),
+});
+
+/** B2's publisher load, which N2 (Nchan) repeats exactly: one place, so the two stay alike. */
+export const latencyLoad = (sizes: Sizes) => ({
+  ratePerSecond: sizes.latencyRate,
+  durationMs: sizes.latencySeconds * 1000,
+  connections: 16,
+  maxOutstanding: 1000,
+  reportEveryMs: 0,
+});
 
 /** B2: from a publish's 202 to a subscriber's waiting long poll having the event, at a steady rate. */
 export async function b2(h: Heliograph, sizes: Sizes, rep: number): Promise<RepResult> {
@@ -249,12 +296,9 @@ export async function b2(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
   const received: Received[] = [];
   const followers = new Child<FollowersInput, FollowersResult>("followers.ts", {
     url: h.stream.url,
-    token: h.subscriber.token,
+    protocol: { kind: "heliograph", token: h.subscriber.token, after: [-1], longPollSeconds: 5, batchSize: 1000 },
     streams: [stream.streamId],
     followersPerStream: 1,
-    after: [-1],
-    longPollSeconds: 5,
-    batchSize: 1000,
     timeLimitMs: sizes.latencySeconds * 1000 + 120_000,
     reportEveryMs: 200,
   });
@@ -264,15 +308,12 @@ export async function b2(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     async () => (await metric(h.stream.url, WAITERS_METRIC)) >= 1,
     50,
   );
+  const meter = startCostMeter("B2", h.components());
   const publisher = new Child<PacedInput, PacedResult>("paced-publisher.ts", {
     url: h.ingest.url,
     headers: h.publisherHeaders,
     bodies: [stream.body],
-    ratePerSecond: sizes.latencyRate,
-    durationMs: sizes.latencySeconds * 1000,
-    connections: 16,
-    maxOutstanding: 1000,
-    reportEveryMs: 0,
+    ...latencyLoad(sizes),
   });
   const published = await publisher.result(sizes.latencySeconds * 1000 + 60_000);
   await waitUntil(
@@ -280,6 +321,7 @@ export async function b2(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     60_000,
     async () => (await h.head(stream.streamId)) >= published.accepted.length - 1,
   );
+  const cost = meter.finish(published.accepted.length);
   // Followers report every 200 ms; give them time to report the last events.
   await sleep(1_000);
   followers.send("stop");
@@ -287,44 +329,146 @@ export async function b2(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
   for (const batch of followers.progressOf<{ received?: Received[] }>())
     if (batch.received) received.push(...batch.received);
   const { values, early, lost } = latencies(published.accepted, received);
+  // The second half of each latency: numbered by the sequencer → in the follower's hands.
+  const sinceNumbered = received.map(([, , ms]) => ms).sort((a, b) => a - b);
+  // Every pair of the repetition, for finding what sets the tail (bench/README.md, "B2's tail").
+  if (process.env.HG_BENCH_B2_DUMP)
+    writeFileSync(
+      `${process.env.HG_BENCH_B2_DUMP}-${rep}.json`,
+      JSON.stringify({ accepted: published.accepted, received }),
+    );
+  const fromSent = latencies(published.accepted, received, "sent").values;
   const notes: string[] = [];
   notes.push(
     `B2 rep ${rep}: ${published.accepted.length} accepted at ${sizes.latencyRate}/s target (${published.skipped} skipped, failures ${JSON.stringify(published.failed)}); ${values.length} delivered, ${lost} not seen by the subscriber, ${early} seen before the publisher read its 202 (counted as 0 ms)`,
   );
   return {
     figures: {
-      "B2.p50": percentile(values, 0.5),
-      "B2.p99": percentile(values, 0.99),
-      "B2.p999": percentile(values, 0.999),
-      "B2.max": values.at(-1) ?? Number.NaN,
+      ...latencyFigures("B2", values, fromSent),
+      "B2.numberedToFollower.p50": percentile(sinceNumbered, 0.5),
+      "B2.numberedToFollower.p99": percentile(sinceNumbered, 0.99),
       "B2.rate": (published.accepted.length / published.elapsedMs) * 1000,
+      ...cost,
     },
     notes,
   };
 }
 
+/** B3's clients: long polls on a new stream from its start, held up to 60 s. */
+export const LONG_POLLS = {
+  held: "long polls held",
+  path: (streamId: string) => `/api/v1/stream/${streamId}/-1/1000`,
+  headers: { "x-long-poll": "60" },
+  gauge: WAITERS_METRIC,
+};
+
 /** B3: N long polls held on one stream in one stream-gateway process, then one publish. */
 export async function b3(h: Heliograph, sizes: Sizes, rep: number): Promise<RepResult> {
-  const stream = await h.newAlgorithmStream();
-  const before = await metric(h.stream.url, RSS_METRIC);
-  const waitersBefore = await metric(h.stream.url, WAITERS_METRIC);
+  await freshStreamGateway(h);
+  return fanOut(h, sizes, rep, { id: "B3", ...LONG_POLLS });
+}
+
+/**
+ * B3 and B9 measure RSS per held client on a stream gateway restarted for the repetition: one that
+ * held 10,000 clients before reuses the memory they freed (the second repetition read ~1 KB).
+ */
+async function freshStreamGateway(h: Heliograph): Promise<void> {
+  await h.stream.restart();
+}
+
+/**
+ * B9: SSE fan-out, B3's measure for Server-Sent Events: N event streams open on one new stream
+ * (from its start), then one publish; until the last stream received it, and RSS per open stream.
+ */
+export async function b9(h: Heliograph, sizes: Sizes, rep: number): Promise<RepResult> {
+  await freshStreamGateway(h);
+  return fanOut(h, sizes, rep, {
+    id: "B9",
+    held: "event streams open",
+    path: (streamId) => `/api/v1/stream/${streamId}/events?after=-1`,
+    headers: { accept: "text/event-stream" },
+    gauge: SSE_CONNECTIONS_METRIC,
+    stream: true,
+  });
+}
+
+export interface FanOut {
+  /** Prefix of the figures (`<id>.time`, `<id>.rss`, `<id>.cpu.<component>` …). */
+  id: string;
+  held: string;
+  path: (streamId: string) => string;
+  headers: Record<string, string>;
+  /** The gateways' gauge of held clients. */
+  gauge: string;
+  stream?: boolean;
+  /** Clients held (default `heldPolls`). */
+  count?: number;
+  /** The stream they wait on (default: a new one, made now). */
+  on?: { streamId: string; body: string };
+  /**
+   * The stream gateways holding the clients, by component name (default the stack's one,
+   * `stream`): each one's gauge and RSS are read, and with more than one each gets figures of
+   * its own (`<id>.rss.<name>`, `<id>.own.<name>`).
+   */
+  gateways?: Array<{ name: string; url: string }>;
+  /** Where the clients connect, in turn (default the first gateway). */
+  clientUrls?: string[];
+  /** The processes charged per answer (default `h.components()`). */
+  components?: Components;
+  /**
+   * A process in the path that exports no metrics (B3x2's front): its RSS growth and CPU time
+   * while the clients connect and are held, per client (`<id>.frontRss`, `<id>.frontHoldCpu`).
+   */
+  front?: { pid: number };
+}
+
+/**
+ * `count` clients waiting on one new stream (the gateways' `gauge` counts them), then one publish:
+ * the time until the last got event 0, and the stream gateways' RSS per waiting client.
+ */
+export async function fanOut(h: Heliograph, sizes: Sizes, rep: number, how: FanOut): Promise<RepResult> {
+  const count = how.count ?? sizes.heldPolls;
+  const gateways = how.gateways ?? [{ name: "stream", url: h.stream.url }];
+  const clientUrls = how.clientUrls ?? [gateways[0]!.url];
+  const stream = how.on ?? (await h.newAlgorithmStream());
+  const readAll = (name: string) => Promise.all(gateways.map(async (g) => (await metric(g.url, name)) || 0));
+  const before = await readAll(RSS_METRIC);
+  const gaugeBefore = await readAll(how.gauge);
+  const frontBefore = how.front && { rss: residentBytes(how.front.pid), use: processUse(how.front.pid) };
   const clients = new Child<LongPollInput, LongPollResult>("long-poll-clients.ts", {
-    url: `${h.stream.url}/api/v1/stream/${stream.streamId}/-1/1000`,
-    headers: { authorization: `Bearer ${h.subscriber.token}`, "x-long-poll": "60" },
-    count: sizes.heldPolls,
+    url: `${clientUrls[0]}${how.path(stream.streamId)}`,
+    urls: clientUrls.map((url) => `${url}${how.path(stream.streamId)}`),
+    headers: { authorization: `Bearer ${h.subscriber.token}`, ...how.headers },
+    count,
     wave: 500,
     expect: '"event_number":0',
     timeLimitMs: 120_000,
+    ...(how.stream ? { stream: true } : {}),
   });
   await clients.next((m) => (m as { sent?: number }).sent !== undefined, 60_000);
+  let heldBy: number[] = [];
   await waitUntil(
-    `${sizes.heldPolls} long polls held`,
+    `${count} ${how.held}`,
     30_000,
-    async () => (await metric(h.stream.url, WAITERS_METRIC)) - (waitersBefore || 0) >= sizes.heldPolls,
+    async () => {
+      heldBy = (await readAll(how.gauge)).map((n, i) => n - gaugeBefore[i]!);
+      return heldBy.reduce((a, b) => a + b, 0) >= count;
+    },
     50,
   );
   await sleep(500);
-  const held = await metric(h.stream.url, RSS_METRIC);
+  const held = await readAll(RSS_METRIC);
+  const frontFigures: Record<string, number> = {};
+  if (how.front && frontBefore) {
+    const rss = residentBytes(how.front.pid);
+    const use = processUse(how.front.pid);
+    if (rss !== undefined && frontBefore.rss !== undefined)
+      frontFigures[`${how.id}.frontRss`] = (rss - frontBefore.rss) / count / 1024;
+    if (use && frontBefore.use)
+      frontFigures[`${how.id}.frontHoldCpu`] = ((use.cpuMs - frontBefore.use.cpuMs) * 1000) / count;
+  }
+  // Per answer: one event's cost through the pipeline, spread over the held clients it wakes.
+  const meter = startCostMeter(how.id, how.components ?? h.components());
   const publishedAt = nowMs();
   const res = await fetch(`${h.ingest.url}/api/v1/create_trading_signal`, {
     method: "POST",
@@ -332,19 +476,34 @@ export async function b3(h: Heliograph, sizes: Sizes, rep: number): Promise<RepR
     body: stream.body,
   });
   const acceptedAt = nowMs();
-  if (res.status !== 202) throw new Error(`B3: the release publish answered ${res.status}: ${await res.text()}`);
+  if (res.status !== 202) throw new Error(`${how.id}: the release publish answered ${res.status}: ${await res.text()}`);
   const result = await clients.result(120_000);
+  const cost = meter.finish(result.expected);
   const notes: string[] = [];
-  if (result.expected !== sizes.heldPolls)
+  if (result.expected !== count)
     notes.push(
-      `B3 rep ${rep}: ${result.expected} of ${sizes.heldPolls} long polls got the event (${JSON.stringify(result.otherStatus)}, ${result.errors} errors)`,
+      `${how.id} rep ${rep}: ${result.expected} of ${count} ${how.held} got the event (${JSON.stringify(result.otherStatus)}, ${result.errors} errors)`,
     );
+  const grown = held.map((rss, i) => rss - before[i]!);
+  const perGateway: Record<string, number> = {};
+  if (gateways.length > 1) {
+    notes.push(`${how.id} rep ${rep}: held ${gateways.map((g, i) => `${heldBy[i]} by ${g.name}`).join(", ")}`);
+    for (const [i, g] of gateways.entries()) {
+      perGateway[`${how.id}.rss.${g.name}`] = grown[i]! / heldBy[i]! / 1024;
+      // The meter divides by every answer; the capacity model wants a gateway's CPU per answer it gave.
+      const cpu = cost[`${how.id}.cpu.${g.name}`];
+      if (cpu !== undefined) perGateway[`${how.id}.own.${g.name}`] = (cpu * result.expected) / heldBy[i]!;
+    }
+  }
   return {
     figures: {
-      "B3.time": result.lastAnswerAt - publishedAt,
-      "B3.first": result.firstAnswerAt - publishedAt,
-      "B3.publish202": acceptedAt - publishedAt,
-      "B3.rss": (held - before) / sizes.heldPolls / 1024,
+      [`${how.id}.time`]: result.lastAnswerAt - publishedAt,
+      [`${how.id}.first`]: result.firstAnswerAt - publishedAt,
+      [`${how.id}.publish202`]: acceptedAt - publishedAt,
+      [`${how.id}.rss`]: grown.reduce((a, b) => a + b, 0) / count / 1024,
+      ...perGateway,
+      ...frontFigures,
+      ...cost,
     },
     notes,
   };

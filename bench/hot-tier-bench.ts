@@ -47,7 +47,7 @@ async function waitForHeads(h: Heliograph, heads: Map<string, number>, timeoutMs
   }
 }
 
-const usedMemory = async (h: Heliograph): Promise<number> =>
+export const usedMemory = async (h: Heliograph): Promise<number> =>
   Number(/used_memory:(\d+)/.exec(await h.servers.client.info("memory"))?.[1] ?? Number.NaN);
 
 /**

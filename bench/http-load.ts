@@ -1,6 +1,6 @@
 /**
  * Child: autocannon against one POST route for a fixed time (R3 against bare Fastify, B1 against
- * the ingest gateway). With `collectIds`, every 202's `ingest_id` is kept so the runner can check
+ * the ingest gateway), or for a fixed number of requests (B10's burst). With `collectIds`, every 202's `ingest_id` is kept so the runner can check
  * that each accepted publish appears once in its stream.
  */
 import autocannon from "autocannon";
@@ -15,6 +15,8 @@ export interface HttpLoadInput {
   bodies: string[];
   connections: number;
   durationSeconds: number;
+  /** Send this many requests in all instead of loading for `durationSeconds`. */
+  amount?: number;
   collectIds: boolean;
 }
 
@@ -43,7 +45,7 @@ childMain<HttpLoadInput, HttpLoadResult>(async (input) => {
     url: input.url,
     connections: input.connections,
     pipelining: 1,
-    duration: input.durationSeconds,
+    ...(input.amount === undefined ? { duration: input.durationSeconds } : { amount: input.amount }),
     timeout: 30,
     requests: [
       {

@@ -1,8 +1,9 @@
 /**
- * Child: opens `count` long polls (one connection each) to one URL and waits for their answers
- * (R4 against bare Fastify, B3 against the stream gateway). Connections are opened in waves so the
- * server's accept backlog never overflows; once every request is written it reports `sent`, and at
- * the end the time each answer arrived.
+ * Child: opens `count` long polls (one connection each) to one URL, or to several in turn, and
+ * waits for their answers (R4 against bare Fastify, B3 against the stream gateway, B3x2 against
+ * two of them or their front), or with `stream` as many Server-Sent Events streams (B9).
+ * Connections are opened in waves so the server's accept backlog never overflows; once every
+ * request is written it reports `sent`, and at the end the time each answer arrived.
  */
 import http from "node:http";
 import { childMain } from "./child.js";
@@ -10,12 +11,23 @@ import { nowMs } from "./clock.js";
 
 export interface LongPollInput {
   url: string;
+  /**
+   * Several targets instead of `url`, taken in turn, one request each (B3x2 splits its clients
+   * over two gateways itself): one process drives them all, so the client side costs the same
+   * whether the polls go to one gateway, two, or a front.
+   */
+  urls?: string[];
   headers: Record<string, string>;
   count: number;
   /** Connections being opened at once. */
   wave: number;
   /** A body must contain this to count as the awaited answer. */
   expect: string;
+  /**
+   * The answer is a stream that does not end (Server-Sent Events): it counts as answered once what
+   * arrived so far contains `expect`, and the connection is then closed.
+   */
+  stream?: boolean;
   timeLimitMs: number;
 }
 
@@ -46,21 +58,38 @@ childMain<LongPollInput, LongPollResult>(async (input, io) => {
     finished++;
     if (finished === input.count) allDone();
   };
+  const requests: http.ClientRequest[] = [];
+  const urls = input.urls?.length ? input.urls : [input.url];
   const open = () =>
     new Promise<void>((written) => {
-      const req = http.get(input.url, { agent, headers: input.headers }, (res) => {
+      const url = urls[requests.length % urls.length]!;
+      const req = http.get(url, { agent, headers: input.headers }, (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
+        let done = false;
+        const answer = (awaited: boolean) => {
+          if (done) return;
+          done = true;
           const at = nowMs();
           answered++;
-          if (res.statusCode === 200 && Buffer.concat(chunks).toString("utf8").includes(input.expect)) expected++;
+          if (awaited) expected++;
           else otherStatus[String(res.statusCode)] = (otherStatus[String(res.statusCode)] ?? 0) + 1;
           firstAnswerAt = Math.min(firstAnswerAt, at);
           lastAnswerAt = Math.max(lastAnswerAt, at);
           settle();
+        };
+        res.on("data", (c: Buffer) => {
+          chunks.push(c);
+          if (input.stream && res.statusCode === 200 && Buffer.concat(chunks).toString("utf8").includes(input.expect)) {
+            answer(true);
+            req.destroy();
+          }
         });
+        res.on("end", () =>
+          answer(res.statusCode === 200 && Buffer.concat(chunks).toString("utf8").includes(input.expect)),
+        );
+        res.on("error", () => answer(false));
       });
+      requests.push(req);
       req.on("finish", () => written());
       req.on("error", () => {
         errors++;
@@ -77,6 +106,7 @@ childMain<LongPollInput, LongPollResult>(async (input, io) => {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, input.timeLimitMs)))]);
   clearTimeout(timer);
+  for (const req of requests) req.destroy();
   agent.destroy();
   return { answered, expected, otherStatus, errors, firstAnswerAt, lastAnswerAt, sentAt };
 });

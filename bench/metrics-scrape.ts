@@ -21,3 +21,7 @@ export const LAG_P50_METRIC = "heliograph_nodejs_eventloop_lag_p50_seconds";
 export const LAG_P99_METRIC = "heliograph_nodejs_eventloop_lag_p99_seconds";
 export const LAG_MAX_METRIC = "heliograph_nodejs_eventloop_lag_max_seconds";
 export const WAITERS_METRIC = "heliograph_stream_waiters";
+/** The stream gateway's open Server-Sent Events streams (B9). */
+export const SSE_CONNECTIONS_METRIC = "heliograph_sse_connections";
+/** The webhook dispatcher's endpoints with a running worker (B10). */
+export const WEBHOOK_HELD_METRIC = "heliograph_webhook_endpoints_held";

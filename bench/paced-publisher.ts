@@ -1,7 +1,8 @@
 /**
- * Child: publishes trading signals to the ingest gateway at a steady rate (B2, soak), keeping the
- * monotonic time each 202 arrived. Open loop: it does not slow down when answers are slow, but never
- * has more than `maxOutstanding` requests open (beyond that a tick's publishes are counted as skipped).
+ * Child: publishes trading signals to the ingest gateway at a steady rate (B2, soak, B10), or
+ * messages to an Nchan publisher location (N2), keeping the monotonic time each accepting answer
+ * arrived. Open loop: it does not slow down when answers are slow, but never has more than
+ * `maxOutstanding` requests open (beyond that a tick's publishes are counted as skipped).
  */
 import http from "node:http";
 import { childMain } from "./child.js";
@@ -10,17 +11,26 @@ import { nowMs, sleep } from "./clock.js";
 export interface PacedInput {
   url: string;
   headers: Record<string, string>;
+  /** Where to POST (default the ingest gateway's create_trading_signal); may carry a query. */
+  path?: string;
+  /** Statuses that accept a publish (default 202). */
+  acceptStatus?: number[];
   /** One body per stream, sent in turn. */
   bodies: string[];
+  /**
+   * Ids made here rather than read from the answer's `id` (which the ingest gateway assigns):
+   * `${prefix}${n}` for the n-th publish, written into the body in place of `placeholder`.
+   */
+  ids?: { placeholder: string; prefix: string };
   ratePerSecond: number;
   durationMs: number;
   connections: number;
   maxOutstanding: number;
-  /** Report `[signal id, time of the 202, body index]` batches this often (0: only at the end). */
+  /** Report `[signal id, time of the 202, body index, time sent]` batches this often (0: only at the end). */
   reportEveryMs: number;
 }
 
-export type Accepted = [id: string, at: number, stream: number];
+export type Accepted = [id: string, at: number, stream: number, sentAt?: number];
 
 export interface PacedResult {
   sent: number;
@@ -32,7 +42,8 @@ export interface PacedResult {
 
 childMain<PacedInput, PacedResult>(async (input, io) => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: input.connections });
-  const target = new URL("/api/v1/create_trading_signal", input.url);
+  const target = new URL(input.path ?? "/api/v1/create_trading_signal", input.url);
+  const acceptStatus = new Set(input.acceptStatus ?? [202]);
   const accepted: Accepted[] = [];
   let unreported: Accepted[] = [];
   const failed: Record<string, number> = {};
@@ -44,9 +55,11 @@ childMain<PacedInput, PacedResult>(async (input, io) => {
     if (command === "stop") stopped = true;
   });
   const publish = (index: number) => {
-    const body = input.bodies[index]!;
+    const made = input.ids ? `${input.ids.prefix}${sent}` : undefined;
+    const body = input.ids ? input.bodies[index]!.replace(input.ids.placeholder, made!) : input.bodies[index]!;
     outstanding++;
     sent++;
+    const sentAt = nowMs();
     const req = http.request(
       target,
       {
@@ -60,12 +73,9 @@ childMain<PacedInput, PacedResult>(async (input, io) => {
         res.on("end", () => {
           const at = nowMs();
           outstanding--;
-          if (res.statusCode === 202) {
-            const entry: Accepted = [
-              (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: string }).id,
-              at,
-              index,
-            ];
+          if (acceptStatus.has(res.statusCode ?? 0)) {
+            const id = made ?? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: string }).id;
+            const entry: Accepted = [id, at, index, sentAt];
             accepted.push(entry);
             unreported.push(entry);
           } else failed[String(res.statusCode)] = (failed[String(res.statusCode)] ?? 0) + 1;

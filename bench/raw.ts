@@ -10,6 +10,7 @@ import type { HttpLoadInput, HttpLoadResult } from "./http-load.js";
 import type { PublisherInput, PublisherResult } from "./jetstream-publisher.js";
 import type { LongPollInput, LongPollResult } from "./long-poll-clients.js";
 import type { Sizes } from "./options.js";
+import { startCostMeter } from "./process-cost.js";
 import { rawMessage } from "./raw-message.js";
 import type { RedisRawInput, RedisRawResult } from "./redis-raw.js";
 import type { BenchServers } from "./stack.js";
@@ -57,9 +58,11 @@ export async function r1(servers: BenchServers, sizes: Sizes, rep: number): Prom
       idPrefix: `r1-${rep}-`,
       timeLimitMs: 120_000,
     });
+    // The raw side of the cost table: what nats-server spends per message stored and acknowledged.
+    const meter = startCostMeter("R1", { nats: servers.nats.process?.pid });
     const result = await child.result(180_000);
     return {
-      figures: { "R1.rate": result.perSecond },
+      figures: { "R1.rate": result.perSecond, ...meter.finish(result.published) },
       notes: result.failed ? [`R1 rep ${rep}: ${result.failed} publishes failed`] : [],
     };
   } finally {

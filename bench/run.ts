@@ -1,20 +1,26 @@
 /**
- * `pnpm bench`: starts its own NATS, Redis and the three services, measures the raw speed of the
- * parts and Heliograph's own figures in the same run, prints one table and writes
- * bench-results/latest.json and BENCHMARKS.md. `--soak 10m` runs the soak mode instead.
- * Not part of `pnpm test`.
+ * `pnpm bench`: starts its own NATS, Redis and the three services (B10 adds a webhook dispatcher
+ * for its own measure, N2 and N3 an nginx with Nchan for theirs), measures the raw speed of the
+ * parts, Heliograph's own figures and Nchan's in the same run, prints one table and writes
+ * bench-results/latest.json and BENCHMARKS.md. `--soak 10m` runs the soak mode instead. Not part
+ * of `pnpm test`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { nowMs } from "./clock.js";
+import { renderCostText } from "./cost-table.js";
 import { b7 } from "./failover.js";
-import { type Backlog, b1, b2, b3, b4, b5 } from "./heliograph-bench.js";
+import { b3x2, frontDescriptors } from "./gateway-scale-out.js";
+import { type Backlog, b1, b2, b3, b4, b5, b9 } from "./heliograph-bench.js";
 import { b6, b8 } from "./hot-tier-bench.js";
+import { n2, n3 } from "./nchan-bench.js";
 import { BENCH_IDS, type BenchId, type Options, parseOptions } from "./options.js";
 import { type RepResult, r1, r2, r3, r4, r5 } from "./raw.js";
 import { machine, type RunReport, writeBenchmarksMd, writeJson } from "./report.js";
+import { b5x2 } from "./sequencer-scale-out.js";
 import { runSoak } from "./soak.js";
 import { type BenchServers, type Heliograph, startBenchServers, startHeliograph } from "./stack.js";
 import { buildRows, formatNumber, renderText } from "./table.js";
+import { b10 } from "./webhook-bench.js";
 
 /**
  * Thousands of held connections need as many descriptors in the server and the client: raise the
@@ -60,7 +66,12 @@ const log = (message: string) => console.error(`[bench ${new Date().toISOString(
 async function main(): Promise<number> {
   const options: Options = parseOptions(process.argv.slice(2));
   try {
-    ensureFdLimit(Math.max(options.sizes.heldPolls, options.soak?.followers ?? 0) * 2 + 2_000);
+    ensureFdLimit(
+      Math.max(
+        Math.max(options.sizes.heldPolls, options.soak?.followers ?? 0) * 2 + 2_000,
+        options.only.has("B3x2") ? frontDescriptors(options.sizes) : 0,
+      ),
+    );
   } catch (err) {
     if (err instanceof ReexecSignal) return -1;
     throw err;
@@ -87,8 +98,7 @@ async function main(): Promise<number> {
       h = await startHeliograph(servers);
     }
     if (options.soak) {
-      await runSoak(h!, options.soak, log);
-      return 0;
+      return await runSoak(h!, options.soak, log);
     }
     return await runTable(options, servers, h, log);
   } finally {
@@ -125,6 +135,8 @@ async function runTable(
         backlog = result.backlog;
         return result;
       }
+      case "B5x2":
+        return b5x2(h!, sizes, rep);
       case "B4": {
         if (!backlog) {
           log("B4 needs a numbered stream: building one the way B5 does (not timed)");
@@ -138,6 +150,16 @@ async function runTable(
         return b2(h!, sizes, rep);
       case "B3":
         return b3(h!, sizes, rep);
+      case "N2":
+        return n2(sizes, rep, log);
+      case "N3":
+        return n3(sizes, rep, log);
+      case "B3x2":
+        return b3x2(h!, sizes, rep);
+      case "B9":
+        return b9(h!, sizes, rep);
+      case "B10":
+        return b10(h!, sizes, rep);
       case "B6":
         return b6(h!, sizes, rep);
       case "B8":
@@ -172,6 +194,8 @@ async function runTable(
   }
   const rows = buildRows(values);
   console.log(`\n${renderText(rows)}\n`);
+  const costs = renderCostText(Object.fromEntries(values));
+  if (costs) console.log(`Per-event cost (CPU µs / I/O bytes, medians):\n${costs}\n`);
   const report: RunReport = {
     date: new Date().toISOString(),
     options: { reps: options.reps, only: [...options.only], quick: options.quick, sizes: options.sizes },

@@ -12,6 +12,7 @@ import type { FollowersInput, FollowersResult, Received } from "./followers.js";
 import { LAG_P99_METRIC, RSS_METRIC, scrapeMetrics, WAITERS_METRIC } from "./metrics-scrape.js";
 import type { SoakOptions } from "./options.js";
 import type { Accepted, PacedInput, PacedResult } from "./paced-publisher.js";
+import { residentBytes } from "./process-cost.js";
 import { RESULTS_DIR } from "./report.js";
 import type { Heliograph } from "./stack.js";
 import { percentile } from "./stats.js";
@@ -29,7 +30,10 @@ interface Sample {
   lagP99Ms: Record<string, number>;
 }
 
-export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string) => void): Promise<void> {
+const SERVERS = ["nats", "redis"] as const;
+
+/** Runs the soak; the exit code: 1 when an accepted publish was not delivered or a follower saw a gap. */
+export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string) => void): Promise<number> {
   const streams = await h.newAlgorithmStreams(soak.streams);
   const perStream = Math.ceil(soak.followers / soak.streams);
   const followerCount = perStream * soak.streams;
@@ -38,12 +42,15 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   );
   const followers = new Child<FollowersInput, FollowersResult>("followers.ts", {
     url: h.stream.url,
-    token: h.subscriber.token,
+    protocol: {
+      kind: "heliograph",
+      token: h.subscriber.token,
+      after: streams.map(() => -1),
+      longPollSeconds: 30,
+      batchSize: 1000,
+    },
     streams: streams.map((s) => s.streamId),
     followersPerStream: perStream,
-    after: streams.map(() => -1),
-    longPollSeconds: 30,
-    batchSize: 1000,
     timeLimitMs: soak.durationMs + 180_000,
     reportEveryMs: 1000,
   });
@@ -77,6 +84,8 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   const acceptedAt = new Map<string, number>();
   let pending: Received[] = [];
   const allLatencies: number[] = [];
+  /** The part of each latency after the sequencer numbered the event (see followers.ts). */
+  const afterNumbering: number[] = [];
   let pubSeen = 0;
   let folSeen = 0;
   let lastAccepted = 0;
@@ -114,6 +123,7 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
       if (t202 !== undefined) {
         const latency = Math.max(0, entry[1] - t202);
         window.push(latency);
+        afterNumbering.push(entry[2]);
         deliveries.push([(entry[1] - t0) / 1000, latency]);
         delivered++;
       } else if (now - entry[1] < 30_000) stillPending.push(entry);
@@ -132,6 +142,11 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
       rssMiB[name] = (m.get(RSS_METRIC) ?? Number.NaN) / 2 ** 20;
       lagP99Ms[name] = (m.get(LAG_P99_METRIC) ?? Number.NaN) * 1000;
       if (name === "stream") waiters = m.get(WAITERS_METRIC) ?? 0;
+    }
+    // The servers have no /metrics of ours: their RSS from /proc.
+    for (const name of SERVERS) {
+      const pid = h.components()[name];
+      rssMiB[name] = (pid === undefined ? Number.NaN : (residentBytes(pid) ?? Number.NaN)) / 2 ** 20;
     }
     samples.push({
       t: (now - t0) / 1000,
@@ -179,6 +194,7 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   await takeSample();
 
   allLatencies.sort((a, b) => a - b);
+  afterNumbering.sort((a, b) => a - b);
   // Throughput and latency over time by each event's own timestamps (reports arrive up to a second late).
   const width = interval / 1000;
   const buckets = Math.ceil(Math.max(1, ...samples.map((x) => x.t)) / width);
@@ -218,6 +234,13 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
       p999: percentile(allLatencies, 0.999),
       max: allLatencies.at(-1) ?? Number.NaN,
     },
+    // Numbered → follower (wall clock, ms precision): what of the latency is after the numbering.
+    afterNumberingMs: {
+      p50: percentile(afterNumbering, 0.5),
+      p99: percentile(afterNumbering, 0.99),
+      p999: percentile(afterNumbering, 0.999),
+      max: afterNumbering.at(-1) ?? Number.NaN,
+    },
     rssMiB: { first: first?.rssMiB, last: last?.rssMiB },
     maxLagP99Ms: Object.fromEntries(
       Object.keys(services).map((name) => [name, Math.max(...samples.map((s) => s.lagP99Ms[name] ?? 0))]),
@@ -231,6 +254,7 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   const svgPath = join(RESULTS_DIR, `soak-${stamp}.svg`);
   writeFileSync(jsonPath, `${JSON.stringify(summary, null, 2)}\n`);
   const names = Object.keys(services);
+  const rssNames = [...names, ...SERVERS];
   const svg = renderChart(
     `Heliograph soak: ${soak.ratePerSecond}/s over ${soak.streams} streams, ${followerCount} followers, ${(soak.durationMs / 60_000).toFixed(1)} min`,
     `${summary.date} · latency p50 ${summary.latencyMs.p50.toFixed(1)} ms, p99 ${summary.latencyMs.p99.toFixed(1)} ms · ${delivered}/${acceptedAt.size} delivered`,
@@ -255,7 +279,7 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
       {
         title: "Resident memory",
         unit: "MiB",
-        series: names.map((n) => ({ name: n, points: samples.map((s) => [s.t, s.rssMiB[n] ?? Number.NaN]) })),
+        series: rssNames.map((n) => ({ name: n, points: samples.map((s) => [s.t, s.rssMiB[n] ?? Number.NaN]) })),
       },
       {
         title: "Event-loop delay p99",
@@ -270,4 +294,9 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   const { samples: _samples, timeline: _timeline, ...brief } = summary;
   console.log(JSON.stringify(brief, null, 2));
   log(`wrote ${jsonPath} and ${svgPath}`);
+  const problems: string[] = [];
+  if (summary.notDelivered > 0) problems.push(`${summary.notDelivered} accepted publishes never reached a follower`);
+  if (followed.errors.gap) problems.push(`followers saw ${followed.errors.gap} gaps in event numbers`);
+  for (const problem of problems) log(`FAILED CHECK soak: ${problem}`);
+  return problems.length > 0 ? 1 : 0;
 }

@@ -40,6 +40,8 @@ export function renderChart(title: string, subtitle: string, panels: Panel[]): s
   const height = 50 + panels.length * (PANEL_HEIGHT + MARGIN.top + MARGIN.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    // A chart committed to docs/ is read by screen readers too: the title is its alternative text.
+    `<title>${xmlText(`${title}: ${subtitle}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${MARGIN.left}" y="22" font-size="16" font-weight="bold">${xmlText(title)}</text>`,
     `<text x="${MARGIN.left}" y="40" fill="#555">${xmlText(subtitle)}</text>`,

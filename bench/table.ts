@@ -27,6 +27,8 @@ interface Spec {
   what: string;
   unit: string;
   baseline?: string;
+  /** How the baseline is named in the table (default the id in its key, e.g. R4 for `R4.time`). */
+  baselineLabel?: string;
   /** `min`: the figure must be at least factor × baseline (or the absolute value); `max`: at most. */
   target?: { kind: "min" | "max"; factor?: number; absolute?: number; text: string };
 }
@@ -63,6 +65,41 @@ const SPECS: Spec[] = [
   },
   { id: "B2 p99.9", key: "B2.p999", what: "same, p99.9", unit: "ms" },
   {
+    id: "N2 p50",
+    key: "N2.p50",
+    what: "Nchan peer: latency publisher's answer → a waiting long-poll follower has it, B2's rate",
+    unit: "ms",
+  },
+  { id: "N2 p99", key: "N2.p99", what: "same, p99", unit: "ms" },
+  { id: "N2 p99.9", key: "N2.p999", what: "same, p99.9", unit: "ms" },
+  {
+    id: "N2 sent p50",
+    key: "N2.sentP50",
+    what: "Nchan peer: publish sent → the follower has it (Nchan answers its publisher after delivering)",
+    unit: "ms",
+  },
+  { id: "N2 sent p99", key: "N2.sentP99", what: "same, p99", unit: "ms" },
+  {
+    id: "B2/N2 sent p50",
+    key: "B2.sentP50",
+    // Against the publish sent, not its answer: Nchan answers its publisher only after it has
+    // written the message to the waiting subscribers, so its answer-based p50 is ~0.
+    what: "B2 from the publish sent (not its 202) against N2 sent",
+    unit: "ms",
+    baseline: "N2.sentP50",
+    baselineLabel: "N2 sent p50",
+    target: { kind: "max", factor: 4, text: "≤ 4 × N2 sent p50" },
+  },
+  {
+    id: "B2/N2 sent p99",
+    key: "B2.sentP99",
+    what: "same, p99",
+    unit: "ms",
+    baseline: "N2.sentP99",
+    baselineLabel: "N2 sent p99",
+    target: { kind: "max", factor: 8, text: "≤ 8 × N2 sent p99" },
+  },
+  {
     id: "B3",
     key: "B3.time",
     what: "fan-out: long polls held on one stream, one publish → last answered",
@@ -77,6 +114,126 @@ const SPECS: Spec[] = [
     unit: "KB",
     baseline: "R4.rss",
     target: { kind: "max", absolute: 20, text: "≤ 20 KB" },
+  },
+  {
+    id: "N3",
+    key: "N3.time",
+    what: "Nchan peer fan-out: long polls held on one channel, one publish → last answered",
+    unit: "ms",
+  },
+  { id: "N3 RSS", key: "N3.rss", what: "Nchan peer fan-out: nginx worker RSS per held poll", unit: "KB" },
+  {
+    id: "B3/N3",
+    key: "B3.time",
+    what: "B3 against Nchan's fan-out (N3)",
+    unit: "ms",
+    baseline: "N3.time",
+    target: { kind: "max", factor: 2, text: "≤ 2 × N3" },
+  },
+  {
+    id: "B3/N3 RSS",
+    key: "B3.rss",
+    what: "B3 RSS per held request against Nchan's (N3 RSS)",
+    unit: "KB",
+    baseline: "N3.rss",
+    baselineLabel: "N3 RSS",
+    target: { kind: "max", factor: 1.5, text: "≤ 1.5 × N3 RSS" },
+  },
+  {
+    id: "B3x2 one",
+    key: "B3x2one.time",
+    what: "scale-out fan-out: 2 × N long polls on one stream, ONE stream gateway (its own), one publish → last answered",
+    unit: "ms",
+  },
+  {
+    id: "B3x2 front",
+    key: "B3x2front.time",
+    what: "same, TWO stream gateways behind the cluster's front (round-robin proxy, its own process); ratio two / one",
+    unit: "ms",
+    baseline: "B3x2one.time",
+  },
+  {
+    id: "B3x2 direct",
+    key: "B3x2direct.time",
+    what: "same, TWO stream gateways, the clients split over their ports (no front); ratio two / one",
+    unit: "ms",
+    baseline: "B3x2one.time",
+  },
+  { id: "B3x2 RSS one", key: "B3x2one.rss", what: "scale-out fan-out: RSS per held poll, one gateway", unit: "KB" },
+  {
+    id: "B3x2 RSS gw1",
+    key: "B3x2front.rss.stream",
+    what: "two gateways behind the front: RSS per poll the first held (B3x2 RSS one: the one gateway's)",
+    unit: "KB",
+  },
+  {
+    id: "B3x2 RSS gw2",
+    key: "B3x2front.rss.stream2",
+    what: "same, the second",
+    unit: "KB",
+  },
+  { id: "B3x2 front RSS", key: "B3x2front.frontRss", what: "the front's RSS per poll it holds", unit: "KB" },
+  {
+    id: "B3x2 front CPU",
+    key: "B3x2front.frontHoldCpu",
+    what: "the front's CPU per poll, connecting and holding it (per answer: the cost table)",
+    unit: "µs",
+  },
+  {
+    id: "B3x2 CPU one",
+    key: "B3x2one.cpu.stream",
+    what: "the one gateway's CPU per answer",
+    unit: "µs",
+  },
+  ...[
+    ["front", "gw1", "stream"],
+    ["front", "gw2", "stream2"],
+    ["direct", "gw1", "stream"],
+    ["direct", "gw2", "stream2"],
+  ].map(
+    ([how, short, name]): Spec => ({
+      id: `B3x2 CPU ${how} ${short}`,
+      key: `B3x2${how}.own.${name}`,
+      what: `two gateways (${how}): ${short}'s CPU per answer it gave; ratio to one gateway's`,
+      unit: "µs",
+      baseline: "B3x2one.cpu.stream",
+    }),
+  ),
+  {
+    id: "B3x2 CPU front",
+    key: "B3x2front.cpu.front",
+    what: "the front's CPU per answer it forwarded; ratio to one gateway's",
+    unit: "µs",
+    baseline: "B3x2one.cpu.stream",
+  },
+  {
+    id: "B9",
+    key: "B9.time",
+    what: "SSE fan-out: event streams open on one stream, one publish → last delivered",
+    unit: "ms",
+    baseline: "B3.time",
+  },
+  {
+    id: "B9 RSS",
+    key: "B9.rss",
+    what: "SSE fan-out: stream-gateway RSS per open event stream",
+    unit: "KB",
+    baseline: "B3.rss",
+  },
+  {
+    id: "B10 p50",
+    key: "B10.p50",
+    what: "webhooks: latency 202 → the receiver has the POST, 1,000 events/s over 10 endpoints (a stream each)",
+    unit: "ms",
+  },
+  { id: "B10 p99", key: "B10.p99", what: "same, p99", unit: "ms" },
+  { id: "B10 p99.9", key: "B10.p999", what: "same, p99.9", unit: "ms" },
+  { id: "B10 rate", key: "B10.rate", what: "same, deliveries received per second", unit: "events/s" },
+  {
+    id: "B10 burst",
+    key: "B10.burstRate",
+    what: "webhooks: a burst posted as fast as ingest takes it to the 10 streams, first POST → receivers have all",
+    unit: "events/s",
   },
   {
     id: "B4",
@@ -94,6 +251,35 @@ const SPECS: Spec[] = [
     baseline: "R1.rate",
     target: { kind: "min", factor: 1.0, text: "≥ 1.0 × R1" },
   },
+  {
+    id: "B5x2 one",
+    key: "B5x2one.rate",
+    what: "scale-out drain: the backlog over two streams on two partitions, ONE sequencer owning both",
+    unit: "events/s",
+    baseline: "B5.rate",
+  },
+  {
+    id: "B5x2 two",
+    key: "B5x2two.rate",
+    what: "same, TWO sequencers owning one partition each; ratio two / one",
+    unit: "events/s",
+    baseline: "B5x2one.rate",
+  },
+  {
+    id: "B5x2 CPU one",
+    key: "B5x2one.cpu.sequencer",
+    what: "the one sequencer's CPU per event",
+    unit: "µs",
+  },
+  ...(["sequencer", "sequencer2"] as const).map(
+    (name, i): Spec => ({
+      id: `B5x2 CPU two s${i + 1}`,
+      key: `B5x2two.own.${name}`,
+      what: `two sequencers: ${name}'s CPU per event it numbered; ratio to one sequencer's`,
+      unit: "µs",
+      baseline: "B5x2one.cpu.sequencer",
+    }),
+  ),
   {
     id: "B6 log",
     key: "B6.logSpread",
@@ -160,10 +346,12 @@ export function buildRows(values: Map<string, number[]>): Row[] {
     const baselineValues = spec.baseline ? values.get(spec.baseline) : undefined;
     const baseline = baselineValues?.length ? summarize(baselineValues) : undefined;
     const row: Row = { id: spec.id, what: spec.what, unit: spec.unit, figure };
-    if (spec.baseline) row.baselineId = spec.baseline.split(".")[0]!;
+    if (spec.baseline) row.baselineId = spec.baselineLabel ?? spec.baseline.split(".")[0]!;
     if (baseline) {
       row.baseline = baseline;
-      row.ratio = figure.median / baseline.median;
+      // A baseline of 0 (Nchan's N2 p50 can be: most messages reach the follower before the
+      // publisher reads its answer) has no ratio.
+      if (baseline.median > 0) row.ratio = figure.median / baseline.median;
     }
     if (spec.target) {
       row.target = spec.target.text;
@@ -176,8 +364,9 @@ export function buildRows(values: Map<string, number[]>): Row[] {
       if (threshold !== undefined && Number.isFinite(figure.median)) {
         row.threshold = threshold;
         row.met = spec.target.kind === "min" ? figure.median >= threshold : figure.median <= threshold;
-        row.margin =
-          spec.target.kind === "min" ? figure.median / threshold - 1 : (threshold - figure.median) / threshold;
+        if (threshold !== 0)
+          row.margin =
+            spec.target.kind === "min" ? figure.median / threshold - 1 : (threshold - figure.median) / threshold;
       }
     }
     rows.push(row);
@@ -207,9 +396,10 @@ const summaryText = (s: Summary | undefined, unit: string) =>
 function verdict(row: Row): string {
   if (!row.target) return "";
   if (row.met === undefined) return "no baseline";
-  const percent = row.margin! * 100;
-  const pct = `${percent >= 0 ? "+" : ""}${percent.toFixed(Math.abs(percent) < 10 ? 1 : 0)}%`;
   const limit = formatNumber(row.threshold, row.unit);
+  if (row.margin === undefined) return row.met ? `met vs ${limit}` : `MISSED vs ${limit}`;
+  const percent = row.margin * 100;
+  const pct = `${percent >= 0 ? "+" : ""}${percent.toFixed(Math.abs(percent) < 10 ? 1 : 0)}%`;
   return row.met ? `met, ${pct} vs ${limit}` : `MISSED by ${pct.replace("-", "")} vs ${limit}`;
 }
 

@@ -8,6 +8,8 @@ import { join } from "node:path";
  * Workers are stopped without running their exit hooks, so they cannot clean up themselves.
  */
 export default function setup(): () => void {
+  // Each vitest project runs the global setup; the first one's folder serves them all.
+  if (process.env.HG_TEMP_DIR) return () => {};
   const root = mkdtempSync(join(tmpdir(), "hg-test-run-"));
   process.env.HG_TEMP_DIR = root;
   return () => rmSync(root, { recursive: true, force: true });

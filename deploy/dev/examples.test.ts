@@ -25,3 +25,11 @@ describe("README idea examples", () => {
     expect(Date.parse(u.timestamp)).toBeLessThan(Date.parse(c.timestamp));
   });
 });
+
+describe("README TypeScript SDK example", () => {
+  it("is deploy/dev/examples/sdk-quickstart.ts as it is (the pnpm dev test runs that file)", () => {
+    const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
+    const file = readFileSync(join(import.meta.dirname, "examples", "sdk-quickstart.ts"), "utf8");
+    expect(readme).toContain(`\`\`\`ts\n${file}\`\`\``);
+  });
+});

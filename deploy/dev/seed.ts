@@ -26,6 +26,8 @@ export interface DevConfig {
   algorithm_id: number;
   idea_channel: string;
   streams: { resource: string; algorithm: string; ideas: string };
+  /** `pnpm dev`'s demo webhook endpoint (algorithm stream → its local receiver); absent elsewhere. */
+  webhook?: { id: string; url: string; secret: string };
 }
 
 /**

@@ -29,6 +29,8 @@ async function startDev() {
     HG_ADMIN_PORT: await freePort(),
     HG_STREAM_PORT: await freePort(),
     HG_SEQUENCER_PORT: await freePort(),
+    HG_WEBHOOK_PORT: await freePort(),
+    HG_RECEIVER_PORT: await freePort(),
   };
   const { NATS_URL: _nats, REDIS_URL: _redis, ...env } = process.env;
   const running = startProcess("pnpm dev", process.execPath, ["--import", "tsx", "deploy/dev/start.ts"], {
@@ -109,6 +111,25 @@ describe("pnpm dev", () => {
       { timeoutMs: 15_000, what: "the published signal in its stream" },
     );
     expect(event).toMatchObject({ event_number: 0, event_type: "TradingSignalCreated" });
+    // The README's SDK example, run as its text says: it publishes, waits for the number, then
+    // follows from the start until its own event.
+    const quickstart = startProcess(
+      "sdk-quickstart",
+      process.execPath,
+      ["--import", "tsx", "deploy/dev/examples/sdk-quickstart.ts"],
+      { cwd: REPO_ROOT, env: { ...process.env, HG_STATE_DIR: stateDir } },
+    );
+    expect(await quickstart.exited(), quickstart.output()).toBe(0);
+    expect(quickstart.output()).toContain(`event 0 TradingSignalCreated ${id}`);
+    expect(quickstart.output()).toMatch(/published \{[^}]*status: 'sequenced'[^}]*event_number: 1/);
+    expect(quickstart.output()).toMatch(/event 1 TradingSignalCreated ing_/);
+    // The dispatcher pushed it to the demo receiver, which verified its signature.
+    expect(config.webhook?.url).toBe(`http://127.0.0.1:${ports.HG_RECEIVER_PORT}/webhook`);
+    await waitFor(
+      () =>
+        running.output().includes(`webhook receiver: ${config.streams.algorithm}:0 TradingSignalCreated, signature ok`),
+      { timeoutMs: 15_000, what: "the demo receiver's line for event 0" },
+    );
 
     await stopDev(running, ports);
     firstRun = config;
@@ -122,6 +143,11 @@ describe("pnpm dev", () => {
     // Found, not created again: the same publisher key and secret (no rotation), the same token.
     expect(config.publisher).toEqual(firstRun.publisher);
     expect(config.subscriber).toEqual(firstRun.subscriber);
+    // This run's receiver has another port (free ports per run): the demo endpoint follows it.
+    expect(config.webhook).toMatchObject({
+      id: firstRun.webhook?.id,
+      url: `http://127.0.0.1:${ports.HG_RECEIVER_PORT}/webhook`,
+    });
     expect((await publishSignal(config, config.publisher.api_key, config.publisher.api_secret)).status).toBe(202);
     const read = await fetch(`${config.stream_url}/api/v1/stream/${config.streams.resource}/`, {
       headers: { authorization: `Bearer ${config.subscriber.token}` },

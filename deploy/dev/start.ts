@@ -2,67 +2,80 @@
  * `pnpm dev`: the whole stack on this machine. nats-server and redis-server (binaries on the PATH,
  * or containers where a Docker engine runs) keep their data in .heliograph/data, so a second run
  * finds the first run's streams and tenants (the control plane is a NATS KV bucket, in
- * .heliograph/data/nats); then the three services; then a seeded demo tenant, written to
- * .heliograph/dev.json, and copy-paste examples. Ctrl-C stops everything in reverse order.
+ * .heliograph/data/nats); then the four services; then a seeded demo tenant and a demo webhook
+ * endpoint to a local receiver that prints what it gets, written to .heliograph/dev.json, and
+ * copy-paste examples. Ctrl-C stops everything in reverse order.
  * HG_STATE_DIR puts .heliograph elsewhere (its test uses a temp folder, so a developer's data is
  * never touched; the CLI finds dev.json only in .heliograph); HG_*_PORT choose the ports.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
-import { REPO_ROOT, type Stack, StackStartError, startStack, tcpReady } from "@heliograph/testkit";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Stack, StackStartError, startStack } from "@heliograph/testkit";
+import {
+  envPort,
+  examplesText,
+  fail as failWith,
+  readDevJson,
+  refuseTakenPorts,
+  stateFolder,
+  stopOnSignals,
+  writeDevJson,
+} from "./local-run.js";
 import { type DevConfig, seedDemoTenant } from "./seed.js";
+import { seedDemoWebhook, startDemoReceiver } from "./webhook-receiver.js";
 
-const STATE_DIR = process.env.HG_STATE_DIR ? resolve(process.env.HG_STATE_DIR) : join(REPO_ROOT, ".heliograph");
-/** The state folder as a developer in the repository would type it. */
-const SHOWN_STATE_DIR = (() => {
-  const inRepo = relative(REPO_ROOT, STATE_DIR);
-  return inRepo.startsWith("..") || isAbsolute(inRepo) ? STATE_DIR : inRepo;
-})();
-const DEV_JSON = join(STATE_DIR, "dev.json");
-const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const STATE = stateFolder(".heliograph");
 const PORTS = {
-  nats: port("HG_NATS_PORT", 14222),
-  redis: port("HG_REDIS_PORT", 16379),
-  ingest: port("HG_INGEST_PORT", 8080),
-  admin: port("HG_ADMIN_PORT", 8090),
-  stream: port("HG_STREAM_PORT", 8081),
-  sequencer: port("HG_SEQUENCER_PORT", 8082),
+  nats: envPort("HG_NATS_PORT", 14222),
+  redis: envPort("HG_REDIS_PORT", 16379),
+  ingest: envPort("HG_INGEST_PORT", 8080),
+  admin: envPort("HG_ADMIN_PORT", 8090),
+  stream: envPort("HG_STREAM_PORT", 8081),
+  sequencer: envPort("HG_SEQUENCER_PORT", 8082),
+  webhooks: envPort("HG_WEBHOOK_PORT", 8083),
+  receiver: envPort("HG_RECEIVER_PORT", 8084),
 };
 
 function fail(message: string): never {
-  console.error(`\nheliograph dev: ${message}\n`);
-  process.exit(1);
+  return failWith("dev", message);
 }
 
 async function main() {
-  mkdirSync(join(STATE_DIR, "data/nats"), { recursive: true });
-  mkdirSync(join(STATE_DIR, "data/redis"), { recursive: true });
-  const previous: Partial<DevConfig> = existsSync(DEV_JSON) ? JSON.parse(readFileSync(DEV_JSON, "utf8")) : {};
+  mkdirSync(join(STATE.dir, "data/nats"), { recursive: true });
+  mkdirSync(join(STATE.dir, "data/redis"), { recursive: true });
+  const previous = readDevJson(STATE);
 
-  for (const [name, p] of Object.entries(PORTS)) {
-    const ownServer = (name === "nats" && !process.env.NATS_URL) || (name === "redis" && !process.env.REDIS_URL);
-    if ((ownServer || !["nats", "redis"].includes(name)) && (await tcpReady(p))) {
-      fail(
-        `port ${p} (${name}) is in use. Stop what holds it (an earlier 'pnpm dev'?) or set HG_${name.toUpperCase()}_PORT.`,
-      );
-    }
-  }
+  // NATS_URL / REDIS_URL name servers that are not started here: their ports are not checked.
+  const { nats, redis, ...servicePorts } = PORTS;
+  await refuseTakenPorts("dev", {
+    ...(process.env.NATS_URL ? {} : { nats }),
+    ...(process.env.REDIS_URL ? {} : { redis }),
+    ...servicePorts,
+  });
 
   console.log(
-    `starting nats-server and redis-server (data in ${SHOWN_STATE_DIR}/data), then ingest-gateway, sequencer, stream-gateway ...`,
+    `starting nats-server and redis-server (data in ${STATE.shown}/data), then ingest-gateway, sequencer, stream-gateway, webhook-dispatcher ...`,
   );
   let stack: Stack;
   try {
     stack = await startStack({
-      nats: { port: PORTS.nats, storeDir: join(STATE_DIR, "data/nats"), ownProcessGroup: true },
-      redis: { port: PORTS.redis, dir: join(STATE_DIR, "data/redis"), ownProcessGroup: true },
-      ports: { "ingest-gateway": PORTS.ingest, sequencer: PORTS.sequencer, "stream-gateway": PORTS.stream },
+      nats: { port: PORTS.nats, storeDir: join(STATE.dir, "data/nats"), ownProcessGroup: true },
+      redis: { port: PORTS.redis, dir: join(STATE.dir, "data/redis"), ownProcessGroup: true },
+      services: { "ingest-gateway": 1, sequencer: 1, "stream-gateway": 1, "webhook-dispatcher": 1 },
+      ports: {
+        "ingest-gateway": PORTS.ingest,
+        sequencer: PORTS.sequencer,
+        "stream-gateway": PORTS.stream,
+        "webhook-dispatcher": PORTS.webhooks,
+      },
       // The token of an earlier run, so its dev.json and scripts keep working.
       adminToken: previous.admin_token,
       env: {
         LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
         LOG_PRETTY: process.env.LOG_PRETTY ?? "true",
         ADMIN_PORT: String(PORTS.admin),
+        // The demo receiver is on loopback: never set this where subscribers register URLs.
+        WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
       },
       echo: true,
       ownProcessGroup: true,
@@ -85,79 +98,50 @@ async function main() {
     await stack.stop();
     fail(`seeding the demo tenant failed: ${(err as Error).stack ?? String(err)}`);
   }
-  writeFileSync(DEV_JSON, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
-  printExamples(dev);
+  let receiver: Awaited<ReturnType<typeof startDemoReceiver>>;
+  try {
+    receiver = await startDemoReceiver(PORTS.receiver, () => dev.webhook?.secret);
+    dev.webhook = await seedDemoWebhook(
+      stack.admin,
+      dev.subscriber,
+      dev.streams.algorithm,
+      `http://127.0.0.1:${PORTS.receiver}/webhook`,
+      previous.webhook,
+    );
+  } catch (err) {
+    await stack.stop();
+    fail(`starting the demo webhook receiver failed: ${(err as Error).stack ?? String(err)}`);
+  }
+  writeDevJson(STATE, dev);
+  console.log(
+    examplesText(dev, STATE, {
+      urls: `  ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
+  stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
+  admin API        ${dev.admin_url}   (docs: ${dev.admin_url}/docs; loopback only)
+  admin token      ${dev.admin_token}
+  webhooks         ${dev.webhook?.url} receives ${dev.streams.algorithm} (endpoint ${dev.webhook?.id}; it prints each event below)`,
+      footer: `Ctrl-C stops everything; data stays in ${STATE.shown}/data for the next run.`,
+    }),
+  );
   const natsAdmin = stack.nats.credentials;
   // NATS runs with a user per role and new passwords each run; an operator's tools connect as admin.
   if (natsAdmin)
     console.log(`  NATS (admin)     ${stack.nats.url}   user ${natsAdmin.user}, password ${natsAdmin.password}\n`);
 
-  let shuttingDown = false;
-  const shutdown = async () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    console.log("\nstopping services, then redis-server and nats-server ...");
+  const { stopping, stopNow } = stopOnSignals("services, then redis-server and nats-server", async () => {
     await stack.stop();
-    console.log("stopped.");
-    process.exit(0);
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
+    receiver.closeAllConnections();
+    receiver.close();
+  });
   // A service that dies takes the stack down with a clear message rather than leaving half of it.
   for (const svc of Object.values(stack.instances).flat()) {
     void svc.exited().then((code) => {
-      if (!shuttingDown) {
+      if (!stopping()) {
         console.error(`\n${svc.name} exited (${code}); stopping the stack.`);
-        void shutdown();
+        void stopNow();
       }
     });
   }
-}
-
-function printExamples(dev: DevConfig) {
-  const { publisher, subscriber } = dev;
-  console.log(`
-Heliograph is running. Credentials and URLs are in ${SHOWN_STATE_DIR}/dev.json.
-
-  ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
-  stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
-  admin API        ${dev.admin_url}   (docs: ${dev.admin_url}/docs; loopback only)
-  admin token      ${dev.admin_token}
-
-Publish a trading signal (curl):
-
-  curl -s -X POST ${dev.ingest_url}/api/v1/create_trading_signal \\
-    -H 'API-KEY: ${publisher.api_key}' -H 'API-SECRET: ${publisher.api_secret}' \\
-    -H 'Content-Type: application/json' -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\
-    -d '{"algorithm_id": ${dev.algorithm_id}, "ticker_symbol": "AAPL", "order_type": "market", "portfolio_ratio_investment": 0.01, "side": "buy", "time_in_force": "gtc"}'
-
-Read the stream, waiting up to 10 s for new events (curl, as in the trade-ideas document):
-
-  curl -H 'Authorization: Bearer ${subscriber.token}' -H 'X-Long-Poll: 10' ${dev.stream_url}/api/v1/stream/${dev.streams.algorithm}/-1/100
-
-Open a trade idea (the trade-ideas document's example; then update and close with idea-update.json, idea-close.json):
-
-  curl -s -X POST ${dev.ingest_url}/api/v1/ideas/${dev.idea_channel}/open \\
-    -H 'API-KEY: ${publisher.api_key}' -H 'API-SECRET: ${publisher.api_secret}' \\
-    -H 'Content-Type: application/json' -H 'X-Heliograph-Wait: 5' -d @deploy/dev/examples/idea-open.json
-  curl -H 'Authorization: Bearer ${subscriber.token}' -H 'X-Long-Poll: 10' ${dev.stream_url}/api/v1/stream/${dev.streams.ideas}/-1/100
-
-Operators: pnpm heliograph halts | halt show <stream> | halt skip <stream> | halt retry <stream>
-
-Publish with the resources document's Python code (only BASE_URL changes):
-
-  API_KEY='${publisher.api_key}' API_SECRET='${publisher.api_secret}' python3 - <<'PY'
-import os, requests
-BASE_URL = '${dev.ingest_url}/api/v1'
-HEADERS = {'API-KEY': os.environ['API_KEY'], 'API-SECRET': os.environ['API_SECRET']}
-r = requests.post(BASE_URL + '/create_trading_signal', headers=HEADERS, json={
-    "algorithm_id": ${dev.algorithm_id}, "ticker_symbol": "AAPL", "order_type": "market",
-    "portfolio_ratio_investment": 0.01, "side": "buy", "time_in_force": "gtc"})
-print(r.status_code, r.json())
-PY
-
-Ctrl-C stops everything; data stays in ${SHOWN_STATE_DIR}/data for the next run.
-`);
 }
 
 main().catch((err) => fail((err as Error).stack ?? String(err)));

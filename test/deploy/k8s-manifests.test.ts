@@ -34,13 +34,14 @@ describe.skipIf(!KUBECTL)("deploy/k8s rendered by kustomize (kubectl on the PATH
     objects = parseAllDocuments(rendered).map((d) => d.toJS());
   });
 
-  it("renders the namespace, NATS, Redis and the three services, all in namespace heliograph", () => {
+  it("renders the namespace, NATS, Redis and the four services, all in namespace heliograph", () => {
     for (const [kind, name] of [
       ["StatefulSet", "nats"],
       ["StatefulSet", "redis"],
       ["Deployment", "ingest-gateway"],
       ["Deployment", "sequencer"],
       ["Deployment", "stream-gateway"],
+      ["Deployment", "webhook-dispatcher"],
     ])
       named(kind as string, name as string);
     for (const o of objects.filter((o) => o.kind !== "Namespace"))
@@ -117,6 +118,58 @@ describe.skipIf(!KUBECTL)("deploy/k8s rendered by kustomize (kubectl on the PATH
         name: "heliograph-secrets",
         key: `NATS_PASSWORD_${name.toUpperCase().replaceAll("-", "_")}`,
       });
+    }
+  });
+});
+
+describe.skipIf(!KUBECTL)("deploy/k8s-redis-cluster: deploy/k8s with Redis Cluster (kubectl on the PATH)", () => {
+  beforeAll(() => {
+    const rendered = execFileSync(KUBECTL as string, ["kustomize", join(REPO_ROOT, "deploy/k8s-redis-cluster")], {
+      encoding: "utf8",
+    });
+    objects = parseAllDocuments(rendered).map((d) => d.toJS());
+  });
+
+  it("replaces the one Redis with six cluster nodes, a PDB and a create Job, all in namespace heliograph", () => {
+    expect(objects.find((o) => o.metadata?.name === "redis" && ["StatefulSet", "Service"].includes(o.kind))).toBe(
+      undefined,
+    );
+    const nodes = named("StatefulSet", "redis-cluster");
+    expect(nodes.spec.replicas).toBe(6);
+    expect(nodes.spec.podManagementPolicy).toBe("Parallel");
+    expect(named("Service", "redis-cluster").spec.clusterIP).toBe("None");
+    expect(named("PodDisruptionBudget", "redis-cluster").spec.maxUnavailable).toBe(1);
+    // The config it mounts is the overlay's generated one (cluster mode on), by its hashed name.
+    const config = nodes.spec.template.spec.volumes.find((v: K8sObject) => v.name === "config").configMap.name;
+    expect(named("ConfigMap", config).data["redis.conf"]).toMatch(/^cluster-enabled yes$/m);
+    const [create] = named("Job", "redis-cluster-create").spec.template.spec.containers;
+    expect(create.command.join(" ")).toContain("redis-cli --cluster create $nodes --cluster-replicas 1");
+    for (const o of objects.filter((o) => o.kind !== "Namespace"))
+      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe("heliograph");
+  });
+
+  it("pins the Redis and Job images and runs them non-root, with requests and limits", () => {
+    for (const w of [named("StatefulSet", "redis-cluster"), named("Job", "redis-cluster-create")])
+      for (const c of containersOf(w)) {
+        expect(c.image).toBe("redis:7.4.1-alpine");
+        expect(c.resources?.requests?.memory).toBeDefined();
+        expect(c.resources?.limits?.memory).toBeDefined();
+        expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
+        expect(w.spec.template.spec.securityContext?.runAsNonRoot).toBe(true);
+      }
+  });
+
+  it("gives every service REDIS_URL as the seed list of the six nodes, with the password from the Secret", () => {
+    const seeds = Array.from(
+      { length: 6 },
+      (_, i) => `redis://:$(REDIS_PASSWORD)@redis-cluster-${i}.redis-cluster:6379`,
+    ).join(",");
+    for (const name of ["ingest-gateway", "sequencer", "stream-gateway"]) {
+      const [container] = containersOf(named("Deployment", name));
+      expect(envOf(container, "REDIS_URL")?.value, name).toBe(seeds);
+      // Defined before REDIS_URL, so Kubernetes expands $(REDIS_PASSWORD) in it.
+      const names = container.env.map((e: K8sObject) => e.name);
+      expect(names.indexOf("REDIS_PASSWORD"), name).toBeLessThan(names.indexOf("REDIS_URL"));
     }
   });
 });

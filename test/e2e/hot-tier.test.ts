@@ -13,14 +13,16 @@ import {
   type Redis,
 } from "@heliograph/platform";
 import { lastRecordedEvent, readHead, streamKeys } from "@heliograph/store";
-import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { type Stack, startStack, testsOnRedisCluster, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readWholeStream } from "../ledger/read-stream.js";
 
 const WINDOW = 100;
 const BATCH_MAX = 50;
-const EVENTS_TOTAL = 10_000;
-const EVENTS_CAP = 5_000;
+// The issue's 10,000 events on one server by hand, 5,000 in CI; on the Redis Cluster pass (the
+// same code paths, run again for the cluster's client) 3,000. Each crosses the 100-event window by far.
+const EVENTS_TOTAL = testsOnRedisCluster ? 3_000 : process.env.CI === "true" ? 5_000 : 10_000;
+const EVENTS_CAP = EVENTS_TOTAL / 2;
 /**
  * The log holds the window plus what is numbered but not yet known stored in EVENTS: at most the
  * batch being numbered and the one being published (partition-worker.ts pipelines two).
@@ -90,7 +92,7 @@ const read = (sid: string, after: number, batch: number) =>
   });
 
 describe("bounded hot tier", () => {
-  it("keeps a window of 100 in Redis over 10,000 events; a reader from -1 gets all 10,000 in order across the boundary", async () => {
+  it(`keeps a window of ${WINDOW} in Redis over ${EVENTS_TOTAL} events; a reader from -1 gets all ${EVENTS_TOTAL} in order across the boundary`, async () => {
     const sid = dev.streams.algorithm;
     const logKey = streamKeys(sid).log;
     const lengths: number[] = [];
@@ -121,7 +123,7 @@ describe("bounded hot tier", () => {
     expect(across.headers.get("x-heliograph-head")).toBe(String(EVENTS_TOTAL - 1));
   }, 240_000);
 
-  it("EVENTS limited to 5,000 per stream: a read from -1 gets 410 POSITION_EVICTED naming the earliest event", async () => {
+  it(`EVENTS limited to ${EVENTS_CAP} per stream: a read from -1 gets 410 POSITION_EVICTED naming the earliest event`, async () => {
     // The services' own start-up path (runService) applies EVENTS_MAX_MSGS_PER_SUBJECT this way.
     const jsm = await ensureStreams(nc, { replicas: 1, eventsMaxMsgsPerSubject: EVENTS_CAP });
     expect((await jsm.streams.info(EVENTS_STREAM)).config.max_msgs_per_subject).toBe(EVENTS_CAP);

@@ -20,7 +20,7 @@ import {
   type StreamHalt,
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
-import { REPO_ROOT, type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { REPO_ROOT, type Stack, startStack, waitFor, waitForHeldLongPoll } from "@heliograph/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -193,18 +193,6 @@ function heliographCli(...args: string[]) {
 function documentFields(data: Record<string, unknown>): Record<string, unknown> {
   const { id: _id, timestamp: _timestamp, published_at: _publishedAt, ...rest } = data;
   return rest;
-}
-
-/** Waits until the stream gateway holds a long poll (its waiter gauge on /metrics). */
-async function waitForHeldPoll(): Promise<void> {
-  await waitFor(
-    async () => {
-      const text = await (await fetch(`${stack.stream.url}/metrics`)).text();
-      const match = /^heliograph_stream_waiters(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
-      return match && Number(match[1]) > 0;
-    },
-    { timeoutMs: 5_000, intervalMs: 5, what: "a held long poll" },
-  );
 }
 
 const at = (second: number) => new Date(Date.UTC(2018, 5, 4, 15, 0, second)).toISOString();
@@ -393,7 +381,7 @@ describe("an integrity violation halts exactly its stream; an operator resolves 
       status: res.headers.get(STREAM_STATUS_HEADER),
       head: res.headers.get(STREAM_HEAD_HEADER),
     }));
-    await waitForHeldPoll();
+    await waitForHeldLongPoll(stack.stream.url);
     const stray: IngestMessage = {
       ingest_id: `ing_stray_${randomUUID()}`,
       stream_id: notOpen,

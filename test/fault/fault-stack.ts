@@ -55,12 +55,19 @@ export interface FaultStack {
 }
 
 export async function startFaultStack(
-  options: { nats?: GivenServer; algorithms?: number; env?: Record<string, string>; sequencers?: number } = {},
+  options: {
+    nats?: GivenServer;
+    /** A Redis given by URL (a Redis Cluster's seed list); default: a redis-server of its own. */
+    redis?: GivenServer;
+    algorithms?: number;
+    env?: Record<string, string>;
+    sequencers?: number;
+  } = {},
 ): Promise<FaultStack> {
   const base = await startStack({
     nats: options.nats ?? { reuseEnv: false },
     services: { "ingest-gateway": 1, sequencer: options.sequencers ?? 1, "stream-gateway": 1 },
-    redis: { reuseEnv: false },
+    redis: options.redis ?? { reuseEnv: false },
     env: {
       // A restarted sequencer takes over the dead one's partitions after this long.
       LEASE_TTL_MS: "1500",

@@ -1,9 +1,8 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "@heliograph/contracts";
-import { waitFor } from "@heliograph/testkit";
+import { type NatsCluster, startNatsCluster, streamLeader, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectEventsRecordInOrder } from "./fault-checks.js";
 import { type FaultStack, startFaultStack } from "./fault-stack.js";
-import { type NatsCluster, startNatsCluster, streamLeader } from "./nats-cluster.js";
 import { waitForReady } from "./probe.js";
 
 // Promise 1 on the production shape: a 3-node JetStream cluster with R3 streams. The node leading

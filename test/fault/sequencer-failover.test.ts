@@ -14,7 +14,7 @@ import {
 // Issue 11 item 4: kill -9 of the sequencer that owns a partition → every stream of it numbers again
 // on the other instance within 3 s (p95), the lease protocol's own bound at the default lease TTL.
 // Each round kills whichever instance owns algorithm-1's partition, under load on every stream.
-const ROUNDS = process.env.CI === "true" ? 4 : 10;
+const ROUNDS = process.env.CI === "true" ? 3 : 10;
 const FAILOVER_P95_MS = 3_000;
 const ctx = useSequencerFaultStack({ algorithms: 6, sequencers: 2 });
 

@@ -71,8 +71,16 @@ export async function waitForBalance(redis: Redis, sequencers: ServiceHandle[], 
   ).catch((err) => {
     throw new Error(`${(err as Error).message}; owners: ${JSON.stringify(owners)}`);
   });
+  // Shared is not yet settled: an instance that still counts a third one live hands partitions
+  // over for a tick or two more. The same owners a while later are what a fault test starts from.
+  await new Promise((resolve) => setTimeout(resolve, SETTLED_MS));
+  const again = await leaseOwners(redis, sequencers);
+  if (JSON.stringify(again) !== JSON.stringify(owners)) return waitForBalance(redis, sequencers, timeoutMs);
   return owners;
 }
+
+/** How long the owners must stay the same to count as settled: two lease ticks at the default TTL. */
+const SETTLED_MS = 1_000;
 
 export const partitionOfStream = (streamId: string) => partitionOf(streamId, DEFAULT_PARTITION_COUNT);
 

@@ -11,9 +11,12 @@ import {
   CreatePublisherRequest,
   CreateResourceRequest,
   CreateSubscriberRequest,
+  CreateWebhookEndpointRequest,
   type ErrorCode,
   IdeaChannelId,
+  ReplayWebhookRequest,
   ResolveHaltRequest,
+  RotateWebhookSecretRequest,
   SetEntitlementsRequest,
 } from "@heliograph/contracts";
 import { accepted, type Expectation, refused } from "./answer-checks.js";
@@ -97,6 +100,41 @@ const ROUTES: AdminRouteModel[] = [
     param: (s) => IdeaChannelId.safeParse(s).success,
     codes: ["IDEA_CHANNEL_NOT_FOUND"],
   },
+  {
+    method: "POST",
+    path: /^\/admin\/v1\/webhooks$/,
+    body: CreateWebhookEndpointRequest,
+    codes: ["WEBHOOK_EXISTS", "SUBSCRIBER_NOT_FOUND", "STREAM_FORBIDDEN", "WEBHOOK_TARGET_FORBIDDEN"],
+  },
+  { method: "GET", path: /^\/admin\/v1\/webhooks$/, codes: [] },
+  {
+    method: "GET",
+    path: /^\/admin\/v1\/webhooks\/([^/]*)(?:\/attempts)?$/,
+    param: textId,
+    codes: ["WEBHOOK_NOT_FOUND"],
+  },
+  { method: "DELETE", path: /^\/admin\/v1\/webhooks\/([^/]*)$/, param: textId, codes: ["WEBHOOK_NOT_FOUND"] },
+  {
+    method: "POST",
+    path: /^\/admin\/v1\/webhooks\/([^/]*)\/(?:pause|resume)$/,
+    param: textId,
+    codes: ["WEBHOOK_NOT_FOUND"],
+  },
+  {
+    method: "POST",
+    path: /^\/admin\/v1\/webhooks\/([^/]*)\/rotate-secret$/,
+    param: textId,
+    // No body and a JSON null both mean the default grace (the route's schema is nullish too).
+    body: RotateWebhookSecretRequest.nullish(),
+    codes: ["WEBHOOK_NOT_FOUND"],
+  },
+  {
+    method: "POST",
+    path: /^\/admin\/v1\/webhooks\/([^/]*)\/replay$/,
+    param: textId,
+    body: ReplayWebhookRequest,
+    codes: ["WEBHOOK_NOT_FOUND"],
+  },
   { method: "GET", path: /^\/admin\/v1\/halts$/, codes: [] },
   {
     method: "GET",
@@ -117,9 +155,9 @@ const ROUTES: AdminRouteModel[] = [
 
 /** Where the router tries a parameter, per method. */
 const PARAM_PREFIXES: Record<string, RegExp> = {
-  GET: /^\/admin\/v1\/(?:publishers|resources|algorithms|subscribers|channels|streams)\/([^/]*)/,
-  POST: /^\/admin\/v1\/(?:publishers|subscribers|streams)\/([^/]*)/,
-  DELETE: /^\/admin\/v1\/(?:publishers|subscribers)\/([^/]*)/,
+  GET: /^\/admin\/v1\/(?:publishers|resources|algorithms|subscribers|channels|webhooks|streams)\/([^/]*)/,
+  POST: /^\/admin\/v1\/(?:publishers|subscribers|webhooks|streams)\/([^/]*)/,
+  DELETE: /^\/admin\/v1\/(?:publishers|subscribers|webhooks)\/([^/]*)/,
   PUT: /^\/admin\/v1\/subscribers\/([^/]*)/,
 };
 

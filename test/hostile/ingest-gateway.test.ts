@@ -322,6 +322,31 @@ const ADMIN_ROUTES: AdminRoute[] = [
   },
   { method: "GET", path: () => "/admin/v1/channels" },
   { method: "GET", path: (s) => `/admin/v1/channels/${s}`, segments: ["a-ideas", "nobody"] },
+  {
+    method: "POST",
+    path: () => "/admin/v1/webhooks",
+    // The hostile stack allows no private targets: a well-formed create is refused (422) or, for
+    // a subscriber without the stream, 403; never a 5xx.
+    valid: { subscriber_id: "hostile-sub", stream_id: "algorithm-1", url: "http://127.0.0.1:9/hook", id: "made-wh" },
+  },
+  { method: "GET", path: () => "/admin/v1/webhooks" },
+  { method: "GET", path: (s) => `/admin/v1/webhooks/${s}`, segments: ["made-wh", "nobody"] },
+  { method: "GET", path: (s) => `/admin/v1/webhooks/${s}/attempts`, segments: ["made-wh", "nobody"] },
+  { method: "POST", path: (s) => `/admin/v1/webhooks/${s}/pause`, segments: ["made-wh", "nobody"] },
+  { method: "POST", path: (s) => `/admin/v1/webhooks/${s}/resume`, segments: ["made-wh", "nobody"] },
+  {
+    method: "POST",
+    path: (s) => `/admin/v1/webhooks/${s}/replay`,
+    segments: ["made-wh", "nobody"],
+    valid: { from: 0 },
+  },
+  {
+    method: "POST",
+    path: (s) => `/admin/v1/webhooks/${s}/rotate-secret`,
+    segments: ["made-wh", "nobody"],
+    valid: { grace_seconds: 60 },
+  },
+  { method: "DELETE", path: (s) => `/admin/v1/webhooks/${s}`, segments: ["made-wh", "nobody"] },
   { method: "GET", path: () => "/admin/v1/halts" },
   { method: "GET", path: (s) => `/admin/v1/streams/${s}/halt`, segments: ["algorithm-1", "ideas-a-ideas"] },
   {

@@ -129,6 +129,16 @@ describe.skipIf(reusedServer)("NATS users per role (skipped with NATS_URL: the r
     await apiRefused(as, `$JS.API.STREAM.DELETE.${INGEST_STREAM}`, () => jsm.streams.delete(INGEST_STREAM));
   });
 
+  it("ingest gateway: tails EVENTS with an ordered consumer (the admin API's live tail), but may not ack it", async () => {
+    const as = await connectAs("ingest-gateway");
+    const consumer = await jetstream(as.nc).consumers.get(EVENTS_STREAM, { filter_subjects: eventsSubject("s-perm") });
+    const read: string[] = [];
+    for await (const m of await consumer.fetch({ max_messages: 2, expires: 5_000 })) read.push(m.string());
+    expect(read).toEqual(['{"n":1}', '{"n":2}']);
+    expect(as.violations).toEqual([]);
+    await as.publishRefused(`$JS.ACK.${EVENTS_STREAM}.x.1.1.1.1.1`);
+  });
+
   it("stream gateway: may not publish ingest, events or sequenced notices", async () => {
     const as = await connectAs("stream-gateway");
     await as.publishRefused("ingest.x");

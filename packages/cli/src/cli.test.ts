@@ -205,6 +205,46 @@ describe("heliograph against a real gateway", () => {
     expect(await gw.controlPlane.getSubscriber("cli-sub")).toBeUndefined();
   });
 
+  it("webhook create prints the secret once; list, show, pause, resume, replay, attempts and delete act on it", async () => {
+    await gw.controlPlane.createSubscriber({ id: "cli-wh-sub", name: "Webhook subscriber", streams: ["resource-1"] });
+    // This gateway allows no private targets: a loopback URL is refused with its code.
+    const refused = await inProcess(["webhook", "create", "cli-wh-sub", "resource-1", "http://127.0.0.1:9/hook"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^heliograph: WEBHOOK_TARGET_FORBIDDEN: .*\n {2}url: the host resolves to 127\.0\.0\.1/,
+    );
+    const created = await inProcess([
+      "webhook",
+      "create",
+      "cli-wh-sub",
+      "resource-1",
+      "https://8.8.8.8/hook",
+      "--from",
+      "0",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^secret: {5}whsec_\S{44}$/m);
+    const id = /^id:\s+(\S+)$/m.exec(created.stdout)?.[1] as string;
+    expect((await inProcess(["webhooks"])).stdout).toMatch(
+      new RegExp(`^${id}\\s+cli-wh-sub\\s+resource-1\\s+active\\s+https://8\\.8\\.8\\.8/hook$`, "m"),
+    );
+    const shown = await inProcess(["webhook", "show", id]);
+    expect(shown.stdout).toMatch(/^position:\s+-1 /m);
+    expect(shown.stdout).not.toContain("whsec_");
+    expect((await inProcess(["webhook", "pause", id])).stdout).toMatch(/^status:\s+paused$/m);
+    expect((await inProcess(["webhook", "resume", id])).stdout).toMatch(/^status:\s+active$/m);
+    expect((await inProcess(["webhook", "replay", id, "--from", "5"])).stdout).toMatch(/^position:\s+4 /m);
+    expect((await inProcess(["webhook", "attempts", id])).stdout).toBe("No delivery attempts yet.\n");
+    const rotated = await inProcess(["webhook", "rotate", id]);
+    expect(rotated.stdout).toMatch(/^secret: {5}whsec_\S{44}$/m);
+    expect(rotated.stdout).not.toContain(/^secret: {5}(\S+)$/m.exec(created.stdout)?.[1] as string);
+    expect((await inProcess(["webhook", "delete", id])).code).toBe(2);
+    expect((await inProcess(["webhook", "delete", id, "--yes"])).code).toBe(0);
+    const gone = await inProcess(["webhook", "show", id]);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringMatching(/^heliograph: WEBHOOK_NOT_FOUND/)]);
+    expect((await inProcess(["webhook", "replay", id])).code).toBe(2);
+  });
+
   it("admin-token prints a token the gateway accepts, without calling anything", async () => {
     const run = await inProcess(["admin-token"]);
     expect(run.code).toBe(0);

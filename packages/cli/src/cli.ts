@@ -1,29 +1,22 @@
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { ApiError, adminCall, type Fetch, UnreachableError } from "@heliograph/admin-client";
+import { HeliographApiError, HeliographNetworkError } from "@heliograph/client";
 import {
   newAdminToken,
   ParkedPublish,
-  Publisher,
-  PublisherCredentials,
   ResolveHaltAnswer,
   type ResolveHaltRequest,
   StreamHalt,
   StreamInfo,
-  Subscriber,
-  SubscriberCredentials,
 } from "@heliograph/contracts";
-import { type CliArgs, type Command, parseCliArgs, USAGE, UsageError } from "./args.js";
-import { type CliConfig, ConfigError, resolveConfig } from "./config.js";
-import {
-  credentialDetails,
-  haltDetails,
-  haltsTable,
-  parkedTable,
-  publishersTable,
-  streamDetails,
-  subscribersTable,
-} from "./render.js";
+import { type CliArgs, type Command, parseCliArgs, UsageError, usage } from "./args.js";
+import { ConfigError, resolveConfig, resolvePublisherConfig, resolveSubscriberConfig } from "./config.js";
+import { readJsonObject } from "./json-input.js";
+import { publish } from "./publish.js";
+import { haltDetails, haltsTable, parkedTable, streamDetails } from "./render.js";
+import { EvictedError, replay } from "./replay.js";
+import { tail } from "./tail.js";
+import { type AdminCall, type Show, tenant } from "./tenants.js";
+import { webhookCommand } from "./webhooks.js";
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -31,6 +24,12 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   fetch?: Fetch;
+  /** Ends `tail` (and any call under way) cleanly: main aborts it on Ctrl-C (SIGINT) and SIGTERM. */
+  signal?: AbortSignal;
+  /** Reads all of stdin, for `--data -` and `--file -` (default: process.stdin). */
+  stdin?: () => Promise<string>;
+  /** Whether stderr is a terminal: replay draws its progress bar only there. */
+  stderrIsTTY?: boolean;
 }
 
 /** Runs one command line; resolves to the exit code (0 done, 1 refused or failed, 2 usage). */
@@ -40,11 +39,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     args = parseCliArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr(`heliograph: ${err.message}\n\n${USAGE}\n`);
+    io.stderr(`heliograph: ${err.message}\n\n${err.help ?? usage()}\n`);
     return 2;
   }
   if (args.command.name === "help") {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${args.command.text}\n`);
     return 0;
   }
   if (args.command.name === "admin-token") {
@@ -53,11 +52,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   }
   try {
-    const config = resolveConfig(args, io.env, io.cwd);
-    io.stdout(`${await execute(args.command, config, args.json, io)}\n`);
+    const output = await execute(args, io);
+    if (output !== undefined) io.stdout(`${output}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof ApiError) {
+    if (err instanceof ApiError || err instanceof HeliographApiError) {
       const details = err.details.map((d) => `\n  ${d.path}: ${d.message}`).join("");
       io.stderr(`heliograph: ${err.code}: ${err.message}${details}\n`);
       return 1;
@@ -66,34 +65,58 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr(`heliograph: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof ConfigError || err instanceof UnreachableError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof UnreachableError ||
+      err instanceof HeliographNetworkError ||
+      err instanceof EvictedError
+    ) {
       io.stderr(`heliograph: ${err.message}\n`);
       return 1;
     }
+    // Ctrl-C during a publish or the first read of tail/replay: stopped as asked.
+    if (io.signal?.aborted) return 0;
     throw err;
   }
 }
 
-async function execute(command: Command, config: CliConfig, json: boolean, io: CliIo): Promise<string> {
-  const call = (method: "GET" | "POST" | "DELETE", path: string, body?: unknown) =>
-    adminCall(config, method, path, body, io.fetch);
-  const show = (value: unknown, text: () => string) => (json ? JSON.stringify(value, null, 2) : text());
+/** Runs a parsed command; resolves to what to print on stdout, or undefined when it printed as it went. */
+async function execute(args: CliArgs, io: CliIo): Promise<string | undefined> {
+  const { command, json } = args;
+  switch (command.name) {
+    case "tail":
+      await tail(command, resolveSubscriberConfig(args, io.env, io.cwd), json, io);
+      return undefined;
+    case "replay":
+      await replay(command, resolveSubscriberConfig(args, io.env, io.cwd), io);
+      return undefined;
+    case "publish-signal":
+    case "publish-resource":
+    case "publish-idea":
+      return publish(command, resolvePublisherConfig(args, io.env, io.cwd), json, io);
+  }
+  const config = resolveConfig(args, io.env, io.cwd);
+  const call: AdminCall = (method, path, body) => adminCall(config, method, path, body, io.fetch);
+  const show: Show = (value, text) => (json ? JSON.stringify(value, null, 2) : text());
+  return admin(command, call, show, io);
+}
+
+/** The operators' commands over the admin API. */
+async function admin(command: Command, call: AdminCall, show: Show, io: CliIo): Promise<string> {
   const streamPath = (stream: string) => `/streams/${encodeURIComponent(stream)}`;
 
   switch (command.name) {
-    case "help":
-    case "admin-token":
-      return USAGE;
-    case "publishers": {
-      const publishers = Publisher.array().parse(await call("GET", "/publishers"));
-      return show(publishers, () => publishersTable(publishers));
-    }
-    case "subscribers": {
-      const subscribers = Subscriber.array().parse(await call("GET", "/subscribers"));
-      return show(subscribers, () => subscribersTable(subscribers));
-    }
+    case "list":
+    case "show":
+    case "create":
+    case "entitle":
     case "credential":
-      return credential(command, call, show);
+      return tenant(command, call, show, io);
+    case "webhooks":
+    case "webhook-create":
+    case "webhook":
+    case "webhook-replay":
+      return webhookCommand(command, call, show);
     case "halts": {
       const halts = StreamHalt.array().parse(await call("GET", "/halts"));
       return show(halts, () => haltsTable(halts));
@@ -107,7 +130,7 @@ async function execute(command: Command, config: CliConfig, json: boolean, io: C
       const request: ResolveHaltRequest = { action: command.name === "halt-skip" ? "skip" : "retry" };
       if (command.ingestId !== undefined) request.ingest_id = command.ingestId;
       if (command.name === "halt-retry" && command.dataFile !== undefined)
-        request.data = await readData(resolve(io.cwd, command.dataFile));
+        request.data = await readJsonObject(command.dataFile, "--data", io);
       const resolved = ResolveHaltAnswer.parse(await call("POST", `${streamPath(command.stream)}/resolve`, request));
       return show(resolved, () =>
         resolved.action === "skip"
@@ -123,70 +146,7 @@ async function execute(command: Command, config: CliConfig, json: boolean, io: C
       const info = StreamInfo.parse(await call("GET", streamPath(command.stream)));
       return show(info, () => streamDetails(info));
     }
+    default:
+      throw new Error(`${command.name} is not an admin command`);
   }
-}
-
-type CredentialCommand = Extract<Command, { name: "credential" }>;
-
-/** `publisher …` and `subscriber …`: show, rotate (new credentials shown once), revoke, delete. */
-async function credential(
-  command: CredentialCommand,
-  call: (method: "GET" | "POST" | "DELETE", path: string) => Promise<unknown>,
-  show: (value: unknown, text: () => string) => string,
-): Promise<string> {
-  const { kind, action, id } = command;
-  const path = `/${kind}s/${encodeURIComponent(id)}`;
-  const record = kind === "publisher" ? Publisher : Subscriber;
-  switch (action) {
-    case "show": {
-      const found = record.parse(await call("GET", path));
-      return show(found, () => credentialDetails(found));
-    }
-    case "revoke": {
-      const revoked = record.parse(await call("POST", `${path}/revoke`));
-      return show(
-        revoked,
-        () =>
-          `${credentialDetails(revoked)}\n\nRevoked: refused on every instance within a second. \`heliograph ${kind} rotate ${id}\` issues new credentials.`,
-      );
-    }
-    case "rotate": {
-      if (kind === "publisher") {
-        const creds = PublisherCredentials.parse(await call("POST", `${path}/rotate-secret`));
-        return show(
-          creds,
-          () =>
-            `${credentialDetails(creds)}\napi_secret: ${creds.api_secret}\n\nShown once: store it now. The old key and secret are refused everywhere within a second.`,
-        );
-      }
-      const creds = SubscriberCredentials.parse(await call("POST", `${path}/rotate-token`));
-      return show(
-        creds,
-        () =>
-          `${credentialDetails(creds)}\ntoken:      ${creds.token}\n\nShown once: store it now. The old token is refused everywhere within a second.`,
-      );
-    }
-    case "delete":
-      await call("DELETE", path);
-      return show({ deleted: id }, () => `Deleted ${kind} ${id}.`);
-  }
-}
-
-/** The `--data` file: a JSON object, the offending event's replacement data. */
-async function readData(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`cannot read --data ${file}: ${(err as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--data ${file} is not JSON: ${(err as Error).message}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new UsageError(`--data ${file} must hold a JSON object (the event's data)`);
-  return value as Record<string, unknown>;
 }

@@ -90,3 +90,76 @@ export const ResolveHaltAnswer = z.object({
   ingest_id: z.string(),
 });
 export type ResolveHaltAnswer = z.infer<typeof ResolveHaltAnswer>;
+
+/** What feeds a stream: a resource, an algorithm, an idea channel, or none known (only its halt). */
+export const StreamKind = z.enum(["resource", "algorithm", "ideas", "other"]);
+export type StreamKind = z.infer<typeof StreamKind>;
+
+/** A stream in the operators' list (`GET /admin/v1/streams`). */
+export const StreamSummary = StreamInfo.extend({
+  kind: StreamKind,
+  /** The publisher that owns what feeds the stream; absent for `other`. */
+  publisher_id: z.string().optional(),
+  /** The resource's or channel's title, the algorithm's name. */
+  title: z.string().optional(),
+  /** INGEST partition of the stream (`partitionOf`). */
+  partition: z.number().int().nonnegative(),
+  /** First event number the Redis log (the hot window) holds; -1 when it holds none. Older ones come from EVENTS. */
+  earliest_hot: z.number().int(),
+});
+export type StreamSummary = z.infer<typeof StreamSummary>;
+
+/** One INGEST partition as operators see it (`GET /admin/v1/partitions`). */
+export const PartitionInfo = z.object({
+  partition: z.number().int().nonnegative(),
+  /** The sequencer instance holding the partition's lease; absent when nobody holds it. */
+  owner: z.string().optional(),
+  /** The lease's epoch (0: never taken). */
+  epoch: z.number().int().nonnegative(),
+  /** Milliseconds until the lease expires unless renewed; absent when nobody holds it. */
+  lease_expires_in_ms: z.number().int().optional(),
+  /**
+   * INGEST messages of the partition not yet numbered: not yet delivered to its sequencer plus
+   * delivered and not yet acknowledged. Absent when the partition's consumer does not exist.
+   */
+  lag: z.number().int().nonnegative().optional(),
+});
+export type PartitionInfo = z.infer<typeof PartitionInfo>;
+
+/** JetStream's retention of a stream (INGEST or EVENTS) and what it holds. */
+export const JetStreamRetention = z.object({
+  stream: z.string(),
+  /** Oldest message kept, in seconds; 0 = no limit. */
+  max_age_seconds: z.number().nonnegative(),
+  /** Bytes kept; -1 = no limit. */
+  max_bytes: z.number().int(),
+  messages: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  first_seq: z.number().int().nonnegative(),
+  last_seq: z.number().int().nonnegative(),
+});
+export type JetStreamRetention = z.infer<typeof JetStreamRetention>;
+
+/** Answer of `GET /admin/v1/partitions`. */
+export const PartitionsOverview = z.object({
+  partitions: z.array(PartitionInfo),
+  ingest: JetStreamRetention,
+  events: JetStreamRetention,
+});
+export type PartitionsOverview = z.infer<typeof PartitionsOverview>;
+
+/** A sequencer instance that announced itself in the registry (`GET /admin/v1/sequencers`). */
+export const SequencerInstance = z.object({
+  id: z.string(),
+  /** When it last announced itself (Redis time). An instance silent for longer than its live window is forgotten. */
+  last_seen: z.string(),
+  /** Partitions whose lease it holds. */
+  partitions: z.array(z.number().int().nonnegative()),
+});
+export type SequencerInstance = z.infer<typeof SequencerInstance>;
+
+/** `GET /admin/v1/streams/{stream_id}/tail?last=N`: how many recent events open the tail. */
+export const StreamTailQuery = z.strictObject({
+  last: z.coerce.number().int().min(0).max(100).default(20).describe("recent events sent first (0-100, default 20)"),
+});
+export type StreamTailQuery = z.infer<typeof StreamTailQuery>;

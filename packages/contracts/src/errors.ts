@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   IDEA_CHANNEL_NOT_FOUND: { status: 404, message: "No such idea channel" },
   IDEA_NOT_FOUND: { status: 404, message: "No such idea in this channel" },
   STREAM_NOT_FOUND: { status: 404, message: "No such stream" },
+  WEBHOOK_NOT_FOUND: { status: 404, message: "No such webhook endpoint" },
+  CONSOLE_NOT_BUILT: { status: 404, message: "The web console is not built on this process" },
   // 410: no longer held
   POSITION_EVICTED: {
     status: 410,
@@ -52,6 +54,7 @@ export const ERROR_CODES = {
   IDEA_CHANNEL_EXISTS: { status: 409, message: "An idea channel with this id exists" },
   PUBLISHER_EXISTS: { status: 409, message: "A publisher with this id exists" },
   SUBSCRIBER_EXISTS: { status: 409, message: "A subscriber with this id exists" },
+  WEBHOOK_EXISTS: { status: 409, message: "A webhook endpoint with this id exists" },
   IDEA_ALREADY_OPENED: { status: 409, message: "This idea was opened already; open each idea id once" },
   IDEA_NOT_OPEN: { status: 409, message: "This idea was never opened; open it before updating or closing it" },
   IDEA_CLOSED: { status: 409, message: "This idea is closed; nothing can follow a close" },
@@ -81,6 +84,10 @@ export const ERROR_CODES = {
     status: 422,
     message: "A field and its alias were both given with different values",
   },
+  WEBHOOK_TARGET_FORBIDDEN: {
+    status: 422,
+    message: "The webhook URL resolves to a private, loopback or link-local address",
+  },
   SIGNAL_ORDER_TYPE_UNSUPPORTED: { status: 422, message: 'Only "market" orders are supported' },
   // 429 / 5xx: try again later
   RATE_LIMITED: { status: 429, message: "Too many requests; retry after the Retry-After delay" },
@@ -90,11 +97,15 @@ export const ERROR_CODES = {
   },
   SERVICE_UNAVAILABLE: { status: 503, message: "A backing service is unavailable; retry later" },
   SHUTTING_DOWN: { status: 503, message: "This process is shutting down; retry on another" },
+  NO_INSTANCE_ANSWERED: { status: 502, message: "No instance behind this front answered; retry later" },
   INTERNAL: { status: 500, message: "Internal error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 export const ErrorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+// One schema in the OpenAPI documents' components, referenced by every error answer, rather than
+// the whole list written out again in each.
+z.globalRegistry.add(ErrorCode, { id: "ErrorCode" });
 
 /** Where a problem is, and what it is: `{ path: "resource_dict.Symbol", message: "..." }`. */
 export const ErrorDetail = z.object({
@@ -103,15 +114,43 @@ export const ErrorDetail = z.object({
 });
 export type ErrorDetail = z.infer<typeof ErrorDetail>;
 
-/** The body of every 4xx and 5xx answer. */
-export const ErrorBody = z.object({
-  error: z.object({
-    code: ErrorCode,
-    message: z.string(),
-    details: z.array(ErrorDetail),
-  }),
+const ErrorObject = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.array(ErrorDetail),
 });
+z.globalRegistry.add(ErrorObject, { id: "Error" });
+
+/** The body of every 4xx and 5xx answer. */
+export const ErrorBody = z.object({ error: ErrorObject });
 export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Where an error answer's schema lists the codes it carries in an OpenAPI document. */
+export const OPENAPI_ERROR_CODES = "x-error-codes";
+
+/**
+ * A route's error answers for its schema's `response`, by HTTP status (taken from
+ * {@link ERROR_CODES}): the error body, described by the codes of that status (with `notes`, for
+ * the codes that need one) and listing them under {@link OPENAPI_ERROR_CODES}, which the API
+ * reference renders. Only the document is narrowed: the schema still admits every code, so an
+ * answer with a code not listed (SHUTTING_DOWN from the shutdown hook) is still sent as it is.
+ */
+export function errorResponses(
+  codes: readonly ErrorCode[],
+  notes: Partial<Record<ErrorCode, string>> = {},
+): Record<number, typeof ErrorBody> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = ERROR_CODES[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<number, typeof ErrorBody> = {};
+  for (const [status, ofStatus] of byStatus) {
+    const description = ofStatus.map((code) => (notes[code] ? `${code}: ${notes[code]}` : code)).join("; ");
+    responses[status] = ErrorBody.meta({ description, [OPENAPI_ERROR_CODES]: ofStatus });
+  }
+  return responses;
+}
 
 /** An error with a stable code; HTTP services turn it into an {@link ErrorBody}. */
 export class HeliographError extends Error {

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+// The fold lives in a module without zod so the client SDK can bundle it alone.
+export { foldIdeas, ideaTransitionViolation, reduceIdea } from "./idea-reducer.js";
+
 /**
  * Trade ideas, as the trade-ideas document shows them: an ordered sequence of IdeaOpened,
  * IdeaUpdated and IdeaClosed events correlated by the idea's `id`.
@@ -109,24 +112,6 @@ export const IdeaProjection = z.object({
 });
 export type IdeaProjection = z.infer<typeof IdeaProjection>;
 
-/** Why an event cannot follow the idea's current state; `undefined` when it can. */
-export function ideaTransitionViolation(
-  current: { state: IdeaState; timestamp: string } | undefined,
-  eventType: IdeaEventType,
-  timestamp: string,
-): string | undefined {
-  if (eventType === "IdeaOpened") {
-    if (current) return `idea is already ${current.state === "open" ? "open" : "closed"}; it cannot be opened again`;
-    return undefined;
-  }
-  if (!current) return `${eventType} of an idea that was never opened`;
-  if (current.state === "closed") return `${eventType} after the idea was closed`;
-  if (Date.parse(timestamp) < Date.parse(current.timestamp)) {
-    return `timestamp ${timestamp} is earlier than the idea's last event (${current.timestamp})`;
-  }
-  return undefined;
-}
-
 /** Checks an idea body is consistent with the call it came with (state and close timestamp). */
 export function ideaBodyProblems(
   eventType: IdeaEventType,
@@ -143,32 +128,4 @@ export function ideaBodyProblems(
     problems.push({ path: "idea.close_timestamp", message: "must be null while the idea is open" });
   }
   return problems;
-}
-
-/**
- * The reducer a client runs over a stream, in order, to build each idea's current state (the
- * document: "to construct the current state of an Idea all of its events must be processed in the
- * provided order"). Events that break the rules throw: a well-formed stream never has them.
- */
-export function reduceIdea(current: IdeaProjection | undefined, event: IdeaEvent): IdeaProjection {
-  const violation = ideaTransitionViolation(current, event.event_type, event.data.timestamp);
-  if (violation) throw new Error(`event ${event.event_number}: ${violation}`);
-  return {
-    id: event.data.id,
-    state: event.event_type === "IdeaClosed" ? "closed" : "open",
-    idea: event.data.idea,
-    comment: event.data.comment,
-    origin: event.data.origin,
-    timestamp: event.data.timestamp,
-    published_at: event.data.published_at,
-    event_number: event.event_number,
-    events: (current?.events ?? 0) + 1,
-  };
-}
-
-/** Folds a stream's idea events into the current state of every idea, keyed by id. */
-export function foldIdeas(events: Iterable<IdeaEvent>): Map<string, IdeaProjection> {
-  const ideas = new Map<string, IdeaProjection>();
-  for (const event of events) ideas.set(event.data.id, reduceIdea(ideas.get(event.data.id), event));
-  return ideas;
 }

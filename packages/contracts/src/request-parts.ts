@@ -1,6 +1,12 @@
 import { z } from "zod";
 import type { ErrorCode } from "./errors.js";
-import { DEFAULT_LONG_POLL_SECONDS, IDEMPOTENCY_KEY_HEADER, LONG_POLL_HEADER, WAIT_HEADER } from "./headers.js";
+import {
+  DEFAULT_LONG_POLL_SECONDS,
+  IDEMPOTENCY_KEY_HEADER,
+  LAST_EVENT_ID_HEADER,
+  LONG_POLL_HEADER,
+  WAIT_HEADER,
+} from "./headers.js";
 import { STREAM_ID_PATTERN } from "./stream-id.js";
 import { parseBatchSize, parseEventNumber, parseLongPollSeconds } from "./stream-read.js";
 
@@ -122,3 +128,21 @@ export const StreamReadParams = z.object({
   ),
 });
 export type StreamReadParams = z.infer<typeof StreamReadParams>;
+
+/** `?after=N` of the event stream: the last event the client has (-1 = from the start); absent = after the current head. */
+export const EventStreamQuery = z.object({
+  after: codedText("EVENT_NUMBER_INVALID", "is not an integer >= -1", parseEventNumber)
+    .optional()
+    .describe("The last event the client has; -1 for the start. Absent (and no Last-Event-ID): from the current head"),
+});
+export type EventStreamQuery = z.infer<typeof EventStreamQuery>;
+
+/** `Last-Event-ID`, sent by an EventSource when it reconnects; it wins over `?after`. */
+export const LastEventIdHeaders = z.looseObject({
+  [LAST_EVENT_ID_HEADER]: codedText("EVENT_NUMBER_INVALID", "is not an event number (an integer >= -1)", (raw) =>
+    parseEventNumber(raw.trim()),
+  )
+    .optional()
+    .describe("The id of the last message received (sent by EventSource on reconnecting); overrides ?after"),
+});
+export type LastEventIdHeaders = z.infer<typeof LastEventIdHeaders>;

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import type { Redis } from "ioredis";
+import type { Redis } from "./redis.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -46,7 +46,7 @@ export const natsPlugin = fp<ConnectionPluginOptions<NatsConnection>>(
 export const redisPlugin = fp<ConnectionPluginOptions<Redis>>(
   async (app, { client, close }) => {
     refuseSecond(app, "redis", "heliograph-redis");
-    app.decorate("redis", client);
+    app.decorate<Redis>("redis", client);
     if (close) {
       app.addHook("onClose", async () => {
         if (client.status === "end") return;

@@ -3,6 +3,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import {
   ALIAS_CONFLICT,
   detailsFromIssues,
+  ErrorBody,
   type ErrorCode,
   errorCodeOfIssue,
   HeliographError,
@@ -18,13 +19,14 @@ import Fastify, {
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { z } from "zod";
+import { z } from "zod";
 import { registeredOnce } from "./metrics.js";
 
 export type HttpApp = FastifyInstance<
@@ -55,7 +57,17 @@ export interface HttpAppOptions {
   readiness: ReadinessCheck[];
   /** Bounds on slow clients and open connections; {@link DEFAULT_HTTP_LIMITS} for what is not given. */
   limits?: Partial<HttpLimits>;
+  /**
+   * The credentials every documented route of the app requires, for its OpenAPI document: named
+   * schemes, all of which a request carries (the publisher API's key and secret are two headers).
+   */
+  security?: Record<string, SecurityScheme>;
 }
+
+/** How a request authenticates, as OpenAPI describes it. */
+export type SecurityScheme =
+  | { type: "apiKey"; in: "header"; name: string; description: string }
+  | { type: "http"; scheme: "bearer"; description: string };
 
 /**
  * What a client may hold of a process (promise 8): the time to send a request's head, the time
@@ -313,35 +325,93 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     ),
   );
 
+  const security = options.security ?? {};
   await app.register(swagger, {
-    openapi: { info: { title: `Heliograph ${options.service}`, description: options.description, version: "0.1.0" } },
+    openapi: {
+      info: { title: `Heliograph ${options.service}`, description: options.description, version: "0.1.0" },
+      ...(Object.keys(security).length === 0
+        ? {}
+        : {
+            components: { securitySchemes: security },
+            security: [Object.fromEntries(Object.keys(security).map((name) => [name, []]))],
+          }),
+    },
     transform: jsonSchemaTransform,
+    // Schemas registered with an id (contracts' ErrorCode) become components, referenced once each.
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
-    const results = await Promise.all(
-      options.readiness.map(async ({ name, check }) => {
-        try {
-          await withTimeout(check(), 1_000);
-          return [name, "ok"] as const;
-        } catch (err) {
-          return [name, (err as Error).message] as const;
-        }
-      }),
-    );
-    const ok = !closing && results.every(([, r]) => r === "ok");
-    return reply.code(ok ? 200 : 503).send({ status: ok ? "ready" : "not ready", checks: Object.fromEntries(results) });
-  });
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
+  // Probes and scrapes carry no credentials, whatever the app's API requires.
+  const operations = { tags: ["operations"], security: [] };
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        ...operations,
+        summary: "Liveness: the process runs",
+        description: "200 while the process runs, shutting down included: restart the process only when this fails.",
+        response: { 200: z.object({ status: z.literal("ok") }) },
+      },
+    },
+    async () => ({ status: "ok" as const }),
+  );
+  app.get(
+    "/readyz",
+    {
+      schema: {
+        ...operations,
+        summary: "Readiness: NATS, Redis and the service's own checks answer",
+        description:
+          "200 with every check `ok`; otherwise 503 with each check's error (`checks`), or 503 SHUTTING_DOWN once " +
+          "the process is stopping. Send traffic only to ready instances.",
+        response: {
+          200: ReadinessAnswer,
+          503: z
+            .union([ReadinessAnswer, ErrorBody])
+            .describe("A check failed (the checks), or SHUTTING_DOWN (the error body)"),
+        },
+      },
+    },
+    async (_req, reply) => {
+      const results = await Promise.all(
+        options.readiness.map(async ({ name, check }) => {
+          try {
+            await withTimeout(check(), 1_000);
+            return [name, "ok"] as const;
+          } catch (err) {
+            return [name, (err as Error).message] as const;
+          }
+        }),
+      );
+      const ok = !closing && results.every(([, r]) => r === "ok");
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? "ready" : "not ready", checks: Object.fromEntries(results) });
+    },
+  );
+  app.get(
+    "/metrics",
+    {
+      schema: {
+        ...operations,
+        summary: "Prometheus metrics (heliograph_*)",
+        description: "The Prometheus text format; every series carries a `service` label.",
+        response: { 200: z.string().describe("Prometheus text exposition format") },
+      },
+    },
+    async (_req, reply) => reply.type(options.metrics.contentType).send(await options.metrics.metrics()),
   );
   return app as unknown as HttpApp;
 }
 
 const MAX_BODY_DEPTH = 64;
+
+const ReadinessAnswer = z.object({
+  status: z.enum(["ready", "not ready"]),
+  checks: z.record(z.string(), z.string()).describe('Each check: "ok", or why it failed'),
+});
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",

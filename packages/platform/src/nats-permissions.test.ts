@@ -46,6 +46,20 @@ describe("NATS_PERMISSIONS", () => {
   });
 });
 
+describe("the webhook dispatcher's NATS user", () => {
+  const allowed = NATS_PERMISSIONS["webhook-dispatcher"];
+
+  it("writes webhook endpoint records of the control plane and no other key", () => {
+    const kvWrites = allowed.publish.allow.filter((s) => s.startsWith("$KV."));
+    expect(kvWrites).toEqual(["$KV.heliograph-control.webhook.*"]);
+  });
+
+  it("hears the sequencers' numbered notices, and publishes no event or ingest subject", () => {
+    expect(allowed.subscribe.allow).toContain("heliograph.sequenced.>");
+    expect(allowed.publish.allow.filter((s) => /^(events|ingest)\./.test(s))).toEqual([]);
+  });
+});
+
 describe("natsCredentialsOf", () => {
   const secretFile = (content: string) => {
     const file = join(mkdtempSync(join(tmpdir(), "hg-nats-secret-")), "password");

@@ -34,6 +34,8 @@ export interface NatsPermissions {
 const CONTROL_BUCKET = "heliograph-control";
 const CONTROL_STREAM = `KV_${CONTROL_BUCKET}`;
 const CONTROL_SUBJECTS = `$KV.${CONTROL_BUCKET}.>`;
+/** The webhook endpoint records of the control plane (`webhook.<id>` keys, packages/store control-bucket.ts). */
+const WEBHOOK_CONTROL_SUBJECTS = `$KV.${CONTROL_BUCKET}.webhook.*`;
 
 /**
  * Each role's replies (request answers, JetStream consumer deliveries, KV watches) arrive under
@@ -74,8 +76,24 @@ const readStream = (stream: string) => [
   `$JS.FC.${stream}.>`,
 ];
 
+/**
+ * An ordered consumer of a stream and nothing more: create one (ephemeral, filtered), pull from it,
+ * see and delete it. No durable consumers, no acks: it changes nothing in the stream.
+ */
+const orderedRead = (stream: string) => [
+  `${api}.CONSUMER.CREATE.${stream}.>`,
+  `${api}.CONSUMER.INFO.${stream}.*`,
+  `${api}.CONSUMER.DELETE.${stream}.*`,
+  `${api}.CONSUMER.MSG.NEXT.${stream}.*`,
+];
+
 /** Account info: jetstreamManager() asks it first, to see JetStream is there. */
 const ACCOUNT_INFO = `${api}.INFO`;
+
+/** What every service publishes at start: ensureStreams (INGEST and EVENTS) after the account info. */
+const AT_START = [ACCOUNT_INFO, ...ensureStream(INGEST_STREAM), ...ensureStream(EVENTS_STREAM)];
+/** The same for a service that also opens the control-plane bucket (openControlBucket). */
+const AT_START_WITH_CONTROL = [...AT_START, ...ensureStream(CONTROL_STREAM)];
 
 const own = (role: NatsRole, subscribe: string[]) => [...subscribe, `${natsInboxPrefix(role)}.>`];
 const unique = (subjects: string[]) => [...new Set(subjects)];
@@ -89,11 +107,11 @@ export const NATS_PERMISSIONS: Record<NatsRole, NatsPermissions> = {
         // The admin API writes the control plane and announces resolutions to the sequencers.
         CONTROL_SUBJECTS,
         RESUME_SUBJECT,
-        ACCOUNT_INFO,
-        ...ensureStream(INGEST_STREAM),
-        ...ensureStream(EVENTS_STREAM),
-        ...ensureStream(CONTROL_STREAM),
+        ...AT_START_WITH_CONTROL,
         ...readStream(CONTROL_STREAM),
+        // The admin API's live tail of a stream, and each partition's lag (its sequencer consumer's info).
+        ...orderedRead(EVENTS_STREAM),
+        `${api}.CONSUMER.INFO.${INGEST_STREAM}.*`,
       ]),
     },
     subscribe: { allow: own("ingest-gateway", [`${SEQUENCED_SUBJECT_PREFIX}.>`]) },
@@ -104,9 +122,7 @@ export const NATS_PERMISSIONS: Record<NatsRole, NatsPermissions> = {
         EVENTS_SUBJECTS,
         `${SEQUENCED_SUBJECT_PREFIX}.*`,
         LEASE_FREED_SUBJECT,
-        ACCOUNT_INFO,
-        ...ensureStream(INGEST_STREAM),
-        ...ensureStream(EVENTS_STREAM),
+        ...AT_START,
         ...readStream(INGEST_STREAM),
         ...readStream(EVENTS_STREAM),
       ]),
@@ -117,20 +133,25 @@ export const NATS_PERMISSIONS: Record<NatsRole, NatsPermissions> = {
     publish: {
       allow: unique([
         `${VERIFY_SUBJECT_PREFIX}.*`,
-        ACCOUNT_INFO,
-        ...ensureStream(INGEST_STREAM),
-        ...ensureStream(EVENTS_STREAM),
-        ...ensureStream(CONTROL_STREAM),
+        ...AT_START_WITH_CONTROL,
         ...readStream(EVENTS_STREAM),
         ...readStream(CONTROL_STREAM),
       ]),
     },
     subscribe: { allow: own("stream-gateway", []) },
   },
-  // Reads EVENTS and the control plane (its subscribers' webhooks); defined now so deploy/ has its user.
+  // Reads EVENTS and the control plane (its subscribers' webhook endpoints), is woken by the
+  // sequencers' notices, and writes only webhook endpoint records (a pause when retries run out).
   "webhook-dispatcher": {
-    publish: { allow: unique([ACCOUNT_INFO, ...readStream(EVENTS_STREAM), ...readStream(CONTROL_STREAM)]) },
-    subscribe: { allow: own("webhook-dispatcher", []) },
+    publish: {
+      allow: unique([
+        WEBHOOK_CONTROL_SUBJECTS,
+        ...AT_START_WITH_CONTROL,
+        ...readStream(EVENTS_STREAM),
+        ...readStream(CONTROL_STREAM),
+      ]),
+    },
+    subscribe: { allow: own("webhook-dispatcher", [`${SEQUENCED_SUBJECT_PREFIX}.>`]) },
   },
   downstream: {
     publish: { allow: [ACCOUNT_INFO, ...readStream(EVENTS_STREAM)] },

@@ -1,5 +1,4 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ConfigError, natsCredentialsOf } from "./config.js";
@@ -7,6 +6,7 @@ import { applyHttpLimits, type HttpApp, httpLimitsOf } from "./http.js";
 import { createLogger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
 import { connectNats, ensureStreams } from "./nats.js";
+import type { Redis } from "./redis.js";
 import { connectRedis } from "./redis.js";
 import { onShutdown } from "./shutdown.js";
 

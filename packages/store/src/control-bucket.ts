@@ -30,6 +30,8 @@ export const controlKeys = {
   subscriber: (id: string) => `subscriber.${id}`,
   /** SHA-256 of a bearer token → subscriber id; a hint like `apiKey`. */
   tokenHash: (hash: string) => `token.${hash}`,
+  /** Webhook endpoint: `StoredWebhookEndpoint` JSON (with its signing secret, which signing needs as is). */
+  webhook: (id: string) => `webhook.${id}`,
   /** Last id handed out for resources without an explicit id (compare-and-set counter). */
   resourceSeq: "seq.resource",
   /** Last id handed out for algorithms without an explicit id. */
@@ -41,6 +43,7 @@ export const controlKeys = {
     algorithms: "algorithm.*",
     ideaChannels: "channel.*",
     subscribers: "subscriber.*",
+    webhooks: "webhook.*",
   },
 } as const;
 

@@ -24,6 +24,10 @@ import {
   SUBSCRIBER_TOKEN_PREFIX,
   type Subscriber,
   type SubscriberCredentials,
+  WEBHOOK_SECRET_PREFIX,
+  type WebhookEndpoint,
+  type WebhookEndpointCreated,
+  type WebhookEndpointStatus,
 } from "@heliograph/contracts";
 import type { KV, KvEntry } from "@nats-io/kv";
 import { controlKeyToken, isRevisionConflict, controlKeys as K } from "./control-bucket.js";
@@ -89,12 +93,41 @@ const activeHash = (record: { status?: CredentialStatus } | null, hash: string |
 /** A kind of record the lifecycle changes: where its records are, and what a missing one answers. */
 interface RecordKind {
   keyOf: (id: string) => string;
-  notFound: "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND";
+  notFound: "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND" | "WEBHOOK_NOT_FOUND";
 }
 const PUBLISHERS: RecordKind = { keyOf: K.publisher, notFound: "PUBLISHER_NOT_FOUND" };
 const SUBSCRIBERS: RecordKind = { keyOf: K.subscriber, notFound: "SUBSCRIBER_NOT_FOUND" };
+const WEBHOOKS: RecordKind = { keyOf: K.webhook, notFound: "WEBHOOK_NOT_FOUND" };
+
+/**
+ * A webhook endpoint as the bucket holds it: with its signing secret, kept as is (not hashed),
+ * because the dispatcher signs every delivery with it. Only the admin API's creation answer shows it.
+ */
+export interface StoredWebhookEndpoint extends WebhookEndpoint {
+  secret: string;
+  /** After a rotation: the old secret, which also signs deliveries until `previous_until` (ISO time). */
+  previous_secret?: string;
+  previous_until?: string;
+}
+
+/** The public view of a stored endpoint: everything but the secret. */
+export const publicWebhookEndpoint = ({
+  secret: _secret,
+  previous_secret: _previous,
+  previous_until: _until,
+  ...endpoint
+}: StoredWebhookEndpoint): WebhookEndpoint => endpoint;
+
+/** A new signing secret: `whsec_` and base64 of 32 random bytes (the Standard Webhooks format). */
+export const newWebhookSecret = (): string => `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString("base64")}`;
 const exists = (
-  code: "PUBLISHER_EXISTS" | "RESOURCE_EXISTS" | "ALGORITHM_EXISTS" | "IDEA_CHANNEL_EXISTS" | "SUBSCRIBER_EXISTS",
+  code:
+    | "PUBLISHER_EXISTS"
+    | "RESOURCE_EXISTS"
+    | "ALGORITHM_EXISTS"
+    | "IDEA_CHANNEL_EXISTS"
+    | "SUBSCRIBER_EXISTS"
+    | "WEBHOOK_EXISTS",
   what: string,
 ) => new HeliographError(code, { message: `${what} exists`, details: [{ path: "id", message: "exists" }] });
 
@@ -580,5 +613,93 @@ export class ControlPlane {
     const view = await this.read(K.subscriber(subscriberId), subscriberView);
     // A revoked subscriber is entitled to nothing, whatever its record lists.
     return view !== null && view.status !== "revoked" && view.entitled.has(streamId);
+  }
+
+  /**
+   * Creates a webhook endpoint for a subscriber on a stream it is entitled to; the answer holds
+   * its signing secret, which is shown this once. `startAfter`: the event number before the first
+   * one to deliver.
+   */
+  async createWebhookEndpoint(
+    req: { id?: string | undefined; subscriber_id: string; stream_id: StreamId; url: string },
+    startAfter: number,
+  ): Promise<WebhookEndpointCreated> {
+    const subscriber = await this.getSubscriber(req.subscriber_id);
+    if (!subscriber)
+      throw new HeliographError("SUBSCRIBER_NOT_FOUND", {
+        details: [{ path: "subscriber_id", message: "no such subscriber" }],
+      });
+    if (!(await this.isEntitled(req.subscriber_id, req.stream_id)))
+      throw new HeliographError("STREAM_FORBIDDEN", {
+        details: [{ path: "stream_id", message: `subscriber ${req.subscriber_id} is not entitled to it` }],
+      });
+    const id = req.id ?? `wh-${randomUUID().slice(0, 8)}`;
+    const stored: StoredWebhookEndpoint = {
+      id,
+      subscriber_id: req.subscriber_id,
+      stream_id: req.stream_id,
+      url: req.url,
+      status: "active",
+      start_after: startAfter,
+      created_at: new Date().toISOString(),
+      secret: newWebhookSecret(),
+    };
+    if (!(await this.createKey(K.webhook(id), JSON.stringify(stored))))
+      throw exists("WEBHOOK_EXISTS", `webhook endpoint ${id}`);
+    return { ...publicWebhookEndpoint(stored), secret: stored.secret };
+  }
+
+  async getWebhookEndpoint(id: string): Promise<WebhookEndpoint | undefined> {
+    if (!controlKeyToken(id)) return undefined;
+    const stored = await this.read(K.webhook(id), json<StoredWebhookEndpoint>);
+    return stored ? publicWebhookEndpoint(stored) : undefined;
+  }
+
+  async listWebhookEndpoints(): Promise<WebhookEndpoint[]> {
+    const all = await this.listed(K.all.webhooks, json<StoredWebhookEndpoint>);
+    return all.map(publicWebhookEndpoint).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * Pauses or resumes an endpoint. A pause may carry the error that caused it (the dispatcher's,
+   * once retries ran out); a resume keeps the last error for operators to read.
+   */
+  async setWebhookStatus(id: string, status: WebhookEndpointStatus, lastError?: string): Promise<WebhookEndpoint> {
+    return this.updateRecord<StoredWebhookEndpoint, WebhookEndpoint>(
+      WEBHOOKS,
+      id,
+      async (existing) => ({
+        next: { ...existing, status, ...(lastError === undefined ? {} : { last_error: lastError }) },
+      }),
+      publicWebhookEndpoint,
+    );
+  }
+
+  /**
+   * A new signing secret (shown once). For `graceSeconds` the dispatcher signs with the old one
+   * too, so a receiver that has not switched yet keeps verifying.
+   */
+  async rotateWebhookSecret(id: string, graceSeconds: number): Promise<WebhookEndpointCreated> {
+    const secret = newWebhookSecret();
+    return this.updateRecord<StoredWebhookEndpoint, WebhookEndpointCreated>(
+      WEBHOOKS,
+      id,
+      async (existing) => {
+        const { previous_secret: _s, previous_until: _u, ...rest } = existing;
+        const grace =
+          graceSeconds > 0
+            ? {
+                previous_secret: existing.secret,
+                previous_until: new Date(Date.now() + graceSeconds * 1000).toISOString(),
+              }
+            : {};
+        return { next: { ...rest, secret, ...grace } };
+      },
+      (next) => ({ ...publicWebhookEndpoint(next), secret }),
+    );
+  }
+
+  async deleteWebhookEndpoint(id: string): Promise<void> {
+    await this.deleteRecord<StoredWebhookEndpoint>(WEBHOOKS, id, () => undefined);
   }
 }

@@ -7,7 +7,7 @@ import {
   type StreamHalt,
   type StreamId,
 } from "@heliograph/contracts";
-import type { Redis } from "ioredis";
+import type { Redis } from "@heliograph/platform";
 import { haltedStreamsKey, resumableStreamsKey, streamKeys } from "./keys.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { IdeaState, StreamId } from "@heliograph/contracts";
-import type { Redis } from "ioredis";
+import type { Redis } from "@heliograph/platform";
 import { streamKeys } from "./keys.js";
 
 /**

@@ -7,4 +7,6 @@ export * from "./ideas.js";
 export * from "./keys.js";
 export * from "./partition-count.js";
 export * from "./secrets.js";
+export * from "./sequencer-registry.js";
 export * from "./stream-log.js";
+export * from "./webhook-state.js";

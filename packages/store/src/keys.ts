@@ -57,3 +57,23 @@ export const partitionEpochKey = (partition: number) => `hg:lease:p${partition}:
 export const sequencerInstancesKey = "hg:sequencers";
 /** The partition count INGEST is laid out with, as the sequencers recorded it (`partition-count.ts`). */
 export const partitionCountKey = "hg:partitions";
+
+/**
+ * Redis keys of one webhook endpoint (docs/architecture.md, "Redis: the hot tier"), under the hash
+ * tag `{wh-<endpoint_id>}`: an endpoint's keys share a slot, and one script may touch them all.
+ */
+export function webhookKeys(endpointId: string) {
+  const tag = `hg:{wh-${endpointId}}`;
+  return {
+    /** Last event number delivered (2xx) or skipped by a replay; absent: the record's `start_after`. */
+    position: `${tag}:position`,
+    /** List of WebhookAttempt JSON texts, newest first, trimmed to the dispatcher's log size. */
+    attempts: `${tag}:attempts`,
+    /** `<event_number>|<ms>`: since when the event at the head of the endpoint has failed (retry limit). */
+    failing: `${tag}:failing`,
+    /** The dispatcher instance delivering to this endpoint, with an expiry (renewed while it lives). */
+    lease: `${tag}:lease`,
+  } as const;
+}
+/** Sorted set of the live webhook dispatcher instances: id → when it was last seen (ms). */
+export const webhookDispatchersKey = "hg:webhook-dispatchers";

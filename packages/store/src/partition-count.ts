@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Redis } from "@heliograph/platform";
 import { partitionCountKey, partitionLeaseKey } from "./keys.js";
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { StreamId, StreamStatus } from "@heliograph/contracts";
-import type { Redis } from "ioredis";
+import type { Redis } from "@heliograph/platform";
 import { LOG_EVENT_FIELD, logEntryId, streamKeys } from "./keys.js";
 
 /** Last event number of a stream; -1 when it has none. */
@@ -139,4 +139,10 @@ export async function readLastEvents(redis: Redis, streamId: StreamId, count: nu
 function fieldOf(fields: string[], name: string): string {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1] as string;
   throw new Error(`log entry has no field ${name}`);
+}
+
+/** First event number a stream's Redis log holds (its hot window's start); -1 when it holds none. */
+export async function readEarliestHot(redis: Redis, streamId: StreamId): Promise<number> {
+  const [first] = await redis.xrange(streamKeys(streamId).log, "-", "+", "COUNT", 1);
+  return first ? eventNumberOfEntryId(first[0]) : -1;
 }

@@ -1,4 +1,4 @@
-import { Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisClusterHandle, startRedisCluster } from "./redis-cluster.js";
 import { waitFor } from "./wait-for.js";
@@ -42,11 +42,18 @@ describe("startRedisCluster", () => {
   });
 
   it("promotes a killed master's replica; the slot is served again", async () => {
-    await client.set("{failover}:k", "before");
-    // Replication is asynchronous: wait until the replica has the write, so this test is about
-    // the promotion, not about losing an unreplicated write (the sequencer's repair covers that).
-    await waitFor(async () => (await client.call("WAIT", "1", "1000")) === 1, { what: "the replica to have it" });
     const master = await cluster.masterOf("{failover}:k");
+    // Written on the slot's master itself, and WAIT asked there: replication is asynchronous, and a
+    // keyless WAIT through the cluster client lands on any master, so it proved nothing about this
+    // key (CI once killed the master before its replica had the write). This test is about the
+    // promotion, not about losing an unreplicated write (the sequencer's repair covers that).
+    const direct = new Redis({ host: "127.0.0.1", port: master.port, lazyConnect: true });
+    try {
+      await direct.set("{failover}:k", "before");
+      await waitFor(async () => (await direct.wait(1, 1000)) === 1, { what: "the replica to have it" });
+    } finally {
+      direct.disconnect();
+    }
     await master.kill("SIGKILL");
     await cluster.waitHealthy(20_000);
     const promoted = await cluster.masterOf("{failover}:k");

@@ -49,7 +49,13 @@ async function clusterPort(taken: Set<number>): Promise<number> {
  * A short node timeout (1 s) so a killed master's replica is promoted within seconds.
  */
 export async function startRedisCluster(
-  options: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
+  options: {
+    masters?: number;
+    replicasPerMaster?: number;
+    nodeTimeoutMs?: number;
+    /** Each node leads its own process group: a terminal's Ctrl-C reaches only the parent, which stops them in order. */
+    ownProcessGroup?: boolean;
+  } = {},
 ): Promise<RedisClusterHandle> {
   const binary = which("redis-server");
   const cliBinary = which("redis-cli");
@@ -84,6 +90,7 @@ export async function startRedisCluster(
           ["--save", ""],
           ["--protected-mode", "no"],
         ].flat(),
+        ownProcessGroup: options.ownProcessGroup,
       });
       nodes.push(Object.assign(server, { dir }));
     }

@@ -1,9 +1,11 @@
 import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { isRedisCluster, type Redis } from "@heliograph/platform";
 import { streamKeys } from "@heliograph/store";
 import { dockerEngineRuns, startContainerServer } from "./containers.js";
 import { freePort } from "./free-port.js";
 import { which } from "./process.js";
+import { type RedisClusterHandle, startRedisCluster } from "./redis-cluster.js";
 import { ownedServer, type ServerHandle, unownedServer } from "./server-handle.js";
 import { tempDataDir } from "./temp-dir.js";
 
@@ -32,15 +34,26 @@ export interface RedisServerHandle extends ServerHandle {
 }
 
 /**
+ * True when the suites run on a Redis Cluster (`HELIOGRAPH_TEST_REDIS=cluster`, as `pnpm test`'s
+ * second pass does): `startRedisServer` then starts a cluster, and the tests that need one
+ * server's process (a restart, a snapshot, FLUSHALL) skip.
+ */
+export const testsOnRedisCluster = process.env.HELIOGRAPH_TEST_REDIS === "cluster";
+
+/**
  * Starts `redis-server` with AOF on (fsync every second) on a free loopback port in a temp folder,
- * or uses `REDIS_URL` when it is set.
+ * or uses `REDIS_URL` when it is set. With `testsOnRedisCluster` and neither port nor folder asked
+ * for: a Redis Cluster (3 masters, 3 replicas; `startRedisCluster`) whose `url` is its seed list.
  */
 export async function startRedisServer(
   options: { port?: number; dir?: string; reuseEnv?: boolean; ownProcessGroup?: boolean } = {},
 ): Promise<RedisServerHandle> {
   if (options.reuseEnv !== false && process.env.REDIS_URL) {
     const url = process.env.REDIS_URL;
-    return unownedRedisServer(unownedServer(url, Number(new URL(url).port), "REDIS_URL is set"));
+    return unownedRedisServer(unownedServer(url, Number(new URL(url.split(",")[0] ?? url).port), "REDIS_URL is set"));
+  }
+  if (testsOnRedisCluster && options.port === undefined && options.dir === undefined) {
+    return clusterAsRedisServer(await startRedisCluster());
   }
   const binary = which("redis-server");
   if (!binary && dockerEngineRuns()) {
@@ -102,6 +115,27 @@ export async function openRedisSnapshot(snapshot: string): Promise<RedisServerHa
   return startRedisServer({ dir, reuseEnv: false });
 }
 
+/**
+ * A harness-owned Redis Cluster behind the one-server handle: stop, kill and restart act on every
+ * node (a restarted node rejoins from its nodes.conf and AOF); snapshots are of one server only.
+ */
+function clusterAsRedisServer(cluster: RedisClusterHandle): RedisServerHandle {
+  const first = cluster.nodes[0];
+  if (!first) throw new Error("the Redis Cluster has no node");
+  const handle = unownedRedisServer(unownedServer(cluster.url, first.port, "a Redis Cluster"));
+  return {
+    ...handle,
+    stop: () => cluster.stop(),
+    async kill(signal = "SIGKILL") {
+      await Promise.all(cluster.nodes.map((n) => n.kill(signal)));
+    },
+    async restart() {
+      await Promise.all(cluster.nodes.map((n) => (n.process?.running() ? undefined : n.restart())));
+      await cluster.waitHealthy();
+    },
+  };
+}
+
 /** A Redis the harness does not own (REDIS_URL, a container, a given URL): redis-cli works, snapshots do not. */
 export function unownedRedisServer(server: ServerHandle): RedisServerHandle {
   const unsupported = async (): Promise<never> => {
@@ -124,14 +158,38 @@ async function streamHead(url: string, streamId: string): Promise<number> {
 
 function redisCli(url: string, commands: string[][]): Promise<string[]> {
   const binary = which("redis-cli");
+  // A cluster's seed list: ask its first node, following MOVED to the node serving each key.
+  const seeds = url.split(",");
+  const args = seeds.length > 1 ? ["-c", "-u", seeds[0] as string] : ["-u", url];
   if (!binary) return Promise.reject(new Error("redis-cli is not on the PATH (it comes with redis-server)"));
   // One line per command on stdin: redis-cli splits it as its prompt would (quotes for spaces).
   const input = commands.map((args) => args.map((a) => JSON.stringify(a)).join(" ")).join("\n");
   return new Promise((resolve, reject) => {
-    const child = execFile(binary, ["-u", url], { timeout: 10_000 }, (err, stdout, stderr) => {
+    const child = execFile(binary, args, { timeout: 10_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`redis-cli ${input}: ${err.message} ${stderr}`));
-      else resolve(stdout.replace(/\n$/, "").split("\n"));
+      else
+        resolve(
+          stdout
+            .replace(/\n$/, "")
+            .split("\n")
+            .map((line) => line.replace(/\r$/, "")),
+        );
     });
     child.stdin?.end(`${input}\n`);
   });
+}
+
+/**
+ * FLUSHALL on every master (one server: that server): Redis losing everything without a
+ * reconnect. A cluster client's own FLUSHALL would reach one node only.
+ */
+export async function flushAllRedis(redis: Redis): Promise<void> {
+  if (isRedisCluster(redis)) await Promise.all(redis.nodes("master").map((node) => node.flushall()));
+  else await redis.flushall();
+}
+
+/** KEYS on every master (one server: that server), for tests that look for keys by pattern. */
+export async function keysOnEveryNode(redis: Redis, pattern: string): Promise<string[]> {
+  if (!isRedisCluster(redis)) return redis.keys(pattern);
+  return (await Promise.all(redis.nodes("master").map((node) => node.keys(pattern)))).flat();
 }

@@ -6,7 +6,7 @@ import { waitFor } from "./wait-for.js";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 
-export type ServiceName = "ingest-gateway" | "sequencer" | "stream-gateway";
+export type ServiceName = "ingest-gateway" | "sequencer" | "stream-gateway" | "webhook-dispatcher";
 
 export interface ServiceHandle extends ManagedProcess {
   url: string;
@@ -20,11 +20,21 @@ export interface ServiceHandle extends ManagedProcess {
   restart(): Promise<ServiceHandle>;
 }
 
-/** Starts one service as its own process (`node --import tsx services/<name>/src/main.ts`) and waits for `/readyz`. */
+/**
+ * Starts one service as its own process (`node --import tsx services/<name>/src/main.ts`, or a
+ * built `main` with plain node) and waits for `/readyz`.
+ */
 export async function startService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
-  options: { port?: number; adminPort?: number; echo?: boolean; ownProcessGroup?: boolean } = {},
+  options: {
+    port?: number;
+    adminPort?: number;
+    echo?: boolean;
+    ownProcessGroup?: boolean;
+    /** A build's entry (`dist/main.js` of a `pnpm deploy` folder): run by node alone, from its folder. */
+    main?: string;
+  } = {},
 ): Promise<ServiceHandle> {
   const port = options.port ?? (await freePort());
   // The admin listener gets a free port too, unless the environment names one.
@@ -43,10 +53,10 @@ export async function startService(
   const proc = startProcess(
     name,
     process.execPath,
-    ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")],
+    options.main ? [options.main] : ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")],
     {
       env: fullEnv,
-      cwd: REPO_ROOT,
+      cwd: options.main ? dirname(options.main) : REPO_ROOT,
       echo: options.echo ?? process.env.HG_ECHO === "1",
       ownProcessGroup: options.ownProcessGroup,
     },

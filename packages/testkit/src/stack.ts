@@ -26,7 +26,8 @@ export interface StackOptions {
   /** Redis: like `nats` (REDIS_URL, `port`, `dir`, `reuseEnv`, `ownProcessGroup`). */
   redis?: Parameters<typeof startRedisServer>[0] | GivenServer;
   /**
-   * Which services and how many instances of each; default one of each, `{}` for the servers
+   * Which services and how many instances of each; default one of each but the webhook dispatcher
+   * (ask for it: `{ ..., "webhook-dispatcher": 1 }`), `{}` for the servers
    * alone. The first (the ingest gateway when it is one) starts alone because it creates the
    * JetStream streams; the others then start at once.
    */
@@ -88,7 +89,7 @@ export class StackStartError extends Error {
   }
 }
 
-const SERVICE_ORDER: ServiceName[] = ["ingest-gateway", "sequencer", "stream-gateway"];
+const SERVICE_ORDER: ServiceName[] = ["ingest-gateway", "sequencer", "stream-gateway", "webhook-dispatcher"];
 const SHORT_NAMES = { ingest: "ingest-gateway", sequencer: "sequencer", stream: "stream-gateway" } as const;
 
 /**

@@ -1,3 +1,4 @@
+import { ADMIN_AUTH, PUBLISHER_AUTH } from "@heliograph/contracts";
 import {
   createHttpApp,
   createMetricsRegistry,
@@ -5,18 +6,20 @@ import {
   type Logger,
   natsPlugin,
   RateLimiter,
+  type Redis,
   type Registry,
   redisPlugin,
 } from "@heliograph/platform";
 import { ControlPlane, openControlBucket, startControlCache } from "@heliograph/store";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Redis } from "ioredis";
 import { adminRoutes } from "./admin-routes.js";
 import type { IngestConfig } from "./config.js";
+import { consoleFiles } from "./console-files.js";
 import { IdempotencyStore } from "./idempotency.js";
 import { IngestPublisher } from "./ingest-publisher.js";
 import { publishRoutes } from "./publish-routes.js";
 import { SequencedWaiters } from "./sequenced-waiters.js";
+import { StreamTails } from "./stream-tail.js";
 
 export interface IngestGatewayDeps {
   log: Logger;
@@ -62,6 +65,7 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayAp
       'Every error answers {"error":{"code","message","details"}}.',
     metrics,
     readiness,
+    security: PUBLISHER_AUTH,
   });
   await app.register(redisPlugin, { client: redis, close: deps.ownConnections });
   await app.register(natsPlugin, { client: nc, close: deps.ownConnections });
@@ -109,10 +113,13 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayAp
     service: "ingest-gateway admin",
     description:
       "Admin API (Authorization: Bearer <admin token>), on the admin listener only: publishers, resources, " +
-      "algorithms, idea channels, subscribers (create, rotate, revoke, delete), streams and their halts. " +
+      "algorithms, idea channels, subscribers (create, rotate, revoke, delete), webhook endpoints, streams and " +
+      "their halts, partitions and sequencer instances, a live tail of a stream; and the operators' web console " +
+      "at /console/. " +
       'Every error answers {"error":{"code","message","details"}}.',
     metrics,
     readiness,
+    security: ADMIN_AUTH,
   });
   // Admin reads are not on a hot path and must see what was just written: no cache.
   await admin.register(
@@ -122,9 +129,14 @@ export async function buildApp(deps: IngestGatewayDeps): Promise<IngestGatewayAp
       nc,
       adminToken: config.ADMIN_TOKEN,
       appliedTtlSeconds: config.APPLIED_TTL_SECONDS,
+      allowPrivateWebhookTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+      partitions: config.PARTITIONS,
+      tails: new StreamTails(config.ADMIN_TAIL_LIMIT),
+      log: log.child({ component: "admin-api" }),
     }),
     { prefix: "/admin/v1" },
   );
+  await admin.register(consoleFiles(config.CONSOLE_DIR));
   // Whoever closes the public app (runService after the admin listener, a test alone) closes the
   // admin app before the connections go; closing it twice is harmless.
   app.addHook("preClose", async () => admin.close());

@@ -1,6 +1,18 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ADMIN_TOKEN_FORMAT, DEFAULT_PARTITION_COUNT, PUBLISHED_ADMIN_TOKENS } from "@heliograph/contracts";
-import { BaseEnv, envInt } from "@heliograph/platform";
+import { BaseEnv, envBoolean, envInt } from "@heliograph/platform";
 import { z } from "zod";
+
+/**
+ * The console's built files: beside the program in a production build (`pnpm build` copies them to
+ * `dist/console`), else `packages/console/dist` of this workspace, where
+ * `pnpm --filter @heliograph/console build` writes.
+ */
+const BUNDLED_CONSOLE_DIR = fileURLToPath(new URL("./console", import.meta.url));
+const DEFAULT_CONSOLE_DIR = existsSync(BUNDLED_CONSOLE_DIR)
+  ? BUNDLED_CONSOLE_DIR
+  : fileURLToPath(new URL("../../../packages/console/dist", import.meta.url));
 
 /** Environment of the ingest gateway: the shared variables plus its own. */
 export const IngestEnv = BaseEnv.extend({
@@ -25,6 +37,13 @@ export const IngestEnv = BaseEnv.extend({
    */
   ADMIN_HOST: z.string().min(1).default("127.0.0.1"),
   ADMIN_PORT: envInt(8090, 0, 65_535),
+  /** Live tails (`/admin/v1/streams/{id}/tail`) open at once on this process; each holds a JetStream consumer. */
+  ADMIN_TAIL_LIMIT: envInt(16, 1, 1_000),
+  /**
+   * The operators' web console (`packages/console`, built): the folder served at `/console/` on the
+   * admin listener. Default: the workspace's build output; a production image copies it elsewhere.
+   */
+  CONSOLE_DIR: z.string().min(1).default(DEFAULT_CONSOLE_DIR),
   /** INGEST partition count; must match the sequencer's (it decides the subject of every publish). */
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
   /**
@@ -32,6 +51,12 @@ export const IngestEnv = BaseEnv.extend({
    * sequencer's APPLIED_TTL_SECONDS, which keeps the records of numbered publishes as long.
    */
   APPLIED_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
+  /**
+   * Accept webhook URLs that resolve to private, loopback or link-local addresses (local
+   * development and tests only: otherwise subscribers could make the dispatcher call inside its
+   * own network). The webhook dispatcher has the same flag and checks again at every delivery.
+   */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: envBoolean(false),
   /** How long an Idempotency-Key's first answer is kept (docs/architecture.md, promise 3: 24 h by default). */
   IDEMPOTENCY_TTL_SECONDS: envInt(86_400, 1),
   /** How long a publish waits for JetStream's PubAck before answering 503. */

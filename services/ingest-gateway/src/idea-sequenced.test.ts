@@ -20,7 +20,7 @@ import {
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_CLOSED, DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
 import { readEventsAfter, streamKeys } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { keysOnEveryNode, waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "../test/test-gateway.js";
@@ -177,8 +177,8 @@ describe("409 pre-checks against the numbered idea", () => {
     const key = { "idempotency-key": "retried-open-1", ...waiting };
     const first = await expectSequenced(await ideaCall("docs", "open", body, key));
     // The first answer's key record is lost (as after a crash between the PubAck and the record).
-    const keys = await gw.redis.keys("hg:idem:*");
-    await gw.redis.del(...keys);
+    const keys = await keysOnEveryNode(gw.redis, "hg:idem:*");
+    await Promise.all(keys.map((k) => gw.redis.del(k)));
     const retry = await expectSequenced(await ideaCall("docs", "open", body, key));
     expect(retry).toEqual(first);
   });

@@ -12,7 +12,7 @@ import {
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { connectNats, connectRedis, createLogger, ensureStreams, type HttpApp } from "@heliograph/platform";
 import { idempotencyKey } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { testsOnRedisCluster, waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDelayedProxy } from "../test/delayed-proxy.js";
@@ -33,6 +33,7 @@ let gw: TestGateway;
  */
 let slow: { app: HttpApp; stop(): Promise<void> };
 beforeAll(async () => {
+  if (testsOnRedisCluster) return;
   gw = await startTestGateway();
   const log = createLogger({ name: "slow-gateway", level: "silent" });
   const target = new URL(gw.redisServer.url);
@@ -99,7 +100,9 @@ const expectReused = (res: LightMyRequestResponse) => {
   expect(ErrorBody.parse(res.json()).error.code).toBe("IDEMPOTENCY_KEY_REUSED");
 };
 
-describe("Idempotency-Key reserved before the publish (promise 3)", () => {
+// The slow instance reaches Redis through a delaying proxy; a cluster client would learn the
+// nodes' own addresses and go around it. The reservation logic is one key's script either way.
+describe.skipIf(testsOnRedisCluster)("Idempotency-Key reserved before the publish (promise 3)", () => {
   it("concurrent pairs with one key and different bodies: at most one 2xx, the other 422, the 2xx body is the event", async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `race-diff-${i}`);
     // The second request of a pair is sent the moment the first one's publish is on the wire

@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { HeliographError, IDEMPOTENCY_KEY_HEADER } from "@heliograph/contracts";
-import { defineRedisScripts, fromBackingService } from "@heliograph/platform";
+import { defineRedisScripts, fromBackingService, type Redis } from "@heliograph/platform";
 import { idempotencyKey, ingestRecordKey } from "@heliograph/store";
-import type { Redis } from "ioredis";
 
 const sha256hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
 
@@ -116,6 +115,7 @@ return false`;
 type IdempotencyCommands = {
   heliographIdemReserve(key: string, hash: string, owner: string, windowMs: number, ttl: number): Promise<string[]>;
   heliographIdemRelease(key: string, owner: string, mode: "delete" | "free"): Promise<number>;
+  heliographIdemComplete(key: string, hash: string, record: string, ttl: number): Promise<string | null>;
 };
 function commands(redis: Redis): IdempotencyCommands {
   return defineRedisScripts<IdempotencyCommands>(redis, {
@@ -192,31 +192,28 @@ export class IdempotencyStore {
   /**
    * After the PubAck: writes where the publish can be looked up by its ingest id
    * (`GET /api/v1/publishes/:ingest_id`) and, with an Idempotency-Key, the answer over its
-   * reservation, in one round trip. Returns the record found instead when the key no longer held
-   * this request's reservation: an answer to the same request already stored (to replay), or
-   * `"lost"` when the key is bound to another request (this one's reservation was lost with Redis).
+   * reservation. Returns the record found instead when the key no longer held this request's
+   * reservation: an answer to the same request already stored (to replay), or `"lost"` when the
+   * key is bound to another request (this one's reservation was lost with Redis).
    */
   async recordPublish(
     ingest: IngestRecord & { ingest_id: string },
     idempotency?: { publisherId: string; key: string; record: IdempotencyRecord },
   ): Promise<IdempotencyRecord | "lost" | undefined> {
-    const { ingest_id, ...value } = ingest;
-    const pipeline = this.redis
-      .pipeline()
-      .set(ingestRecordKey(ingest_id), JSON.stringify(value satisfies IngestRecord), "EX", this.ttlSeconds);
-    if (idempotency) {
-      const redisKey = this.redisKey(idempotency.publisherId, idempotency.key);
-      (pipeline as unknown as { heliographIdemComplete(...args: unknown[]): unknown }).heliographIdemComplete(
-        redisKey,
-        idempotency.record.request_hash,
-        JSON.stringify(idempotency.record),
-        this.ttlSeconds,
-      );
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-    const found = results[1]?.[1];
+    // Two lone commands sent in the same tick, not one pipeline: on a Redis Cluster the two keys
+    // are in different slots (a pipeline must stay on one node); auto-pipelining still writes
+    // them together, one round trip per node.
+    const [, found] = await Promise.all([
+      this.recordIngest(ingest),
+      idempotency
+        ? this.cmd.heliographIdemComplete(
+            this.redisKey(idempotency.publisherId, idempotency.key),
+            idempotency.record.request_hash,
+            JSON.stringify(idempotency.record),
+            this.ttlSeconds,
+          )
+        : undefined,
+    ]);
     if (!idempotency || typeof found !== "string") return undefined;
     const record = JSON.parse(found) as IdempotencyRecord | PendingRecord;
     if (record.request_hash !== idempotency.record.request_hash || !("status" in record)) return "lost";

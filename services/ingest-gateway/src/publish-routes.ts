@@ -2,9 +2,9 @@ import {
   algorithmStreamId,
   canonicalSignal,
   checkResourceValues,
-  ErrorBody,
   type ErrorCode,
   type EventType,
+  errorResponses,
   HeliographError,
   IDEMPOTENT_REPLAY_HEADER,
   IdeaChannelId,
@@ -24,12 +24,10 @@ import {
   TradingSignalRequest,
   UploadResourceRequest,
 } from "@heliograph/contracts";
-import type { RateLimiter } from "@heliograph/platform";
-import { fromBackingService } from "@heliograph/platform";
+import { fromBackingService, type RateLimiter, type Redis } from "@heliograph/platform";
 import { type ControlPlane, readIdeaState, readPublishStatus } from "@heliograph/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { type IdempotencyRecord, type IdempotencyStore, ingestIdFor, requestHash } from "./idempotency.js";
 import type { IngestPublisher } from "./ingest-publisher.js";
@@ -63,22 +61,31 @@ interface PreparedPublish {
   id: string;
 }
 
-const errorResponses = {
-  400: ErrorBody.describe("MALFORMED_JSON, VALIDATION_FAILED, IDEMPOTENCY_KEY_INVALID or WAIT_INVALID"),
-  401: ErrorBody.describe("AUTH_MISSING or AUTH_INVALID"),
-  403: ErrorBody.describe("The resource or algorithm belongs to another publisher"),
-  404: ErrorBody.describe("No such resource, algorithm or idea channel"),
-  413: ErrorBody.describe("BODY_TOO_LARGE: over 64 KiB"),
-  415: ErrorBody.describe("UNSUPPORTED_MEDIA_TYPE: send application/json"),
-  409: ErrorBody.describe(
-    "The idea event cannot follow the idea's current state (IDEA_* codes), or IDEMPOTENCY_KEY_IN_PROGRESS: " +
-      "a request with this Idempotency-Key is still being handled (retry after Retry-After)",
-  ),
-  422: ErrorBody.describe("Understood but refused (see the code)"),
-  503: ErrorBody.describe(
-    "INGEST_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After, with the same Idempotency-Key",
-  ),
+/** What every publish can be refused with, whatever it publishes. */
+const PUBLISH_ERRORS = [
+  "MALFORMED_JSON",
+  "VALIDATION_FAILED",
+  "BODY_TOO_DEEP",
+  "IDEMPOTENCY_KEY_INVALID",
+  "WAIT_INVALID",
+  "AUTH_MISSING",
+  "AUTH_INVALID",
+  "BODY_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "IDEMPOTENCY_KEY_IN_PROGRESS",
+  "IDEMPOTENCY_KEY_REUSED",
+  "RATE_LIMITED",
+  "INGEST_UNAVAILABLE",
+  "SERVICE_UNAVAILABLE",
+] as const satisfies readonly ErrorCode[];
+
+const PUBLISH_NOTES: Partial<Record<ErrorCode, string>> = {
+  IDEMPOTENCY_KEY_IN_PROGRESS: "a request with this Idempotency-Key is still being handled; retry after Retry-After",
+  INGEST_UNAVAILABLE: "retry after Retry-After, with the same Idempotency-Key",
+  SERVICE_UNAVAILABLE: "retry after Retry-After, with the same Idempotency-Key",
 };
+
+const publishErrors = (...codes: ErrorCode[]) => errorResponses([...PUBLISH_ERRORS, ...codes], PUBLISH_NOTES);
 
 /**
  * The publisher API: `upload_resource` and `create_trading_signal` of the resources document, the
@@ -292,6 +299,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       "/create_trading_signal",
       {
         schema: {
+          summary: "Post a trading signal",
           description:
             "Posts a trading signal from one of your algorithms into its stream `algorithm-<id>` as a " +
             "`TradingSignalCreated` event. `symbol` and `percentage_of_buying_power` are accepted as aliases of " +
@@ -299,7 +307,16 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           tags: ["publisher"],
           headers: PublishHeaders,
           body: TradingSignalRequest,
-          response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
+          response: {
+            201: PublishSequenced,
+            202: PublishAccepted,
+            ...publishErrors(
+              "ALGORITHM_FORBIDDEN",
+              "ALGORITHM_NOT_FOUND",
+              "SIGNAL_FIELD_CONFLICT",
+              "SIGNAL_ORDER_TYPE_UNSUPPORTED",
+            ),
+          },
         },
       },
       async (req, reply) => {
@@ -331,6 +348,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       "/upload_resource",
       {
         schema: {
+          summary: "Publish a resource's values",
           description:
             "Publishes values of one of your resources into its stream `resource-<id>` as a `ResourcePublished` " +
             "event. `resource_dict` must hold every declared key of the resource (optional ones may be left out) " +
@@ -338,7 +356,11 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           tags: ["publisher"],
           headers: PublishHeaders,
           body: UploadResourceRequest,
-          response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
+          response: {
+            201: PublishSequenced,
+            202: PublishAccepted,
+            ...publishErrors("RESOURCE_FORBIDDEN", "RESOURCE_NOT_FOUND", "RESOURCE_VALUE_INVALID"),
+          },
         },
       },
       async (req, reply) => {
@@ -374,6 +396,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
         `/ideas/:channel/${action}`,
         {
           schema: {
+            summary: IDEA_CALL_SUMMARIES[eventType],
             description:
               `Publishes an \`${eventType}\` event of one of your idea channels into its stream \`ideas-<channel>\`. ` +
               "The body is the event's `data` exactly as the trade-ideas document shows it, without `published_at` " +
@@ -382,7 +405,16 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
             headers: PublishHeaders,
             params: ChannelParams,
             body: IdeaPublishRequest,
-            response: { 201: PublishSequenced, 202: PublishAccepted, ...errorResponses },
+            response: {
+              201: PublishSequenced,
+              202: PublishAccepted,
+              ...publishErrors(
+                "IDEA_CHANNEL_FORBIDDEN",
+                "IDEA_CHANNEL_NOT_FOUND",
+                "IDEA_BODY_INCONSISTENT",
+                ...IDEA_CALL_CONFLICTS[eventType],
+              ),
+            },
           },
         },
         async (req, reply) => {
@@ -407,6 +439,7 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
       "/publishes/:ingest_id",
       {
         schema: {
+          summary: "Look up a publish by its ingest id",
           description:
             "Where one of your publishes is, by the ingest id its answer gave: accepted (stored, not numbered yet), " +
             "held (its stream is halted), sequenced (with its event number) or parked (skipped by an operator). " +
@@ -416,9 +449,14 @@ export function publishRoutes(deps: PublishRoutesDeps): FastifyPluginAsyncZod {
           params: IngestParams,
           response: {
             200: PublishStatus,
-            401: errorResponses[401],
-            404: ErrorBody.describe("INGEST_NOT_FOUND"),
-            503: errorResponses[503],
+            ...errorResponses([
+              "VALIDATION_FAILED",
+              "AUTH_MISSING",
+              "AUTH_INVALID",
+              "INGEST_NOT_FOUND",
+              "RATE_LIMITED",
+              "SERVICE_UNAVAILABLE",
+            ]),
           },
         },
       },
@@ -453,6 +491,19 @@ const IDEA_CALL_RULES: Record<IdeaEventType, string> = {
   IdeaClosed:
     '`idea.state` must be "closed" with a `idea.close_timestamp` (else 422); the idea must be open and the ' +
     "timestamp not earlier than its last event's (else 409).",
+};
+
+const IDEA_CALL_SUMMARIES: Record<IdeaEventType, string> = {
+  IdeaOpened: "Open a trade idea",
+  IdeaUpdated: "Update an open trade idea",
+  IdeaClosed: "Close an open trade idea",
+};
+
+/** The 409s of each idea call's pre-check (`ideaTransitionViolation` of contracts). */
+const IDEA_CALL_CONFLICTS: Record<IdeaEventType, ErrorCode[]> = {
+  IdeaOpened: ["IDEA_ALREADY_OPENED", "IDEA_CLOSED"],
+  IdeaUpdated: ["IDEA_NOT_OPEN", "IDEA_CLOSED", "IDEA_TIMESTAMP_BACKWARDS"],
+  IdeaClosed: ["IDEA_NOT_OPEN", "IDEA_CLOSED", "IDEA_TIMESTAMP_BACKWARDS"],
 };
 
 const ChannelParams = z.object({ channel: IdeaChannelId.describe("The idea channel; its stream is ideas-<channel>") });

@@ -4,10 +4,10 @@ import {
   type Logger,
   type NatsConnection,
   natsPlugin,
+  type Redis,
   type Registry,
   redisPlugin,
 } from "@heliograph/platform";
-import type { Redis } from "ioredis";
 
 export interface AppDeps {
   log: Logger;

@@ -21,8 +21,10 @@ export const SequencerEnv = BaseEnv.extend({
   /** How long a numbered ingest message is remembered, so a redelivery is not numbered again. */
   APPLIED_TTL_SECONDS: envInt(86_400, 60, 30 * 86_400),
   /**
-   * Redis is a Cluster: the numbering step may then touch only its stream's slot, so the partition
-   * epoch is read with a separate command before each batch instead of inside the step.
+   * Read the partition epoch with a separate command before each batch instead of inside the
+   * numbering step, as on a Redis Cluster (where the step may touch only its stream's slot, and
+   * which sets this by itself: REDIS_URL lists several nodes). True on a single server only to
+   * measure or test the cluster's way.
    */
   REDIS_CLUSTER: envBoolean(false),
   /**

@@ -1,7 +1,7 @@
 import { DEFAULT_PARTITION_COUNT, EVENTS_STREAM, type StreamEvent } from "@heliograph/contracts";
 import { createLogger } from "@heliograph/platform";
 import { lastRecordedEvent, readHead, readRecordedEvents, streamKeys } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { flushAllRedis, waitFor } from "@heliograph/testkit";
 import { DiscardPolicy } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest } from "../test/ingest-fixture.js";
@@ -30,6 +30,10 @@ describe("the hot window against the record", () => {
     expect(await ctx.redis.xlen(streamKeys(sid).log)).toBeLessThanOrEqual(WINDOW + 2 * BATCH_MAX);
 
     // EVENTS refuses every publish from now on: what the sequencer numbers stays in Redis only.
+    // The next 100 publishes wait in INGEST while no sequencer runs, so the next owner's first
+    // pull takes a full batch at once (a running one could number them one by one as they come,
+    // and stop at the first refused).
+    await first.crash();
     const info = await ctx.jsm.streams.info(EVENTS_STREAM);
     await ctx.jsm.streams.update(EVENTS_STREAM, {
       ...info.config,
@@ -37,6 +41,7 @@ describe("the hot window against the record", () => {
       discard: DiscardPolicy.New,
     });
     await publish(sid, 30, 130);
+    const refused = await start("hot-a2", options);
     await waitFor(async () => (await readHead(ctx.redis, sid)) >= 30 + BATCH_MAX - 1, {
       what: "a batch numbered that EVENTS refused",
     });
@@ -46,7 +51,7 @@ describe("the hot window against the record", () => {
     expect(Number(oldest?.[0].split("-")[0]) - 1).toBeLessThanOrEqual(30);
     expect(head - 29).toBeGreaterThan(WINDOW);
 
-    await first.crash();
+    await refused.crash();
     await ctx.jsm.streams.update(EVENTS_STREAM, { ...info.config, max_msgs: -1, discard: DiscardPolicy.Old });
     const second = await start("hot-b", options);
     await waitFor(async () => (await lastRecordedEvent(ctx.jsm, sid))?.eventNumber === 129, {
@@ -75,7 +80,7 @@ describe("the hot window against the record", () => {
     });
     await publish(sid, 0, 120);
     await waitFor(async () => (await lastRecordedEvent(ctx.jsm, sid))?.eventNumber === 119, { what: "0..119 sent" });
-    await ctx.redis.flushall();
+    await flushAllRedis(ctx.redis);
 
     await publish(sid, 120, 130);
     await waitFor(async () => (await lastRecordedEvent(ctx.jsm, sid))?.eventNumber === 129, {

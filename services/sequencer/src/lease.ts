@@ -1,6 +1,5 @@
-import { defineRedisScripts } from "@heliograph/platform";
+import { defineRedisScripts, type Redis } from "@heliograph/platform";
 import { partitionEpochKey, partitionLeaseKey, sequencerInstancesKey } from "@heliograph/store";
-import type { Redis } from "ioredis";
 import { StaleEpochError } from "./sequence-step.js";
 
 // Compare-and-act: only the owner named in the lease may extend or drop it.

@@ -1,8 +1,7 @@
 import { type StreamId, streamIdOfSubject } from "@heliograph/contracts";
-import type { Logger } from "@heliograph/platform";
+import { isRedisCluster, type Logger, type Redis } from "@heliograph/platform";
 import { haltedStreamsKey, partitionEpochKey, resumableStreamsKey, streamKeys } from "@heliograph/store";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { Redis } from "ioredis";
 import type { EventPublishing, Publication } from "./event-publishing.js";
 import { type EventsWriter, RecordConflictError } from "./events-writer.js";
 import { hotWindowOf } from "./hot-window.js";
@@ -76,7 +75,7 @@ export class PartitionNumbering {
     private readonly epoch: number,
     private readonly deps: NumberingDeps,
   ) {
-    this.epochKey = deps.config.REDIS_CLUSTER ? undefined : partitionEpochKey(partition);
+    this.epochKey = deps.config.REDIS_CLUSTER || isRedisCluster(deps.redis) ? undefined : partitionEpochKey(partition);
   }
 
   /** The streams of `batch` (in order of first appearance) not verified since the partition was taken or Redis reconnected. */

@@ -1,8 +1,7 @@
 import type { StreamId } from "@heliograph/contracts";
-import type { Logger } from "@heliograph/platform";
+import type { Logger, Redis } from "@heliograph/platform";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Redis } from "ioredis";
 import { ACK_WAIT_MS, ConsumerSession } from "./consumer-session.js";
 import { EventPublishing, type Publication } from "./event-publishing.js";
 import { type EventsWriter, RecordConflictError } from "./events-writer.js";

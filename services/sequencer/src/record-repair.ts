@@ -1,5 +1,5 @@
 import type { StreamId } from "@heliograph/contracts";
-import type { Logger } from "@heliograph/platform";
+import type { Logger, Redis } from "@heliograph/platform";
 import {
   LOG_EVENT_FIELD,
   LOG_INGEST_FIELD,
@@ -12,7 +12,6 @@ import {
   streamKeys,
 } from "@heliograph/store";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import type { Redis } from "ioredis";
 import type { EventsWriter, Publication } from "./events-writer.js";
 import type { SequencerMetrics } from "./metrics.js";
 import { recordedStepInput, runRestoreStep } from "./sequence-step.js";

@@ -18,7 +18,7 @@ import {
   readOpenIdeas,
   streamKeys,
 } from "@heliograph/store";
-import { type RedisServerHandle, startRedisServer } from "@heliograph/testkit";
+import { type RedisServerHandle, startRedisServer, testsOnRedisCluster } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ideaMessage } from "../test/ingest-fixture.js";
 import {
@@ -95,22 +95,27 @@ describe("sequence step (Lua)", () => {
     expect(await readHead(redis, "step-c")).toBe(1);
   });
 
-  it("refuses, writing nothing, unless the partition epoch is the step's, also on a stream the new epoch never wrote", async () => {
-    const epochKey = partitionEpochKey(6);
-    await redis.set(epochKey, "3");
-    const ok = await runSequenceStep(redis, "step-pe", 3, 3600, [plain("a", 0)], { partitionEpochKey: epochKey });
-    expect(ok.outcomes).toMatchObject([{ kind: "numbered", eventNumber: 0 }]);
-    await redis.incr(epochKey); // taken over by epoch 4, which has not written step-pe yet
-    await expect(
-      runSequenceStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
-    ).rejects.toThrow(StaleEpochError);
-    await expect(
-      runDrainStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
-    ).rejects.toThrow(StaleEpochError);
-    expect(await readHead(redis, "step-pe")).toBe(0);
-    expect(await redis.get(streamKeys("step-pe").fence)).toBe("3");
-    expect(await redis.exists(`${streamKeys("step-pe").appliedPrefix}b`)).toBe(0);
-  });
+  // The partition epoch key is in another slot than the stream's: on a Redis Cluster the step
+  // leaves it out and the epoch is read before each batch (partition-numbering.ts).
+  it.skipIf(testsOnRedisCluster)(
+    "refuses, writing nothing, unless the partition epoch is the step's, also on a stream the new epoch never wrote",
+    async () => {
+      const epochKey = partitionEpochKey(6);
+      await redis.set(epochKey, "3");
+      const ok = await runSequenceStep(redis, "step-pe", 3, 3600, [plain("a", 0)], { partitionEpochKey: epochKey });
+      expect(ok.outcomes).toMatchObject([{ kind: "numbered", eventNumber: 0 }]);
+      await redis.incr(epochKey); // taken over by epoch 4, which has not written step-pe yet
+      await expect(
+        runSequenceStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
+      ).rejects.toThrow(StaleEpochError);
+      await expect(
+        runDrainStep(redis, "step-pe", 3, 3600, [plain("b", 1)], { partitionEpochKey: epochKey }),
+      ).rejects.toThrow(StaleEpochError);
+      expect(await readHead(redis, "step-pe")).toBe(0);
+      expect(await redis.get(streamKeys("step-pe").fence)).toBe("3");
+      expect(await redis.exists(`${streamKeys("step-pe").appliedPrefix}b`)).toBe(0);
+    },
+  );
 
   it("stores the full held entry of a message sent without one: the rest of the batch is sent again", async () => {
     const sid = "step-resend";

@@ -4,13 +4,13 @@ import {
   EVENT_TEXT_OPEN,
   eventBodyText,
   eventText,
-  IdeaEventType,
+  type IdeaEventType,
   type IngestMessage,
+  isIdeaEventType,
   type StreamId,
 } from "@heliograph/contracts";
-import { defineRedisScripts } from "@heliograph/platform";
+import { defineRedisScripts, type Redis } from "@heliograph/platform";
 import { heldEntryText, streamKeys } from "@heliograph/store";
-import type { Redis } from "ioredis";
 
 const SCRIPT = readFileSync(new URL("./sequence-step.lua", import.meta.url), "utf8");
 const COMMAND = "heliographSequenceStep" as const;
@@ -71,13 +71,13 @@ export function stepInputOf(message: IngestMessage, messageText: string, publish
     bodyText: eventBodyText(message, publishedAt),
     heldEntry: heldEntryText({ ingestId: message.ingest_id, messageText }),
   };
-  const ideaType = IdeaEventType.safeParse(message.event_type);
-  if (ideaType.success) {
+  const ideaType = message.event_type;
+  if (isIdeaEventType(ideaType)) {
     const data = message.data as Record<string, unknown>;
     const ms = Date.parse(message.data.timestamp);
     const projection = {
       id: message.data.id,
-      state: ideaType.data === "IdeaClosed" ? "closed" : "open",
+      state: ideaType === "IdeaClosed" ? "closed" : "open",
       idea: data.idea ?? null,
       comment: data.comment ?? null,
       origin: data.origin ?? "",
@@ -86,7 +86,7 @@ export function stepInputOf(message: IngestMessage, messageText: string, publish
     };
     const json = JSON.stringify(projection);
     input.idea = {
-      eventType: ideaType.data,
+      eventType: ideaType,
       id: message.data.id,
       timestampMs: Number.isFinite(ms) ? String(ms) : "",
       timestamp: message.data.timestamp,
@@ -310,14 +310,14 @@ export function recordedStepInput(text: string, ingestId: string): StepInput {
     event_type: string;
     data: Record<string, unknown> & { id: string; timestamp: string; published_at: string };
   };
-  const ideaType = IdeaEventType.safeParse(event.event_type);
-  if (ideaType.success) {
+  const ideaType = event.event_type;
+  if (isIdeaEventType(ideaType)) {
     const data = event.data;
     const ms = Date.parse(data.timestamp);
     // The same fields, in the same order, as stepInputOf: the projection must come out identical.
     const projection = {
       id: data.id,
-      state: ideaType.data === "IdeaClosed" ? "closed" : "open",
+      state: ideaType === "IdeaClosed" ? "closed" : "open",
       idea: data.idea ?? null,
       comment: data.comment ?? null,
       origin: data.origin ?? "",
@@ -325,7 +325,7 @@ export function recordedStepInput(text: string, ingestId: string): StepInput {
       published_at: data.published_at,
     };
     input.idea = {
-      eventType: ideaType.data,
+      eventType: ideaType,
       id: data.id,
       timestampMs: Number.isFinite(ms) ? String(ms) : "",
       timestamp: data.timestamp,

@@ -15,7 +15,7 @@ import {
   WRONG_LAST_SEQUENCE,
 } from "@heliograph/platform";
 import { LOG_EVENT_FIELD, lastRecordedEvent, readHead, streamKeys } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { flushAllRedis, waitFor } from "@heliograph/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest, readNumbered } from "../test/ingest-fixture.js";
 import { type SequencerInstance, useSequencerServers } from "../test/sequencer-fixture.js";
@@ -58,7 +58,7 @@ describe("sequencer with Redis behind EVENTS", () => {
     const sid = "record-flush";
     await publish(sid, 0, 40);
     await headReaches(sid, 39);
-    await ctx.redis.flushall();
+    await flushAllRedis(ctx.redis);
     expect(await readHead(ctx.redis, sid)).toBe(-1);
 
     await publish(sid, 40, 60);

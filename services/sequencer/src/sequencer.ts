@@ -11,11 +11,11 @@ import {
   streamIdOfSubject,
   VERIFY_SUBJECT_PREFIX,
 } from "@heliograph/contracts";
-import { JetStreamPublisher, type Logger, type Registry } from "@heliograph/platform";
+import { JetStreamPublisher, type Logger, onRedisServerChange, type Redis, type Registry } from "@heliograph/platform";
 import { claimPartitionCount, resumableStreamsKey } from "@heliograph/store";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, QueuedIterator, Status, Subscription } from "@nats-io/nats-core";
-import type { Redis } from "ioredis";
+import { registerBacklogMetrics } from "./backlog-metrics.js";
 import type { SequencerConfig } from "./config.js";
 import { EventsWriter } from "./events-writer.js";
 import { PartitionLeases } from "./lease.js";
@@ -87,17 +87,25 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       }
     },
   });
+  registerBacklogMetrics(deps.metrics, { redis, jsm: () => ctx?.jsm, owned: () => balancer.owned() });
   let statusWatch: QueuedIterator<Status> | undefined;
   let resumeSub: Subscription | undefined;
   let resumeScan: NodeJS.Timeout | undefined;
   let scanning = false;
   let verifySub: Subscription | undefined;
   let freedSub: Subscription | undefined;
-  /** Bumped when Redis's connection is made again: every stream is verified against EVENTS before it is numbered. */
+  /**
+   * Bumped when Redis's connection is made again, or a cluster's node or slot master changed: every
+   * stream is verified against EVENTS before it is numbered.
+   */
   let redisGeneration = 0;
+  let stopWatchingRedis: (() => void) | undefined;
   const onRedisReady = () => {
     redisGeneration++;
-    log.warn({ generation: redisGeneration }, "Redis reconnected; verifying every stream against EVENTS");
+    log.warn(
+      { generation: redisGeneration },
+      "Redis reconnected or a cluster master changed; verifying every stream against EVENTS",
+    );
     void verifyAllOwned();
   };
 
@@ -198,7 +206,7 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
           }
         },
       });
-      redis.on("ready", onRedisReady);
+      stopWatchingRedis = onRedisServerChange(redis, onRedisReady);
       await balancer.start();
     },
 
@@ -207,7 +215,7 @@ export function createSequencer(deps: SequencerDeps): Sequencer {
       resumeSub?.unsubscribe();
       verifySub?.unsubscribe();
       freedSub?.unsubscribe();
-      redis.off("ready", onRedisReady);
+      stopWatchingRedis?.();
       await balancer.leave();
       statusWatch?.stop();
       const owned = await balancer.stopWorkers();

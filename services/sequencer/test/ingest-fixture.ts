@@ -10,10 +10,10 @@ import {
   type StreamId,
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_OPENED } from "@heliograph/contracts/fixtures";
+import type { Redis } from "@heliograph/platform";
 import { readEventsAfter } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { Redis } from "ioredis";
 
 /** Test-only helpers: INGEST messages as the ingest gateway publishes them, and reads of EVENTS. */
 

@@ -1,5 +1,5 @@
 import compress from "@fastify/compress";
-import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
+import { DEFAULT_PARTITION_COUNT, SUBSCRIBER_AUTH } from "@heliograph/contracts";
 import {
   Counter,
   createHttpApp,
@@ -20,6 +20,7 @@ import type { StreamHub } from "./hub.js";
 import { hubPlugin } from "./hub-plugin.js";
 import { registerIdeaRoutes } from "./idea-routes.js";
 import { coalescedStateReader } from "./long-poll.js";
+import { registerSseRoute, SseConnections } from "./sse.js";
 import { registerStreamRoutes } from "./stream-routes.js";
 import { StreamSource } from "./stream-source.js";
 import { authenticateSubscribers, subscriberAccess } from "./subscriber-access.js";
@@ -31,14 +32,20 @@ export interface StreamGatewayDeps {
   config: Pick<StreamGatewayConfig, "MAX_WAITERS" | "CONTROL_PLANE_CACHE_MS"> &
     Partial<Pick<StreamGatewayConfig, "SUBSCRIBER_RATE_LIMIT" | "SUBSCRIBER_RATE_BURST" | "JETSTREAM_REPLICAS">> &
     Partial<Pick<StreamGatewayConfig, "PARTITIONS" | "VERIFIED_STREAMS_MAX">> &
-    Partial<Pick<StreamGatewayConfig, "MAX_WAITERS_PER_SUBSCRIBER" | "MAX_RESPONSE_BYTES">>;
+    Partial<Pick<StreamGatewayConfig, "MAX_WAITERS_PER_SUBSCRIBER" | "MAX_RESPONSE_BYTES">> &
+    Partial<
+      Pick<
+        StreamGatewayConfig,
+        "MAX_SSE_CONNECTIONS" | "MAX_SSE_CONNECTIONS_PER_SUBSCRIBER" | "SSE_HEARTBEAT_MS" | "SSE_DRAIN_TIMEOUT_MS"
+      >
+    >;
   metrics?: Registry;
   /** The app drains NATS and quits Redis when it closes (a service process); tests sharing them leave it off. */
   ownConnections?: boolean;
 }
 
-/** The HTTP app plus its waiter hub (stats for tests, drain/stop for shutdown). */
-export type StreamGatewayApp = HttpApp & { readonly hub: StreamHub };
+/** The HTTP app plus its waiter hub (stats for tests, drain/stop for shutdown) and its open event streams. */
+export type StreamGatewayApp = HttpApp & { readonly hub: StreamHub; readonly sse: SseConnections };
 
 /** Bodies smaller than this go uncompressed: compressing them costs more than it saves. */
 export const COMPRESS_THRESHOLD_BYTES = 8 * 1024;
@@ -63,8 +70,9 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
   const app = await createHttpApp({
     logger: deps.log,
     service: "stream-gateway",
-    description: "Subscriber reads of Heliograph streams over HTTP long polling",
+    description: "Subscriber reads of Heliograph streams over HTTP long polling and Server-Sent Events",
     metrics,
+    security: SUBSCRIBER_AUTH,
     readiness: [
       { name: "nats", check: () => deps.nc.rtt() },
       { name: "redis", check: () => deps.redis.ping() },
@@ -89,6 +97,14 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
       onRecorded: (streamId, eventNumber) => source.noteRecorded(streamId, eventNumber),
     });
     hub = (app as StreamGatewayApp).hub;
+    const sse = new SseConnections({
+      maxConnections: deps.config.MAX_SSE_CONNECTIONS ?? 10_000,
+      maxPerSubscriber: deps.config.MAX_SSE_CONNECTIONS_PER_SUBSCRIBER,
+      metrics,
+    });
+    app.decorate("sse", sse);
+    // Ended before the server waits for in-flight requests, as held long polls are (hub-plugin.ts).
+    app.addHook("preClose", async () => sse.closeAll());
     await app.register(compress, { global: true, threshold: COMPRESS_THRESHOLD_BYTES, encodings: ["br", "gzip"] });
     const reads = new Counter({
       name: "heliograph_stream_reads_total",
@@ -107,10 +123,15 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
             // A revoked, deleted or re-entitled subscriber's held polls are decided again at
             // once, not when they would have ended (up to a minute later).
             onChange: (key) => {
-              if (key === undefined) hub?.reauthorize();
-              else {
+              if (key === undefined) {
+                hub?.reauthorize();
+                sse.reauthorize();
+              } else {
                 const subscriberId = subscriberOfControlKey(key);
-                if (subscriberId !== undefined) hub?.reauthorize(subscriberId);
+                if (subscriberId !== undefined) {
+                  hub?.reauthorize(subscriberId);
+                  sse.reauthorize(subscriberId);
+                }
               }
             },
           })
@@ -125,6 +146,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
       }),
     );
     const subscriberHub = hub;
+    const readState = coalescedStateReader((streamId) => source.state(streamId));
     await app.register(async (scope: HttpScope) => {
       authenticateSubscribers(scope, access);
       registerStreamRoutes(scope, {
@@ -132,8 +154,19 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
         access,
         hub: subscriberHub,
         reads,
-        readState: coalescedStateReader((streamId) => source.state(streamId)),
+        readState,
         log: deps.log.child({ component: "stream-routes" }),
+      });
+      registerSseRoute(scope, {
+        source,
+        access,
+        hub: subscriberHub,
+        reads,
+        readState,
+        connections: sse,
+        heartbeatMs: deps.config.SSE_HEARTBEAT_MS ?? 15_000,
+        drainTimeoutMs: deps.config.SSE_DRAIN_TIMEOUT_MS ?? 30_000,
+        log: deps.log.child({ component: "sse" }),
       });
       registerIdeaRoutes(scope, {
         redis: deps.redis,

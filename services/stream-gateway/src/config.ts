@@ -2,6 +2,14 @@ import { DEFAULT_PARTITION_COUNT } from "@heliograph/contracts";
 import { BaseEnv, envInt } from "@heliograph/platform";
 import { z } from "zod";
 
+/** A whole number of at least 1, or unset (then derived from another setting). */
+const optionalCount = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number")
+  .optional()
+  .transform((v) => (v === undefined ? undefined : Number(v)))
+  .pipe(z.number().int().min(1).optional());
+
 export const StreamGatewayEnv = BaseEnv.extend({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: envInt(8081, 0, 65_535),
@@ -12,12 +20,7 @@ export const StreamGatewayEnv = BaseEnv.extend({
    * slots of all; beyond it, 429 RATE_LIMITED with Retry-After. Unset: a tenth of MAX_WAITERS
    * (at least 1).
    */
-  MAX_WAITERS_PER_SUBSCRIBER: z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .optional()
-    .transform((v) => (v === undefined ? undefined : Number(v)))
-    .pipe(z.number().int().min(1).optional()),
+  MAX_WAITERS_PER_SUBSCRIBER: optionalCount,
   /**
    * Bytes of event text one read answers at most (always at least one event): a batch of large
    * events is answered in part and the client continues from the last number it got.
@@ -32,6 +35,20 @@ export const StreamGatewayEnv = BaseEnv.extend({
   SUBSCRIBER_RATE_LIMIT: envInt(500, 0, 10_000_000),
   /** Reads a subscriber may make at once after being idle (long polls held at once count here). */
   SUBSCRIBER_RATE_BURST: envInt(2_000, 1, 10_000_000),
+  /**
+   * Server-Sent Events streams held open at once; beyond it new ones get 503 with Retry-After. A
+   * stream waiting for its next event also holds one of MAX_WAITERS, as a long poll does.
+   */
+  MAX_SSE_CONNECTIONS: envInt(10_000, 1),
+  /** Event streams one subscriber may hold open at once (429 beyond). Unset: a tenth of MAX_SSE_CONNECTIONS. */
+  MAX_SSE_CONNECTIONS_PER_SUBSCRIBER: optionalCount,
+  /** An event stream with nothing to send for this long sends a `: heartbeat` comment, so proxies keep it. */
+  SSE_HEARTBEAT_MS: envInt(15_000, 100, 3_600_000),
+  /**
+   * How long an event stream's client may leave a sent batch unread (the socket's buffer full)
+   * before its stream is dropped: a slow client holds one batch, never a growing backlog.
+   */
+  SSE_DRAIN_TIMEOUT_MS: envInt(30_000, 100, 3_600_000),
   /** INGEST's partition count, as in the sequencers: a verify request goes to the stream's partition. */
   PARTITIONS: envInt(DEFAULT_PARTITION_COUNT, 1, 1024),
   /**

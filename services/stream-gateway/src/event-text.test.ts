@@ -121,7 +121,7 @@ describe("the event text, from every producer", () => {
       await js.publish(eventsSubject(STREAM), text, { msgID: eventMsgId(STREAM, n) });
     await waitFor(() => woken.every((reason) => reason !== undefined), { what: "both waiters woken" });
     expect(woken).toEqual(
-      expected.map((text, n) => ({ kind: "event", eventNumber: n, body: eventsArrayText([text]) })),
+      expected.map((text, n) => ({ kind: "event", eventNumber: n, text, body: eventsArrayText([text]) })),
     );
     expect(woken.map((reason) => (reason as { body: string }).body)).toEqual(expected.map((text) => `[${text}]`));
     expect(eventsArrayText(logged)).toBe(`[${expected.join(",")}]`);

@@ -11,12 +11,12 @@ import { Counter, Gauge, type Logger, type NatsConnection, type Registry } from 
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 
 /**
- * Why a waiter is woken: an event it can answer with directly (`body` is the JSON array text,
- * built once and shared by every waiter of that event), a reason to read Redis again, or the
- * process is shutting down.
+ * Why a waiter is woken: an event it can answer with directly (`text` is the event's JSON, `body`
+ * the JSON array text of it, both built once and shared by every waiter of that event), a reason
+ * to read Redis again, or the process is shutting down.
  */
 export type WakeReason =
-  | { kind: "event"; eventNumber: number; body: string }
+  | { kind: "event"; eventNumber: number; text: string; body: string }
   | { kind: "recheck" }
   | { kind: "release" }
   | { kind: "reauthorize" };
@@ -245,7 +245,7 @@ export class StreamHub {
     let direct: WakeReason | undefined;
     for (const waiter of set) {
       if (waiter.after === eventNumber - 1) {
-        direct ??= { kind: "event", eventNumber, body: eventsArrayText([json]) };
+        direct ??= { kind: "event", eventNumber, text: json, body: eventsArrayText([json]) };
         this.take(set, waiter, direct);
       } else if (waiter.after < eventNumber - 1) {
         // It missed events before this one: only Redis has them all, in order.

@@ -1,7 +1,10 @@
 import {
+  type ErrorCode,
+  errorResponses,
   HeliographError,
   IdeaChannelId,
   IdeaId,
+  IdeaProjection,
   ideasStreamId,
   STREAM_HEAD_HEADER,
   STREAM_STATUS_HEADER,
@@ -37,6 +40,26 @@ const ChannelParams = z.object({ channel: z.string() });
 const IdeaParams = z.object({ channel: z.string(), idea_id: z.string() });
 
 const TAGS = ["subscriber", "ideas"];
+
+const ideaErrors = (...codes: ErrorCode[]) =>
+  errorResponses(
+    [
+      "STREAM_ID_INVALID",
+      ...codes,
+      "AUTH_MISSING",
+      "AUTH_INVALID",
+      "STREAM_FORBIDDEN",
+      "RATE_LIMITED",
+      "SERVICE_UNAVAILABLE",
+    ],
+    {
+      STREAM_ID_INVALID: `the channel does not match ${CHANNEL_PATTERN_TEXT}`,
+      VALIDATION_FAILED: "the idea id is not 1 to 64 letters, digits, _ or -",
+      STREAM_FORBIDDEN: "not entitled to the stream ideas-<channel>, whether or not it exists",
+      SERVICE_UNAVAILABLE:
+        "Redis is behind the stream's record (being repaired) or unreachable; retry after Retry-After",
+    },
+  );
 const HEADERS_NOTE =
   `Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the idea stream's head and live|halted, ` +
   `as on stream reads. The state is what the stream's events up to the head fold into (contracts foldIdeas). ` +
@@ -79,6 +102,8 @@ export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
         summary: "The current state of one idea (IdeaProjection)",
         description: `${AUTH_NOTE} Entitlement is to the stream ideas-<channel>. 404 IDEA_NOT_FOUND when the channel has no idea with this id. ${HEADERS_NOTE}`,
         params: IdeaParams,
+        // Declared for the OpenAPI document: the handler sends the stored projection text as it is.
+        response: { 200: IdeaProjection, ...ideaErrors("VALIDATION_FAILED", "IDEA_NOT_FOUND") },
       },
     },
     async (req, reply) => {
@@ -132,6 +157,7 @@ export function registerIdeaRoutes(app: HttpScope, deps: IdeaRoutesDeps): void {
     summary: "The current state of every open idea of a channel, by idea id",
     description: `${AUTH_NOTE} Entitlement is to the stream ideas-<channel>. A JSON array of IdeaProjection, [] when none is open. ${HEADERS_NOTE}`,
     params: ChannelParams,
+    response: { 200: z.array(IdeaProjection), ...ideaErrors() },
   };
   app.get("/api/v1/ideas/:channel", { schema: openSchema }, openIdeas);
   app.get("/api/v1/ideas/:channel/", { schema: { ...openSchema, hide: true } }, openIdeas);

@@ -25,7 +25,15 @@ export interface ReadRequest {
 export type ReadOutcome = "immediate" | "woken" | "rechecked" | "empty" | "released" | "aborted" | "shed";
 
 export type ReadAnswer =
-  | { kind: "events"; body: string; head: number; status: StreamStatus; outcome: ReadOutcome }
+  | {
+      kind: "events";
+      /** The events' texts, consecutive from after+1; `body` is them as one JSON array. */
+      texts: readonly string[];
+      body: string;
+      head: number;
+      status: StreamStatus;
+      outcome: ReadOutcome;
+    }
   | { kind: "aborted"; outcome: "aborted" };
 
 export interface LongPollDeps {
@@ -120,7 +128,7 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
     return result;
   };
   const empty = (state: StreamState, outcome: ReadOutcome): ReadAnswer =>
-    answer({ kind: "events", body: "[]", head: state.head, status: state.status, outcome });
+    answer({ kind: "events", texts: [], body: "[]", head: state.head, status: state.status, outcome });
   const deadline = performance.now() + req.longPollMs;
   let outcome: ReadOutcome = "immediate";
   // False after the head said "newer" but the log had nothing: wait rather than spin on it.
@@ -132,7 +140,14 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
     if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
     const { texts, ...state } = await deps.source.read(req.streamId, req.after, req.batchSize);
     if (texts.length > 0) {
-      return answer({ kind: "events", body: eventsArrayText(texts), head: state.head, status: state.status, outcome });
+      return answer({
+        kind: "events",
+        texts,
+        body: eventsArrayText(texts),
+        head: state.head,
+        status: state.status,
+        outcome,
+      });
     }
     const remaining = deadline - performance.now();
     if (last || remaining <= 0) return empty(state, "empty");
@@ -177,6 +192,7 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
         const now = await deps.readState(req.streamId).catch(() => latest);
         return answer({
           kind: "events",
+          texts: [result.text],
           body: result.body,
           head: Math.max(result.eventNumber, now.head, latest.head),
           status: now.status,

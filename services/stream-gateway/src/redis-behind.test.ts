@@ -10,7 +10,7 @@ import {
   verifySubject,
 } from "@heliograph/contracts";
 import { LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
-import { waitFor } from "@heliograph/testkit";
+import { flushAllRedis, testsOnRedisCluster, waitFor } from "@heliograph/testkit";
 import type { Subscription } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
@@ -251,7 +251,7 @@ describe("Redis flushed (FLUSHALL, no reconnect)", () => {
     await appendRecorded(FLUSHED, 30);
     await appendRecorded(FLUSHED_COLD, 30);
     expect((await read(FLUSHED, 20, 5)).head).toBe("29");
-    await fx.redis.flushall();
+    await flushAllRedis(fx.redis);
     await entitle();
   });
 
@@ -281,7 +281,8 @@ describe("Redis flushed (FLUSHALL, no reconnect)", () => {
   });
 });
 
-describe("Redis restarted with an empty data folder (reconnect)", () => {
+// One server's data folder emptied: a cluster's nodes would not rejoin without their nodes.conf.
+describe.skipIf(testsOnRedisCluster)("Redis restarted with an empty data folder (reconnect)", () => {
   beforeAll(async () => {
     await appendRecorded(RESTARTED, 20);
     expect((await read(RESTARTED, -1, 100)).head).toBe("19");

@@ -1,6 +1,7 @@
 import {
   EARLIEST_EVENT_HEADER,
-  ErrorBody,
+  type ErrorCode,
+  errorResponses,
   eventsArrayText,
   LongPollHeaders,
   STREAM_HEAD_HEADER,
@@ -37,15 +38,26 @@ const TAGS = ["subscriber"];
  */
 const StreamEvents = z.array(StreamEvent).describe("Events in number order; [] when none is newer");
 
-const readErrors = {
-  400: ErrorBody.describe("STREAM_ID_INVALID, EVENT_NUMBER_INVALID, BATCH_SIZE_INVALID or LONG_POLL_INVALID"),
-  401: ErrorBody.describe("AUTH_MISSING or AUTH_INVALID"),
-  429: ErrorBody.describe(
-    "RATE_LIMITED: too many reads, or this subscriber holds its share of long polls; retry after Retry-After",
-  ),
-  403: ErrorBody.describe("STREAM_FORBIDDEN: not entitled to the stream, whether or not it exists"),
-  503: ErrorBody.describe("SERVICE_UNAVAILABLE: retry after Retry-After"),
+const READ_NOTES: Partial<Record<ErrorCode, string>> = {
+  RATE_LIMITED: "too many reads, or this subscriber holds its share of long polls; retry after Retry-After",
+  STREAM_FORBIDDEN: "not entitled to the stream, whether or not it exists",
+  SERVICE_UNAVAILABLE: "retry after Retry-After",
+  POSITION_EVICTED: `the event after event_number is no longer retained; ${EARLIEST_EVENT_HEADER} names the first one held`,
 };
+
+const readErrors = (...codes: ErrorCode[]) =>
+  errorResponses(
+    [
+      "STREAM_ID_INVALID",
+      ...codes,
+      "AUTH_MISSING",
+      "AUTH_INVALID",
+      "STREAM_FORBIDDEN",
+      "RATE_LIMITED",
+      "SERVICE_UNAVAILABLE",
+    ],
+    READ_NOTES,
+  );
 
 export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): void {
   const { log } = deps;
@@ -68,10 +80,7 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
         params: StreamReadParams,
         response: {
           200: StreamEvents,
-          ...readErrors,
-          410: ErrorBody.describe(
-            `POSITION_EVICTED: the event after event_number is no longer retained; ${EARLIEST_EVENT_HEADER} names the first one held`,
-          ),
+          ...readErrors("EVENT_NUMBER_INVALID", "BATCH_SIZE_INVALID", "LONG_POLL_INVALID", "POSITION_EVICTED"),
         },
       },
     },
@@ -121,7 +130,7 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
     description: `${AUTH_NOTE} Answers at once; use it to learn the latest event number.`,
     headers: SubscriberAuthHeaders,
     params: StreamParams,
-    response: { 200: StreamEvents, ...readErrors },
+    response: { 200: StreamEvents, ...readErrors() },
   };
   app.get("/api/v1/stream/:stream_id/", { schema: recentSchema }, recent);
   app.get("/api/v1/stream/:stream_id", { schema: { ...recentSchema, hide: true } }, recent);

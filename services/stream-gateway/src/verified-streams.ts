@@ -1,5 +1,5 @@
 import type { StreamId } from "@heliograph/contracts";
-import type { Redis } from "@heliograph/platform";
+import { onRedisServerChange, type Redis } from "@heliograph/platform";
 
 /**
  * What this gateway knows, per stream, about whether Redis holds everything EVENTS (the record)
@@ -141,16 +141,12 @@ export class VerifiedStreams {
 }
 
 /**
- * Starts a new generation whenever the Redis client's connection closes or becomes ready again.
- * ioredis emits both on the next tick, before it hands over any reply read on the new connection,
- * so a read answered by a new server always sees the new generation. Returns how to stop watching.
+ * Starts a new generation whenever the Redis client's connection closes or becomes ready again, or
+ * (on a Redis Cluster) a node's does, a node leaves or joins, or a slot's master changes: a replica
+ * promoted after a failover may lack writes its master acknowledged. ioredis emits close and ready
+ * on the next tick, before it hands over any reply read on the new connection, so a read answered
+ * by a new server always sees the new generation. Returns how to stop watching.
  */
 export function watchRedisConnection(redis: Redis, streams: VerifiedStreams): () => void {
-  const bump = () => streams.newGeneration();
-  redis.on("close", bump);
-  redis.on("ready", bump);
-  return () => {
-    redis.off("close", bump);
-    redis.off("ready", bump);
-  };
+  return onRedisServerChange(redis, () => streams.newGeneration(), { onClose: true });
 }

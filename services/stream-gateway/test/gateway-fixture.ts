@@ -38,6 +38,8 @@ const EPOCH = 1;
 const APPLIED_TTL_SECONDS = 86_400;
 /** Messages per step call when writing history in bulk. */
 const STEP_BATCH = 200;
+/** Bytes of events one step numbers at most (about). */
+const STEP_BYTES = 1024 * 1024;
 
 /**
  * Numbers events with the sequencer's step (the same Lua script and inputs as the sequencer) and
@@ -144,9 +146,11 @@ export class SequencerStandIn {
   /** Appends `count` events to Redis only (bulk history nobody is waiting on); returns their texts. */
   async appendHistory(streamId: StreamId, count: number, extra: Record<string, unknown> = {}): Promise<string[]> {
     const texts: string[] = [];
+    // Large events go a few per step: one step of megabytes can outlast the client's command timeout.
+    const perStep = Math.max(1, Math.min(STEP_BATCH, Math.floor(STEP_BYTES / (JSON.stringify(extra).length + 512))));
     for (let done = 0; done < count; ) {
       const n = await this.nextNumber(streamId);
-      const size = Math.min(STEP_BATCH, count - done);
+      const size = Math.min(perStep, count - done);
       const batch = Array.from({ length: size }, (_, i) => this.generic(streamId, n + i, extra));
       texts.push(...(await this.number(streamId, batch, n)));
       done += size;

@@ -1,17 +1,12 @@
 import type { NatsCredentials, NatsRole } from "@heliograph/platform";
-import {
-  freePort,
-  generateNatsAuth,
-  type ManagedProcess,
-  natsConnectOptions,
-  startProcess,
-  tcpReady,
-  tempDataDir,
-  waitFor,
-  which,
-} from "@heliograph/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { freePort } from "./free-port.js";
+import { generateNatsAuth, natsConnectOptions } from "./nats-auth.js";
+import { type ManagedProcess, startProcess, which } from "./process.js";
+import { tcpReady } from "./server-handle.js";
+import { tempDataDir } from "./temp-dir.js";
+import { waitFor } from "./wait-for.js";
 
 export interface ClusterNode {
   name: string;
@@ -40,8 +35,10 @@ export interface NatsCluster {
 /**
  * A JetStream cluster of `size` nats-servers on loopback ports, each with its own file store,
  * routed to each other (cluster name `hg`, node names `n1`…): what deploy/ runs with R3 streams.
+ * `ownProcessGroup`: each node leads its own process group, so Ctrl-C in a terminal reaches only
+ * the parent (`pnpm cluster`), which stops the nodes last.
  */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, options: { ownProcessGroup?: boolean } = {}): Promise<NatsCluster> {
   const binary = which("nats-server");
   if (!binary) throw new Error("nats-server is not on the PATH");
   const specs = await Promise.all(
@@ -60,25 +57,30 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       url: `nats://127.0.0.1:${spec.port}`,
       process: undefined,
       async start() {
-        node.process = startProcess(`nats-${spec.name}`, binary, [
-          "-c",
-          auth.configFile,
-          "-a",
-          "127.0.0.1",
-          "-p",
-          String(spec.port),
-          "-js",
-          "-sd",
-          spec.storeDir,
-          "-n",
-          spec.name,
-          "--cluster_name",
-          "hg",
-          "--cluster",
-          `nats://127.0.0.1:${spec.clusterPort}`,
-          "--routes",
-          routes,
-        ]);
+        node.process = startProcess(
+          `nats-${spec.name}`,
+          binary,
+          [
+            "-c",
+            auth.configFile,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            String(spec.port),
+            "-js",
+            "-sd",
+            spec.storeDir,
+            "-n",
+            spec.name,
+            "--cluster_name",
+            "hg",
+            "--cluster",
+            `nats://127.0.0.1:${spec.clusterPort}`,
+            "--routes",
+            routes,
+          ],
+          { ownProcessGroup: options.ownProcessGroup ?? false },
+        );
         await waitFor(() => tcpReady(spec.port), { timeoutMs: 15_000, what: `nats ${spec.name}` }).catch((err) => {
           throw new Error(`${err.message}\n${node.process?.output()}`);
         });

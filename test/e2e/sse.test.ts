@@ -1,0 +1,117 @@
+// The stream as Server-Sent Events, read by the clients people use: the `eventsource` npm package
+// (the WHATWG EventSource, reconnecting with Last-Event-ID) and `curl -N`.
+import { DOCUMENT_TRADING_SIGNAL_BODY, DOCUMENT_UPLOAD_RESOURCE_BODY } from "@heliograph/contracts/fixtures";
+import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
+import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { EventSource } from "eventsource";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "./document-clients.js";
+
+let stack: Stack;
+let dev: DevConfig;
+
+beforeAll(async () => {
+  stack = await startStack();
+  dev = await seedDemoTenant(stack);
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const eventsUrl = (sid: string, query: string) => `${dev.stream_url}/api/v1/stream/${sid}/events${query}`;
+
+/** Publishes with the resources document's bodies; answers the status. */
+async function post(path: "create_trading_signal" | "upload_resource"): Promise<number> {
+  const body = path === "create_trading_signal" ? DOCUMENT_TRADING_SIGNAL_BODY : DOCUMENT_UPLOAD_RESOURCE_BODY;
+  const res = await fetch(`${dev.ingest_url}/api/v1/${path}`, {
+    method: "POST",
+    headers: {
+      "API-KEY": dev.publisher.api_key,
+      "API-SECRET": dev.publisher.api_secret,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(body),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Publishes until stopped, one signal at a time; counts the accepted ones (each is numbered once). */
+function keepPublishing(): { stop: () => Promise<number> } {
+  let running = true;
+  let accepted = 0;
+  const loop = (async () => {
+    while (running) if ((await post("create_trading_signal")) === 202) accepted++;
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return accepted;
+    },
+  };
+}
+
+describe("an EventSource follows the stream across a kill -9 of the stream gateway", () => {
+  it("reconnects with Last-Event-ID and receives exactly 0..N-1, no gap and no duplicate", async () => {
+    const sid = dev.streams.algorithm;
+    const received: number[] = [];
+    /** Messages whose id is not their data's event_number (none expected). */
+    const mismatched: string[] = [];
+    let opened = 0;
+    const source = new EventSource(eventsUrl(sid, "?after=-1"), {
+      fetch: (input, init) =>
+        fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${dev.subscriber.token}` } }),
+    });
+    source.addEventListener("open", () => opened++);
+    source.addEventListener("TradingSignalCreated", (event) => {
+      received.push(Number(event.lastEventId));
+      if (JSON.parse(event.data).event_number !== Number(event.lastEventId)) mismatched.push(event.lastEventId);
+    });
+    try {
+      const publisher = keepPublishing();
+      await waitFor(() => received.length >= 20, { what: "events before the kill", timeoutMs: 20_000 });
+      await stack.killHard("stream-gateway");
+      const beforeRestart = received.length;
+      await stack.restart("stream-gateway");
+      await waitFor(() => opened >= 2 && received.length > beforeRestart + 20, {
+        what: "the EventSource reconnected and following again",
+        timeoutMs: 30_000,
+      });
+      const accepted = await publisher.stop();
+      await waitFor(() => received.length >= accepted, { what: `all ${accepted} events`, timeoutMs: 30_000 });
+      expect(received).toEqual(Array.from({ length: accepted }, (_, i) => i));
+      expect(mismatched).toEqual([]);
+      expect(source.readyState).toBe(EventSource.OPEN);
+    } finally {
+      source.close();
+    }
+  }, 120_000);
+});
+
+describe("curl -N", () => {
+  it("reads events as they come, each an id, an event type and the event's JSON", async () => {
+    const sid = dev.streams.resource;
+    for (let i = 0; i < 3; i++) expect(await post("upload_resource")).toBe(202);
+    const curl = await run("curl", [
+      "-N",
+      "-sS",
+      "--max-time",
+      "3",
+      "-H",
+      `Authorization: Bearer ${dev.subscriber.token}`,
+      eventsUrl(sid, "?after=-1"),
+    ]);
+    // 28: curl stopped at --max-time, the stream being still open.
+    expect(curl.code, curl.stderr).toBe(28);
+    const messages = curl.stdout.split("\n\n").filter((block) => block.startsWith("id: "));
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+    messages.forEach((block, i) => {
+      const [id, event, data] = block.split("\n");
+      expect(id).toBe(`id: ${i}`);
+      expect(event).toBe("event: ResourcePublished");
+      expect(JSON.parse((data as string).slice("data: ".length)).event_number).toBe(i);
+    });
+  }, 30_000);
+});

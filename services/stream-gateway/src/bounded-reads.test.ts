@@ -25,7 +25,6 @@ const EVENT_PAD = 60 * 1024;
 /** Small enough that a full batch of LARGE is answered in many parts; large enough for dozens of events. */
 const CAP = 1024 * 1024;
 const READERS = 20;
-const MiB = 1024 * 1024;
 
 type Numbered = { event_number: number };
 
@@ -68,43 +67,32 @@ async function readAll(url: string, streamId: string): Promise<{ numbers: number
 }
 
 describe("a read answers at most MAX_RESPONSE_BYTES", () => {
-  it(`${READERS} concurrent full reads of ${EVENTS} × 60 KiB events: each under the cap, heap bounded, every event in order when continued`, async () => {
+  it(`${READERS} concurrent full reads of ${EVENTS} × 60 KiB events: each under the cap, every event in order when continued`, async () => {
     const small = await fx.extraApp(1_000, { MAX_RESPONSE_BYTES: CAP });
-    const before = process.memoryUsage();
-    let peak = 0;
-    const sample = () => {
-      const m = process.memoryUsage();
-      peak = Math.max(peak, m.heapUsed + m.external - (before.heapUsed + before.external));
-    };
-    const sampler = setInterval(sample, 10);
-    try {
-      const answers = await Promise.all(
-        Array.from({ length: READERS }, async () => {
-          const res = await read(small.url, `/api/v1/stream/${LARGE}/-1/1000`);
-          if (res.status !== 200) throw new Error(await res.text());
-          expect(res.headers.get(STREAM_HEAD_HEADER)).toBe(String(EVENTS - 1));
-          const text = await res.text();
-          sample();
-          return {
-            bytes: Buffer.byteLength(text),
-            numbers: (JSON.parse(text) as Numbered[]).map((e) => e.event_number),
-          };
-        }),
-      );
-      for (const { bytes, numbers } of answers) {
-        // Fewer events, never an error: at least one, consecutive from 0, the body within the cap
-        // (plus the array's brackets and commas).
-        expect(numbers.length).toBeGreaterThan(1);
-        expect(numbers.length).toBeLessThan(EVENTS);
-        expect(numbers).toEqual(numbers.map((_, i) => i));
-        expect(bytes).toBeLessThanOrEqual(CAP + numbers.length + 1);
-      }
-    } finally {
-      clearInterval(sampler);
+    const answers = await Promise.all(
+      Array.from({ length: READERS }, async () => {
+        const res = await read(small.url, `/api/v1/stream/${LARGE}/-1/1000`);
+        if (res.status !== 200) throw new Error(await res.text());
+        expect(res.headers.get(STREAM_HEAD_HEADER)).toBe(String(EVENTS - 1));
+        const text = await res.text();
+        return {
+          bytes: Buffer.byteLength(text),
+          numbers: (JSON.parse(text) as Numbered[]).map((e) => e.event_number),
+        };
+      }),
+    );
+    for (const { bytes, numbers } of answers) {
+      // Fewer events, never an error: at least one, consecutive from 0, the body within the cap
+      // (plus the array's brackets and commas).
+      expect(numbers.length).toBeGreaterThan(1);
+      expect(numbers.length).toBeLessThan(EVENTS);
+      expect(numbers).toEqual(numbers.map((_, i) => i));
+      expect(bytes).toBeLessThanOrEqual(CAP + numbers.length + 1);
     }
-    // 20 uncapped answers are 20 × 60 MiB of strings in this process (server and client); capped,
-    // each reader holds a few copies of at most 1 MiB.
-    expect(peak).toBeLessThan(READERS * CAP * 4 + 64 * MiB);
+    // No assertion on this process's heap: sampled here it measured when the collector ran, not
+    // the cap (a 1 MiB cap peaked at 159 MiB, a 4 MiB cap at 54 MiB, in two runs on one machine).
+    // With a 1 GiB cap instead, these 20 reads do not finish: each has Redis copy all 60 MiB out in
+    // one script call, and the gateway answers 503 when the command times out.
 
     const { numbers, largest } = await readAll(small.url, LARGE);
     expect(numbers).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
@@ -184,6 +172,9 @@ describe("a client that leaves during the entitlement check", () => {
   let entered: () => void = () => undefined;
   let release: () => void = () => undefined;
   const closedSockets = new Set<Socket>();
+  // The connection that carried the read: fetch may open a spare one beside it (Node 24's always
+  // did here), so counting closed connections says nothing.
+  let readSocket: Socket | undefined;
 
   beforeAll(async () => {
     // The app's routes over the fixture's real hub, with the entitlement check held open on a gate.
@@ -222,6 +213,9 @@ describe("a client that leaves during the entitlement check", () => {
       });
     });
     app.server.on("connection", (socket: Socket) => socket.once("close", () => closedSockets.add(socket)));
+    app.addHook("onRequest", async (request) => {
+      readSocket = request.raw.socket;
+    });
     url = await app.listen({ host: "127.0.0.1", port: 0 });
   });
 
@@ -241,7 +235,9 @@ describe("a client that leaves during the entitlement check", () => {
     await inCheck;
     controller.abort();
     await pending;
-    await waitFor(() => closedSockets.size === 1, { what: "the server saw the connection close" });
+    await waitFor(() => readSocket !== undefined && closedSockets.has(readSocket), {
+      what: "the server saw the read's connection close",
+    });
     release();
     await waitFor(async () => (await reads.get()).values.some((v) => v.labels.outcome === "aborted" && v.value === 1), {
       what: "the read ended as aborted",

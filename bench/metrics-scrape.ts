@@ -21,6 +21,8 @@ export const LAG_P50_METRIC = "heliograph_nodejs_eventloop_lag_p50_seconds";
 export const LAG_P99_METRIC = "heliograph_nodejs_eventloop_lag_p99_seconds";
 export const LAG_MAX_METRIC = "heliograph_nodejs_eventloop_lag_max_seconds";
 export const WAITERS_METRIC = "heliograph_stream_waiters";
+/** Partition consumers the sequencer replaced. */
+export const RESYNCS_METRIC = "heliograph_sequencer_resyncs_total";
 /** The stream gateway's open Server-Sent Events streams (B9). */
 export const SSE_CONNECTIONS_METRIC = "heliograph_sse_connections";
 /** The webhook dispatcher's endpoints with a running worker (B10). */

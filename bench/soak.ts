@@ -9,7 +9,7 @@ import { streamKeys } from "@heliograph/store";
 import { Child } from "./child.js";
 import { nowMs, sleep } from "./clock.js";
 import type { FollowersInput, FollowersResult, Received } from "./followers.js";
-import { LAG_P99_METRIC, RSS_METRIC, scrapeMetrics, WAITERS_METRIC } from "./metrics-scrape.js";
+import { LAG_P99_METRIC, RESYNCS_METRIC, RSS_METRIC, scrapeMetrics, WAITERS_METRIC } from "./metrics-scrape.js";
 import type { SoakOptions } from "./options.js";
 import type { Accepted, PacedInput, PacedResult } from "./paced-publisher.js";
 import { residentBytes } from "./process-cost.js";
@@ -86,6 +86,8 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
   const allLatencies: number[] = [];
   /** The part of each latency after the sequencer numbered the event (see followers.ts). */
   const afterNumbering: number[] = [];
+  /** The rest: 202 → numbered (the event's published_at), the part the sequencer's intake sets. */
+  const beforeNumbering: number[] = [];
   let pubSeen = 0;
   let folSeen = 0;
   let lastAccepted = 0;
@@ -124,6 +126,7 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
         const latency = Math.max(0, entry[1] - t202);
         window.push(latency);
         afterNumbering.push(entry[2]);
+        beforeNumbering.push(Math.max(0, latency - entry[2]));
         deliveries.push([(entry[1] - t0) / 1000, latency]);
         delivered++;
       } else if (now - entry[1] < 30_000) stillPending.push(entry);
@@ -195,6 +198,8 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
 
   allLatencies.sort((a, b) => a - b);
   afterNumbering.sort((a, b) => a - b);
+  beforeNumbering.sort((a, b) => a - b);
+  const sequencerMetrics = await scrapeMetrics(h.sequencer.url).catch(() => new Map<string, number>());
   // Throughput and latency over time by each event's own timestamps (reports arrive up to a second late).
   const width = interval / 1000;
   const buckets = Math.ceil(Math.max(1, ...samples.map((x) => x.t)) / width);
@@ -241,6 +246,14 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
       p999: percentile(afterNumbering, 0.999),
       max: afterNumbering.at(-1) ?? Number.NaN,
     },
+    beforeNumberingMs: {
+      p50: percentile(beforeNumbering, 0.5),
+      p99: percentile(beforeNumbering, 0.99),
+      p999: percentile(beforeNumbering, 0.999),
+      max: beforeNumbering.at(-1) ?? Number.NaN,
+    },
+    /** Partition consumers the sequencer replaced (a lost pull request, a gap, a stall). */
+    sequencerResyncs: sequencerMetrics.get(RESYNCS_METRIC) ?? Number.NaN,
     rssMiB: { first: first?.rssMiB, last: last?.rssMiB },
     maxLagP99Ms: Object.fromEntries(
       Object.keys(services).map((name) => [name, Math.max(...samples.map((s) => s.lagP99Ms[name] ?? 0))]),

@@ -2,6 +2,7 @@ import { DEFAULT_PARTITION_COUNT, partitionOf } from "@heliograph/contracts";
 import { connectNats, createLogger, ensureStreams, type NatsConnection } from "@heliograph/platform";
 import { type NatsServerHandle, startNatsServer, waitFor } from "@heliograph/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import type { NatsConnection as CoreConnection } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestMessage, publishIngest } from "../test/ingest-fixture.js";
 import { ConsumerSession, type SessionEvents } from "./consumer-session.js";
@@ -52,8 +53,88 @@ describe("a partition's consumer session on a real nats-server", () => {
       expect(again.map((m) => m.info.deliverySequence)).toEqual([1, 2, 3]);
       expect(again.map((m) => m.json<{ ingest_id: string }>().ingest_id)).toEqual(["s-0", "s-1", "s-2"]);
       expect(resyncs).toEqual([]);
+      for (const m of again) m.ack();
+      // Acked before the consumer goes: the next test's consumer starts on its own messages.
+      await nc.flush();
     } finally {
       await second.close();
+    }
+  });
+
+  it("notices within about a second a pull request the server never holds, and asks to be replaced", async () => {
+    // nats-server 2.9 drops a pull request without a word when a message comes in between the
+    // request's expiry and its sweep of expired requests (seen in the soak: no waiting pulls,
+    // messages pending, no 408). The client then waits for missed heartbeats. Losing the pull on
+    // its way to the server leaves the consumer in the same state, deterministically.
+    let dropped = 0;
+    const losesPulls = new Proxy(nc, {
+      get(target, prop) {
+        if (prop !== "publish") return Reflect.get(target, prop);
+        return (subject: string, ...rest: unknown[]) => {
+          if (subject.includes(".CONSUMER.MSG.NEXT.")) {
+            dropped++;
+            return;
+          }
+          return (target.publish as (s: string, ...r: unknown[]) => void)(subject, ...rest);
+        };
+      },
+    }) as CoreConnection;
+    const asked: Array<[reason: string, at: number]> = [];
+    const session = await ConsumerSession.open(
+      partition,
+      { nc, js: jetstream(losesPulls), jsm, log, batchMax: 100 },
+      { received: () => {}, resync: (reason) => asked.push([reason, Date.now()]), busy: () => false },
+    );
+    const start = Date.now();
+    try {
+      await publishIngest(js, ingestMessage(streamId, "s-lost-pull", 3));
+      await waitFor(() => asked.length > 0, { what: "the session asks to be replaced", timeoutMs: 15_000 });
+      expect(dropped).toBeGreaterThan(0);
+      expect(session.size).toBe(0);
+      expect(asked[0]![0]).toBe("consumer status heartbeats_missed");
+      // Two missed heartbeats of 2 s each (4-6 s) before; the partition's events waited as long.
+      expect(asked[0]![1] - start).toBeLessThan(2_500);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("a full queue the worker does not take from for 3 s is backpressure, not a lost pull: no resync, nothing lost", async () => {
+    // Another partition than the tests above use, so its consumer holds this test's messages only.
+    let n = 0;
+    while (partitionOf(`backlog-${n}`, DEFAULT_PARTITION_COUNT) === partition) n++;
+    const backlogStream = `backlog-${n}`;
+    const total = 3_000;
+    await Promise.all(
+      Array.from({ length: total }, (_, k) => publishIngest(js, ingestMessage(backlogStream, `b-${k}`, k))),
+    );
+    const asked: string[] = [];
+    const session = await ConsumerSession.open(
+      partitionOf(backlogStream, DEFAULT_PARTITION_COUNT),
+      { nc, js, jsm, log, batchMax: 100 },
+      { received: () => {}, resync: (reason) => asked.push(reason), busy: () => true },
+    );
+    try {
+      // The intake stops at 1,000 queued; the pulls still owed wait behind them, so the server
+      // goes silent (no request, no heartbeat) for as long as the worker is busy.
+      await waitFor(() => session.size === 1_000, { what: "the queue full" });
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(asked).toEqual([]);
+      const taken: string[] = [];
+      await waitFor(
+        () => {
+          for (const m of session.take(100)) {
+            taken.push(m.json<{ ingest_id: string }>().ingest_id);
+            m.ack();
+          }
+          return taken.length === total;
+        },
+        { what: "every message taken, the pulls resumed" },
+      );
+      expect(taken).toEqual(Array.from({ length: total }, (_, k) => `b-${k}`));
+      expect(asked).toEqual([]);
+    } finally {
+      await session.close();
     }
   });
 });

@@ -13,7 +13,17 @@ import type { NatsConnection } from "@nats-io/nats-core";
 export const ACK_WAIT_MS = 30_000;
 const MAX_ACK_PENDING = 20_000;
 const CONSUME_MAX_MESSAGES = 1_000;
-const CONSUME_EXPIRES_MS = 4_000;
+/**
+ * Pull requests live long and the server's heartbeats come often. A pull request can vanish
+ * without a word: nats-server 2.9 drops one whose expiry it meets while delivering (a message
+ * arriving between the expiry and the sweep that would answer 408), and a JetStream leader change
+ * loses them too. The consumer then goes silent until the client misses two heartbeats, and its
+ * partition's events wait that long: 4-6 s with 4 s pulls and their default 2 s heartbeats, once
+ * a minute or so at 200 publishes/s. With 500 ms heartbeats a lost pull shows within about a
+ * second; with 30 s pulls, expiries (and their race) come 7.5 times less often.
+ */
+const CONSUME_EXPIRES_MS = 30_000;
+const CONSUME_IDLE_HEARTBEAT_MS = 500;
 /**
  * How often an idle session asks its consumer whether it holds messages nothing delivered: two
  * such answers in a row, with no delivery between them, replace the consumer (watchProgress).
@@ -51,6 +61,8 @@ export class ConsumerSession {
   private closing = false;
   private intake: Promise<void> = Promise.resolve();
   private wakeIntake: (() => void) | undefined;
+  private intakePaused = false;
+  private intakeResumedAt = 0;
 
   private constructor(
     private readonly consumerName: string,
@@ -86,9 +98,11 @@ export class ConsumerSession {
       );
     }
     const consumer = await js.consumers.get(INGEST_STREAM, consumerName);
-    // Short pulls: a pull request lost in a JetStream leader change shows as missed heartbeats
-    // (every expires/2) within seconds, and the worker resyncs, instead of idling for a minute.
-    const messages = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES, expires: CONSUME_EXPIRES_MS });
+    const messages = await consumer.consume({
+      max_messages: CONSUME_MAX_MESSAGES,
+      expires: CONSUME_EXPIRES_MS,
+      idle_heartbeat: CONSUME_IDLE_HEARTBEAT_MS,
+    });
     const session = new ConsumerSession(consumerName, messages, deps, events);
     session.intake = session.receive();
     void session.watch();
@@ -159,10 +173,15 @@ export class ConsumerSession {
         }
         this.queue.push(msg);
         this.events.received();
-        while (this.queue.length >= highWater && !this.closing) {
-          await new Promise<void>((resolve) => {
-            this.wakeIntake = resolve;
-          });
+        if (this.queue.length >= highWater && !this.closing) {
+          this.intakePaused = true;
+          while (this.queue.length >= highWater && !this.closing) {
+            await new Promise<void>((resolve) => {
+              this.wakeIntake = resolve;
+            });
+          }
+          this.intakePaused = false;
+          this.intakeResumedAt = Date.now();
         }
       }
     } catch (err) {
@@ -171,10 +190,18 @@ export class ConsumerSession {
     if (!this.closing) this.events.resync("partition consumer ended");
   }
 
+  /** Paused for the worker, or resumed too recently for the owed pulls to have been answered. */
+  private backpressured(): boolean {
+    return this.intakePaused || Date.now() - this.intakeResumedAt < 2 * CONSUME_IDLE_HEARTBEAT_MS;
+  }
+
   private async watch(): Promise<void> {
     try {
       for await (const status of this.messages.status()) {
         if (this.closing) break;
+        // While the intake waits for the worker, the pulls the client owes the server wait behind
+        // the messages it has not iterated, so the server is silent by our own doing: no lost pull.
+        if (status.type === "heartbeats_missed" && this.backpressured()) continue;
         switch (status.type) {
           case "heartbeats_missed":
           case "consumer_deleted":

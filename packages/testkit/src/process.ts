@@ -20,6 +20,25 @@ export function which(binary: string): string | undefined {
   return r.status === 0 && path ? path : undefined;
 }
 
+/** Children still running: killed when this process exits, whatever way it ends its work. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookSet = false;
+
+/**
+ * A test whose cleanup failed (a hook that threw or timed out) would otherwise leave its
+ * nats-server and redis-server running after the test process is gone, holding ports and memory
+ * on the developer's machine. Only what is still running is killed, and only at exit.
+ */
+function killRunningAtExit(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  if (exitHookSet) return;
+  exitHookSet = true;
+  process.once("exit", () => {
+    for (const c of liveChildren) c.kill("SIGKILL");
+  });
+}
+
 export function startProcess(
   name: string,
   command: string,
@@ -34,6 +53,7 @@ export function startProcess(
     // children in order (services first, then Redis and NATS).
     detached: options.ownProcessGroup ?? false,
   });
+  killRunningAtExit(child);
   let out = "";
   const collect = (chunk: Buffer) => {
     // Keep the tail only: long-running services log a lot.

@@ -23,7 +23,7 @@ describe("startProcess", () => {
       import { startProcess } from ${JSON.stringify(join(here, "process.ts"))};
       const child = startProcess("sleeper", "sleep", ["300"]);
       console.log(child.pid);
-      setTimeout(() => process.exit(0), 200);
+      process.exit(0);
     `;
     const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       encoding: "utf8",

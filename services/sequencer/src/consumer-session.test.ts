@@ -118,6 +118,8 @@ describe("a partition's consumer session on a real nats-server", () => {
       // The intake stops at 1,000 queued; the pulls still owed wait behind them, so the server
       // goes silent (no request, no heartbeat) for as long as the worker is busy.
       await waitFor(() => session.size === 1_000, { what: "the queue full" });
+      // A window, not a wait for a result: what is checked is that nothing happens in it, and it
+      // spans six heartbeat intervals (two missed ones asked for a resync before the fix).
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(asked).toEqual([]);
       const taken: string[] = [];

@@ -31,6 +31,16 @@ export function createMetrics(registry: Registry) {
           registers: [registry],
         }),
     ),
+    numberingDelay: get(
+      "heliograph_sequencer_numbering_delay_seconds",
+      () =>
+        new Histogram({
+          name: "heliograph_sequencer_numbering_delay_seconds",
+          help: "From a publish's storing in INGEST (its JetStream timestamp) to its numbering, per event numbered from INGEST (not those drained after a halt)",
+          buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+          registers: [registry],
+        }),
+    ),
     retries: get(
       "heliograph_sequencer_retries_total",
       () =>

@@ -169,6 +169,7 @@ export class PartitionNumbering {
     });
     if (!numbered.ok) return undefined;
     const results = numbered.value;
+    const numberedAtMs = Date.now();
 
     // The events to publish (in the next stage), and the streams to mark before any ack.
     const publications: Publication[] = [];
@@ -184,7 +185,11 @@ export class PartitionNumbering {
         const outcome = result.outcomes[i];
         if (outcome?.kind === "halted") this.recordHalt(streamId, item.input.ingestId, outcome.reason);
         if (outcome?.kind === "numbered") {
-          if (outcome.fresh) metrics.events.inc();
+          if (outcome.fresh) {
+            metrics.events.inc();
+            // nats-server's clock against this process's: on one host, or NTP-synchronised ones.
+            metrics.numberingDelay.observe(Math.max(0, numberedAtMs - item.msg.info.timestampNanos / 1e6) / 1000);
+          }
           if (outcome.text)
             publications.push({
               streamId,

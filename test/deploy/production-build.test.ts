@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import type { StreamEvent } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
+import { nodeFlagsOf } from "@heliograph/platform";
 import {
   REPO_ROOT,
   type ServiceHandle,
@@ -129,19 +130,24 @@ describe("the image and the manifests that run it", () => {
     expect(dockerfile).toMatch(/^CMD \["sh", "-c", "exec node \/app\/\$\{HELIOGRAPH_SERVICE\}\/dist\/main\.js"\]$/m);
   });
 
-  it("compose and Kubernetes start each service's bundle with node alone", () => {
+  it("compose and Kubernetes start each service's bundle with node alone, with the service's V8 flags", () => {
     const compose = parse(read("deploy/compose/docker-compose.yml")) as {
-      services: Record<string, { command?: string[] }>;
+      services: Record<string, { command?: string[]; environment?: Record<string, string> }>;
     };
+    const flagsIn = (options: string | undefined) => (options ?? "").split(/\s+/).filter(Boolean);
     for (const name of SERVICES) {
       expect(compose.services[name]?.command, `compose ${name}`).toEqual(["node", `/app/${name}/dist/main.js`]);
       const deployment = parseAllDocuments(read(`deploy/k8s/${name}.yaml`))
         .map((doc) => doc.toJS())
         .find((object) => object?.kind === "Deployment");
-      expect(deployment.spec.template.spec.containers[0].args, `k8s ${name}`).toEqual([
-        "node",
-        `/app/${name}/dist/main.js`,
-      ]);
+      const container = deployment.spec.template.spec.containers[0];
+      expect(container.args, `k8s ${name}`).toEqual(["node", `/app/${name}/dist/main.js`]);
+      // What the test kit, pnpm dev and the bench run each service with, the examples run it with too.
+      const k8sOptions = container.env?.find((e: { name: string }) => e.name === "NODE_OPTIONS")?.value;
+      expect(flagsIn(k8sOptions), `k8s ${name} NODE_OPTIONS`).toEqual(expect.arrayContaining([...nodeFlagsOf(name)]));
+      expect(flagsIn(compose.services[name]?.environment?.NODE_OPTIONS), `compose ${name} NODE_OPTIONS`).toEqual(
+        expect.arrayContaining([...nodeFlagsOf(name)]),
+      );
     }
   });
 });

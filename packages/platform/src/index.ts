@@ -7,6 +7,7 @@ export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./nats-permissions.js";
+export * from "./node-flags.js";
 export * from "./public-address.js";
 export * from "./rate-limit.js";
 export * from "./redis.js";

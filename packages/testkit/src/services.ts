@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { nodeFlagsOf } from "@heliograph/platform";
 import { freePort } from "./free-port.js";
 import { type ManagedProcess, startProcess } from "./process.js";
 import { waitFor } from "./wait-for.js";
@@ -53,7 +54,10 @@ export async function startService(
   const proc = startProcess(
     name,
     process.execPath,
-    options.main ? [options.main] : ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")],
+    [
+      ...nodeFlagsOf(name),
+      ...(options.main ? [options.main] : ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")]),
+    ],
     {
       env: fullEnv,
       cwd: options.main ? dirname(options.main) : REPO_ROOT,

@@ -15,7 +15,6 @@ import type { Sizes } from "./options.js";
 import type { PacedInput, PacedResult } from "./paced-publisher.js";
 import type { RepResult } from "./raw.js";
 import { rawMessage } from "./raw-message.js";
-import { percentile } from "./stats.js";
 
 type Log = (message: string) => void;
 

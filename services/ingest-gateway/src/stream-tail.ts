@@ -1,4 +1,3 @@
-import type { ServerResponse } from "node:http";
 import {
   ErrorBody,
   EVENT_STREAM_CONTENT_TYPE,
@@ -132,7 +131,9 @@ export function streamTailRoute(deps: StreamTailDeps): FastifyPluginAsyncZod {
             deliver_policy: DeliverPolicy.StartSequence,
             opt_start_seq: lastSeq + 1,
           });
-          return { recent, state, messages: await consumer.consume() };
+          // Short heartbeats: a pull request nats-server drops unanswered would otherwise stall the
+          // tail for two default heartbeats (30 s) before the client pulls again.
+          return { recent, state, messages: await consumer.consume({ idle_heartbeat: 1_000 }) };
         };
         try {
           opening = await fromBackingService(open, (err) =>

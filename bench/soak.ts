@@ -32,6 +32,14 @@ interface Sample {
 
 const SERVERS = ["nats", "redis"] as const;
 
+/** p50, p99, p99.9 and max of values sorted ascending. */
+const tailOf = (sorted: number[]) => ({
+  p50: percentile(sorted, 0.5),
+  p99: percentile(sorted, 0.99),
+  p999: percentile(sorted, 0.999),
+  max: sorted.at(-1) ?? Number.NaN,
+});
+
 /** Runs the soak; the exit code: 1 when an accepted publish was not delivered or a follower saw a gap. */
 export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string) => void): Promise<number> {
   const streams = await h.newAlgorithmStreams(soak.streams);
@@ -233,25 +241,10 @@ export async function runSoak(h: Heliograph, soak: SoakOptions, log: (m: string)
     unmatched,
     followerPolls: followed.polls,
     followerErrors: followed.errors,
-    latencyMs: {
-      p50: percentile(allLatencies, 0.5),
-      p99: percentile(allLatencies, 0.99),
-      p999: percentile(allLatencies, 0.999),
-      max: allLatencies.at(-1) ?? Number.NaN,
-    },
+    latencyMs: tailOf(allLatencies),
     // Numbered → follower (wall clock, ms precision): what of the latency is after the numbering.
-    afterNumberingMs: {
-      p50: percentile(afterNumbering, 0.5),
-      p99: percentile(afterNumbering, 0.99),
-      p999: percentile(afterNumbering, 0.999),
-      max: afterNumbering.at(-1) ?? Number.NaN,
-    },
-    beforeNumberingMs: {
-      p50: percentile(beforeNumbering, 0.5),
-      p99: percentile(beforeNumbering, 0.99),
-      p999: percentile(beforeNumbering, 0.999),
-      max: beforeNumbering.at(-1) ?? Number.NaN,
-    },
+    afterNumberingMs: tailOf(afterNumbering),
+    beforeNumberingMs: tailOf(beforeNumbering),
     /** Partition consumers the sequencer replaced (a lost pull request, a gap, a stall). */
     sequencerResyncs: sequencerMetrics.get(RESYNCS_METRIC) ?? Number.NaN,
     rssMiB: { first: first?.rssMiB, last: last?.rssMiB },

@@ -1,6 +1,5 @@
 import {
   type ErrorCode,
-  errorResponses,
   HeliographError,
   IdeaChannelId,
   IdeaId,
@@ -22,6 +21,7 @@ import {
   type SubscriberAccess,
   sendStoredJson,
   subscriberOf,
+  subscriberReadErrors,
 } from "./subscriber-access.js";
 
 export interface IdeaRoutesDeps {
@@ -42,24 +42,12 @@ const IdeaParams = z.object({ channel: z.string(), idea_id: z.string() });
 const TAGS = ["subscriber", "ideas"];
 
 const ideaErrors = (...codes: ErrorCode[]) =>
-  errorResponses(
-    [
-      "STREAM_ID_INVALID",
-      ...codes,
-      "AUTH_MISSING",
-      "AUTH_INVALID",
-      "STREAM_FORBIDDEN",
-      "RATE_LIMITED",
-      "SERVICE_UNAVAILABLE",
-    ],
-    {
-      STREAM_ID_INVALID: `the channel does not match ${CHANNEL_PATTERN_TEXT}`,
-      VALIDATION_FAILED: "the idea id is not 1 to 64 letters, digits, _ or -",
-      STREAM_FORBIDDEN: "not entitled to the stream ideas-<channel>, whether or not it exists",
-      SERVICE_UNAVAILABLE:
-        "Redis is behind the stream's record (being repaired) or unreachable; retry after Retry-After",
-    },
-  );
+  subscriberReadErrors(codes, {
+    STREAM_ID_INVALID: `the channel does not match ${CHANNEL_PATTERN_TEXT}`,
+    VALIDATION_FAILED: "the idea id is not 1 to 64 letters, digits, _ or -",
+    STREAM_FORBIDDEN: "not entitled to the stream ideas-<channel>, whether or not it exists",
+    SERVICE_UNAVAILABLE: "Redis is behind the stream's record (being repaired) or unreachable; retry after Retry-After",
+  });
 const HEADERS_NOTE =
   `Headers ${STREAM_HEAD_HEADER} and ${STREAM_STATUS_HEADER} give the idea stream's head and live|halted, ` +
   `as on stream reads. The state is what the stream's events up to the head fold into (contracts foldIdeas). ` +

@@ -1,7 +1,6 @@
 import {
   EARLIEST_EVENT_HEADER,
   type ErrorCode,
-  errorResponses,
   eventsArrayText,
   LongPollHeaders,
   STREAM_HEAD_HEADER,
@@ -16,7 +15,14 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { type LongPollDeps, readOrWait } from "./long-poll.js";
 import type { StreamSource } from "./stream-source.js";
-import { AUTH_NOTE, backend, type SubscriberAccess, sendStoredJson, subscriberOf } from "./subscriber-access.js";
+import {
+  AUTH_NOTE,
+  backend,
+  type SubscriberAccess,
+  sendStoredJson,
+  subscriberOf,
+  subscriberReadErrors,
+} from "./subscriber-access.js";
 
 export interface StreamRoutesDeps extends LongPollDeps {
   /** Also answers the most-recent-ten route. */
@@ -45,19 +51,7 @@ const READ_NOTES: Partial<Record<ErrorCode, string>> = {
   POSITION_EVICTED: `the event after event_number is no longer retained; ${EARLIEST_EVENT_HEADER} names the first one held`,
 };
 
-const readErrors = (...codes: ErrorCode[]) =>
-  errorResponses(
-    [
-      "STREAM_ID_INVALID",
-      ...codes,
-      "AUTH_MISSING",
-      "AUTH_INVALID",
-      "STREAM_FORBIDDEN",
-      "RATE_LIMITED",
-      "SERVICE_UNAVAILABLE",
-    ],
-    READ_NOTES,
-  );
+const readErrors = (...codes: ErrorCode[]) => subscriberReadErrors(codes, READ_NOTES);
 
 export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): void {
   const { log } = deps;

@@ -1,5 +1,6 @@
 import {
   type ErrorCode,
+  errorResponses,
   HeliographError,
   STREAM_HEAD_HEADER,
   STREAM_STATUS_HEADER,
@@ -31,6 +32,24 @@ export interface SubscriberAccess {
 }
 
 export const AUTH_NOTE = "Authorization: Bearer <token>. A subscriber reads only the streams it is entitled to.";
+
+/**
+ * The OpenAPI error answers of a subscriber read: the stream id, then the route's own `codes`, then
+ * authentication, entitlement, rate and backing-service refusals, each with the route's note.
+ */
+export const subscriberReadErrors = (codes: ErrorCode[], notes: Partial<Record<ErrorCode, string>>) =>
+  errorResponses(
+    [
+      "STREAM_ID_INVALID",
+      ...codes,
+      "AUTH_MISSING",
+      "AUTH_INVALID",
+      "STREAM_FORBIDDEN",
+      "RATE_LIMITED",
+      "SERVICE_UNAVAILABLE",
+    ],
+    notes,
+  );
 
 export function invalid(code: ErrorCode, path: string, raw: unknown, why: string, message?: string): HeliographError {
   return new HeliographError(code, {

@@ -12,10 +12,18 @@ import { type Follower, followStream } from "../ledger/read-stream.js";
 import type { FaultStack } from "./fault-stack.js";
 
 /** The ledger holds over HTTP and over EVENTS, and both serve the same events, byte for byte. */
-export function expectRecordIntact({ http, events, feeds }: ReadBackReport): void {
-  expect(http.violations, http.describe()).toEqual([]);
-  expect(events.violations, `EVENTS feed:\n${events.describe()}`).toEqual([]);
-  expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}`).toEqual([]);
+export function expectRecordIntact({ http, events, feeds, serviceLog }: ReadBackReport): void {
+  const said = (streamIds: string[]) => (serviceLog ? `\nwhat the services said:\n${serviceLog(streamIds)}` : "");
+  const streamsOf = (items: object[]) => [
+    ...new Set(
+      items.flatMap((item) => ("streamId" in item && typeof item.streamId === "string" ? [item.streamId] : [])),
+    ),
+  ];
+  expect(http.violations, `${http.describe()}${said(streamsOf(http.violations))}`).toEqual([]);
+  expect(events.violations, `EVENTS feed:\n${events.describe()}${said(streamsOf(events.violations))}`).toEqual([]);
+  expect(feeds.differences, `HTTP against EVENTS:\n${feeds.describe()}${said(streamsOf(feeds.differences))}`).toEqual(
+    [],
+  );
 }
 
 /**

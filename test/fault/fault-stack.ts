@@ -165,6 +165,7 @@ export async function startFaultStack(
           publishes,
         });
         if (process.env.HG_LEDGER_LOG === "1") console.log(reports.http.describe());
+        reports.serviceLog = (streamIds) => servicesSaid(base.instances, streamIds);
         return reports;
       } finally {
         await nc.close();
@@ -173,4 +174,15 @@ export async function startFaultStack(
     stop: () => base.stop(),
   };
   return stack;
+}
+
+/** Lines the services logged that name one of the streams or are errors, the last `limit` of them. */
+function servicesSaid(instances: Record<ServiceName, ServiceHandle[]>, streamIds: string[], limit = 80): string {
+  const lines: string[] = [];
+  for (const [name, handles] of Object.entries(instances))
+    for (const [index, handle] of handles.entries())
+      for (const line of handle.output().split("\n"))
+        if (streamIds.some((id) => line.includes(`"${id}"`)) || line.includes('"level":50'))
+          lines.push(`[${name}#${index}] ${line.slice(0, 600)}`);
+  return lines.slice(-limit).join("\n");
 }

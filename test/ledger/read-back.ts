@@ -13,6 +13,11 @@ export interface ReadBackReport {
   feeds: FeedComparison;
   /** What was read, by stream. */
   reads: { http: Record<string, StreamRead>; events: Record<string, StreamRead> };
+  /**
+   * What the services said about these streams (and every error they logged), for a failure
+   * message: a fault that breaks the record once in a hundred runs must explain itself the first time.
+   */
+  serviceLog?: (streamIds: string[]) => string;
 }
 
 /**

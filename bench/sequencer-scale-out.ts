@@ -28,7 +28,7 @@ import type { Heliograph } from "./stack.js";
 const OWNED_METRIC = "heliograph_sequencer_partitions_owned";
 /**
  * Counters that say how an instance drained: its mean batch, and its EVENTS publishes refused
- * because their predicted sequence was taken (each refusal puts its writer into "shared" mode,
+ * because another writer's messages came between a chain's events (each refusal puts its writer into "shared" mode,
  * one publish in flight per stream: events-writer.ts), and consumer resyncs.
  */
 const DRAIN_COUNTERS = {

@@ -18,6 +18,8 @@ export interface PublishAck {
 
 /** JetStream's error code for a refused `Nats-Expected-Last-Sequence` / `…-Last-Subject-Sequence`. */
 export const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's error code for a refused `Nats-Expected-Last-Msg-Id`. */
+export const WRONG_LAST_MSG_ID = 10070;
 
 /** JetStream refused the publish (stream full, wrong sequence, …): its API error. */
 export class JetStreamPublishError extends Error {

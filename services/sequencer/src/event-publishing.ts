@@ -9,7 +9,7 @@ export type { Publication } from "./events-writer.js";
 
 export interface PublishingDeps {
   nc: NatsConnection;
-  /** EVENTS, conditionally (one per process: its sequence predictions span the partitions). */
+  /** EVENTS, conditionally (one per process: its tips and its fallback to one publish per stream span the partitions). */
   writer: EventsWriter;
   log: Logger;
   metrics: SequencerMetrics;

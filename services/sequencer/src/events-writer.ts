@@ -4,6 +4,7 @@ import {
   type JetStreamPublisher,
   type Logger,
   type PublishAck,
+  WRONG_LAST_MSG_ID,
   WRONG_LAST_SEQUENCE,
 } from "@heliograph/platform";
 import { lastRecordedEvent } from "@heliograph/store";
@@ -41,8 +42,8 @@ export class RecordWriteError extends Error {
   override readonly name = "RecordWriteError";
 }
 
-const EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence";
 const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id";
 /** Tips kept; a stream whose tip was dropped is verified again before it is next written. */
 const MAX_TIPS = 100_000;
 const SHARED_MIN_MS = 1_000;
@@ -57,24 +58,25 @@ interface Outcome {
 
 /**
  * Writes numbered events to EVENTS so that each `events.<sid>` subject holds 0..n in order, once
- * (docs/architecture.md, "EVENTS, the record"). Every publish is conditional on the subject's last
- * sequence (`Nats-Expected-Last-Subject-Sequence`), so a retry, a redelivery past the duplicate
- * window or a stale instance can never store n after n+1, nor n twice: JetStream refuses it.
+ * (docs/architecture.md, "EVENTS, the record"). Every publish is conditional, so a retry, a
+ * redelivery past the duplicate window or a stale instance can never store n after n+1, nor n
+ * twice, nor n+1 without n: JetStream refuses it.
  *
- * A chain of conditional publishes would cost a round trip per event of a stream. To pipeline a
- * stream's events, each publish also predicts the sequence JetStream will give the message before
- * it and makes that a condition too (`Nats-Expected-Last-Sequence`): then an accepted publish is
- * stored exactly at its predicted sequence, so the subject's last message is exactly the one it
- * was chained to, and a refused one refuses every later one of its stream. Predictions hold while
- * this process is the only writer of EVENTS; when they fail (another sequencer instance writing,
- * a duplicate), the refused events are reconciled with the record and the writer falls back for a
- * while to one publish in flight per stream, conditional on the subject's confirmed last sequence
- * only ("shared" mode), streams still in parallel.
+ * A stream's events are pipelined as a chain. Its first event in a round is conditional on the
+ * subject's confirmed last sequence (`Nats-Expected-Last-Subject-Sequence`: the message there is
+ * event n-1, read or acked). Each later one is conditional on the stream's last message being the
+ * event before it (`Nats-Expected-Last-Msg-Id`, the msg id names stream and number): an accepted
+ * event n+1 is stored right after an event n of its stream, whoever wrote that, so the subject
+ * reads 0, 1, 2, … by induction whatever other writers do. (Conditions on a predicted stream
+ * sequence are not enough: when the prediction is one short and the subject's previous event is
+ * the stream's last message, event n+1 passes while n was refused, a gap.) The chain needs its
+ * events stored back to back: another writer's messages between them refuse the rest, which are
+ * reconciled with the record; while that keeps happening the writer sends one publish in flight
+ * per stream, each conditional on the subject's confirmed last sequence ("shared" mode), streams
+ * still in parallel.
  */
 export class EventsWriter {
   private readonly tips = new Map<StreamId, RecordTip>();
-  /** EVENTS' last sequence once every publish sent so far is stored; undefined: ask JetStream. */
-  private predictedLast: number | undefined;
   private sharedUntil = 0;
   private sharedMs = 0;
 
@@ -122,8 +124,8 @@ export class EventsWriter {
     for (const [streamId, list] of pending) if (!this.trim(streamId, list, pending)) conflicts.add(streamId);
 
     while (pending.size > 0) {
-      const exclusive = Date.now() >= this.sharedUntil;
-      const outcomes = exclusive ? await this.exclusiveRound(pending) : await this.sharedRound(pending);
+      const chained = Date.now() >= this.sharedUntil;
+      const outcomes = chained ? await this.chainedRound(pending) : await this.sharedRound(pending);
       let refused = false;
       let failed: Error | undefined;
       const reconcile: StreamId[] = [];
@@ -157,14 +159,16 @@ export class EventsWriter {
           continue;
         }
         const err = results[done]?.err;
-        if (err instanceof JetStreamPublishError && err.errCode === WRONG_LAST_SEQUENCE) {
+        if (
+          err instanceof JetStreamPublishError &&
+          (err.errCode === WRONG_LAST_SEQUENCE || err.errCode === WRONG_LAST_MSG_ID)
+        ) {
           refused = true;
           reconcile.push(streamId);
         } else failed ??= err ?? new Error("no answer");
       }
-      if (exclusive && (refused || failed)) this.predictedLast = undefined;
-      if (exclusive && refused) this.enterShared();
-      else if (exclusive && !failed) this.sharedMs = 0;
+      if (chained && refused) this.enterShared();
+      else if (chained && !failed) this.sharedMs = 0;
       if (reconcile.length > 0) {
         this.deps.metrics.recordRefusals.inc(reconcile.length);
         await Promise.all(
@@ -225,7 +229,7 @@ export class EventsWriter {
     this.sharedUntil = Date.now() + this.sharedMs;
     this.deps.log.info(
       { forMs: this.sharedMs },
-      "EVENTS sequence predictions failed; one publish per stream at a time",
+      "chained EVENTS publishes were refused (another writer's messages between them); one publish per stream at a time",
     );
   }
 
@@ -239,40 +243,31 @@ export class EventsWriter {
       );
   }
 
-  /** Every pending event at once, each conditional on its predicted predecessor in EVENTS and in its subject. */
-  private async exclusiveRound(pending: Map<StreamId, Publication[]>): Promise<Map<StreamId, Outcome[]>> {
-    if (this.predictedLast === undefined) {
-      const last = (await this.deps.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
-      // Another partition's round may have sent (and predicted) meanwhile.
-      this.predictedLast ??= last;
-    }
-    let predictedLast = this.predictedLast;
+  /**
+   * Every pending event at once: each stream's first conditional on its subject's confirmed last
+   * sequence, each later one on the stream's last message being its predecessor. One synchronous
+   * pass per call, so a stream's chain leaves on the connection back to back.
+   */
+  private async chainedRound(pending: Map<StreamId, Publication[]>): Promise<Map<StreamId, Outcome[]>> {
     const sent: [StreamId, Promise<Outcome>[]][] = [];
-    // One synchronous pass: the predictions follow the order the messages leave on the connection.
     for (const [streamId, list] of pending) {
-      let subjectLast = this.tips.get(streamId)!.seq;
       const promises: Promise<Outcome>[] = [];
+      let previous: Publication | undefined;
       for (const p of list) {
-        const predicted = predictedLast + 1;
-        predictedLast = predicted;
         promises.push(
-          this.publish(p, {
-            [EXPECTED_LAST_SEQUENCE]: String(predicted - 1),
-            [EXPECTED_LAST_SUBJECT_SEQUENCE]: String(subjectLast),
-          }),
+          this.publish(
+            p,
+            previous
+              ? { [EXPECTED_LAST_MSG_ID]: eventMsgId(streamId, previous.eventNumber) }
+              : { [EXPECTED_LAST_SUBJECT_SEQUENCE]: String(this.tips.get(streamId)!.seq) },
+          ),
         );
-        subjectLast = predicted;
+        previous = p;
       }
       sent.push([streamId, promises]);
     }
-    this.predictedLast = predictedLast;
     const outcomes = new Map<StreamId, Outcome[]>();
-    for (const [streamId, promises] of sent) {
-      const results = await Promise.all(promises);
-      // A duplicate took no new sequence: every later prediction is off by one.
-      if (results.some((r) => r.ack?.duplicate)) this.predictedLast = undefined;
-      outcomes.set(streamId, results);
-    }
+    for (const [streamId, promises] of sent) outcomes.set(streamId, await Promise.all(promises));
     return outcomes;
   }
 

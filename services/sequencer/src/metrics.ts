@@ -92,7 +92,7 @@ export function createMetrics(registry: Registry) {
       () =>
         new Counter({
           name: "heliograph_sequencer_record_refusals_total",
-          help: "Conditional EVENTS publishes refused (a wrong predicted sequence, or someone else wrote the stream), reconciled with the record",
+          help: "Conditional EVENTS publishes refused (another writer's messages between a chain's events, or someone else wrote the stream), reconciled with the record",
           registers: [registry],
         }),
     ),

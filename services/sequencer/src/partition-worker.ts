@@ -16,7 +16,7 @@ import type { SequencerOptions } from "./sequencer.js";
 export interface WorkerContext {
   nc: NatsConnection;
   js: JetStreamClient;
-  /** EVENTS, conditionally: one writer per process (its sequence predictions span the partitions). */
+  /** EVENTS, conditionally: one writer per process (its tips and its fallback to one publish per stream span the partitions). */
   writer: EventsWriter;
   /** Bumped each time the Redis connection is made again. */
   redisGeneration(): number;

@@ -166,12 +166,31 @@ describe("EVENTS writes are conditional", () => {
     expect(await subjectNumbers(sid)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it("keeps order when another writer's messages make its predicted sequences wrong", async () => {
+  it("leaves no gap when another writer stored the stream's previous event where this one expected its next", async () => {
+    // A takeover: another instance wrote event 2 right after this writer's last message, and this
+    // writer verified the stream (its tip is event 2). Its chained publishes of 3 and 4 must not
+    // let 4 follow 2 when 3 is refused: the message after which 4 is stored has to be event 3.
+    const sid = "cond-takeover";
+    const w = writer();
+    w.setTip(sid, { eventNumber: -1, seq: 0 });
+    await w.write([0, 1].map((n) => event(sid, n)));
+    const other = new JetStreamPublisher(ctx.nc, 5_000);
+    await other.publish(eventsSubject(sid), event(sid, 2).text, `${sid}:2`, {
+      "Nats-Expected-Last-Subject-Sequence": String(w.tip(sid)!.seq),
+      [EVENT_INGEST_ID_HEADER]: event(sid, 2).ingestId,
+    });
+    const verified = (await lastRecordedEvent(ctx.jsm, sid))!;
+    w.setTip(sid, { eventNumber: verified.eventNumber, seq: verified.seq });
+    await w.write([3, 4].map((n) => event(sid, n)));
+    expect(await subjectNumbers(sid)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("keeps order when another writer's messages come between a chain's events", async () => {
     const a = writer();
     const b = writer();
     a.setTip("cond-a", { eventNumber: -1, seq: 0 });
     b.setTip("cond-b", { eventNumber: -1, seq: 0 });
-    // Interleaved batches of two writers: each one's predictions are spoiled by the other's messages.
+    // Interleaved batches of two writers: each one's messages break the other's chains.
     for (let round = 0; round < 10; round++) {
       await Promise.all([
         a.write([...Array(20).keys()].map((i) => event("cond-a", round * 20 + i))),

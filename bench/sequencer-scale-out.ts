@@ -28,8 +28,8 @@ import type { Heliograph } from "./stack.js";
 const OWNED_METRIC = "heliograph_sequencer_partitions_owned";
 /**
  * Counters that say how an instance drained: its mean batch, and its EVENTS publishes refused
- * because another writer's messages came between a chain's events (each refusal puts its writer into "shared" mode,
- * one publish in flight per stream: events-writer.ts), and consumer resyncs.
+ * because another writer's messages came between a chain's events (each refusal costs a read of
+ * the subject's last event and a new chain: events-writer.ts), and consumer resyncs.
  */
 const DRAIN_COUNTERS = {
   batchSum: "heliograph_sequencer_batch_size_sum",
@@ -169,7 +169,7 @@ async function drain(
       const batch = (a.batchSum - b.batchSum) / (a.batches - b.batches);
       figures[`${id}.batch.${instance.name}`] = batch;
       figures[`${id}.refusals.${instance.name}`] = a.refusals - b.refusals;
-      return `${instance.name}: mean batch ${batch.toFixed(0)}, ${a.refusals - b.refusals} EVENTS publishes refused (shared mode), ${a.resyncs - b.resyncs} resyncs`;
+      return `${instance.name}: mean batch ${batch.toFixed(0)}, ${a.refusals - b.refusals} EVENTS chains refused, ${a.resyncs - b.resyncs} resyncs`;
     });
     if (split)
       for (const [i, instance] of instances.entries()) {

@@ -46,8 +46,6 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 const EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id";
 /** Tips kept; a stream whose tip was dropped is verified again before it is next written. */
 const MAX_TIPS = 100_000;
-const SHARED_MIN_MS = 1_000;
-const SHARED_MAX_MS = 30_000;
 
 interface Outcome {
   ack?: PublishAck;
@@ -70,15 +68,13 @@ interface Outcome {
  * reads 0, 1, 2, … by induction whatever other writers do. (Conditions on a predicted stream
  * sequence are not enough: when the prediction is one short and the subject's previous event is
  * the stream's last message, event n+1 passes while n was refused, a gap.) The chain needs its
- * events stored back to back: another writer's messages between them refuse the rest, which are
- * reconciled with the record; while that keeps happening the writer sends one publish in flight
- * per stream, each conditional on the subject's confirmed last sequence ("shared" mode), streams
- * still in parallel.
+ * events stored back to back: another writer's messages between them (a second sequencer writing
+ * its partitions) refuse the rest, which are reconciled with the record and sent again as a new
+ * chain, whose first event is anchored on the subject again. Each round therefore stores at least
+ * the first pending event of every stream nobody else writes, and in practice nearly all of them.
  */
 export class EventsWriter {
   private readonly tips = new Map<StreamId, RecordTip>();
-  private sharedUntil = 0;
-  private sharedMs = 0;
 
   constructor(
     private readonly deps: {
@@ -124,9 +120,7 @@ export class EventsWriter {
     for (const [streamId, list] of pending) if (!this.trim(streamId, list, pending)) conflicts.add(streamId);
 
     while (pending.size > 0) {
-      const chained = Date.now() >= this.sharedUntil;
-      const outcomes = chained ? await this.chainedRound(pending) : await this.sharedRound(pending);
-      let refused = false;
+      const outcomes = await this.chainedRound(pending);
       let failed: Error | undefined;
       const reconcile: StreamId[] = [];
       for (const [streamId, list] of pending) {
@@ -163,12 +157,9 @@ export class EventsWriter {
           err instanceof JetStreamPublishError &&
           (err.errCode === WRONG_LAST_SEQUENCE || err.errCode === WRONG_LAST_MSG_ID)
         ) {
-          refused = true;
           reconcile.push(streamId);
         } else failed ??= err ?? new Error("no answer");
       }
-      if (chained && refused) this.enterShared();
-      else if (chained && !failed) this.sharedMs = 0;
       if (reconcile.length > 0) {
         this.deps.metrics.recordRefusals.inc(reconcile.length);
         await Promise.all(
@@ -224,15 +215,6 @@ export class EventsWriter {
     return stored !== null && stored.header?.get(EVENT_INGEST_ID_HEADER) === p.ingestId && stored.string() === p.text;
   }
 
-  private enterShared(): void {
-    this.sharedMs = Math.min(Math.max(SHARED_MIN_MS, this.sharedMs * 2), SHARED_MAX_MS);
-    this.sharedUntil = Date.now() + this.sharedMs;
-    this.deps.log.info(
-      { forMs: this.sharedMs },
-      "chained EVENTS publishes were refused (another writer's messages between them); one publish per stream at a time",
-    );
-  }
-
   private publish(p: Publication, headers: Record<string, string>): Promise<Outcome> {
     headers[EVENT_INGEST_ID_HEADER] = p.ingestId;
     return this.deps.publisher
@@ -268,25 +250,6 @@ export class EventsWriter {
     }
     const outcomes = new Map<StreamId, Outcome[]>();
     for (const [streamId, promises] of sent) outcomes.set(streamId, await Promise.all(promises));
-    return outcomes;
-  }
-
-  /** One publish in flight per stream, conditional on the subject's confirmed last sequence only. */
-  private async sharedRound(pending: Map<StreamId, Publication[]>): Promise<Map<StreamId, Outcome[]>> {
-    const outcomes = new Map<StreamId, Outcome[]>();
-    await Promise.all(
-      [...pending].map(async ([streamId, list]) => {
-        const results: Outcome[] = [];
-        let subjectLast = this.tips.get(streamId)!.seq;
-        for (const p of list) {
-          const result = await this.publish(p, { [EXPECTED_LAST_SUBJECT_SEQUENCE]: String(subjectLast) });
-          results.push(result);
-          if (!result.ack) break;
-          subjectLast = result.ack.seq;
-        }
-        outcomes.set(streamId, results);
-      }),
-    );
     return outcomes;
   }
 }

@@ -32,6 +32,11 @@ describe("startRedisCluster", () => {
     );
     expect(masters).toHaveLength(3);
     expect(await cluster.cli("CLUSTER", "INFO")).toContain("cluster_slots_ok:16384");
+    // Each master has its replica (gossip may take a moment to show the roles).
+    for (const key of ["{a}", "{b}", "{c}"]) {
+      const master = await cluster.masterOf(key);
+      await waitFor(() => cluster.hasLiveReplica(master), { what: `a replica of the master of ${key}` });
+    }
   });
 
   it("runs a script over two keys of one hash tag, and refuses keys of two slots", async () => {
@@ -58,6 +63,8 @@ describe("startRedisCluster", () => {
     await cluster.waitHealthy(20_000);
     const promoted = await cluster.masterOf("{failover}:k");
     expect(promoted.port).not.toBe(master.port);
+    // Its replica became the master, and no replica follows it now.
+    expect(await cluster.hasLiveReplica(promoted)).toBe(false);
     // Read with redis-cli (following MOVED) from the nodes now serving the slot: this is about the
     // harness's cluster; how fast a client notices the new slot map is the client's own setting.
     await waitFor(async () => (await cluster.cli("GET", "{failover}:k"))[0] === "before", {

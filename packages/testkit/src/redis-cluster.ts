@@ -20,6 +20,8 @@ export interface RedisClusterHandle {
   url: string;
   /** The node serving `key`'s slot as master now (after a failover too). */
   masterOf(key: string): Promise<RedisClusterNode>;
+  /** Whether a running replica follows this master: a kill of it then fails over instead of taking its slots down. */
+  hasLiveReplica(master: RedisClusterNode): Promise<boolean>;
   /** Until every live node reports cluster_state:ok and agrees on a master for every slot. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Commands through redis-cli -c against a live node; the answer's lines. */
@@ -135,6 +137,18 @@ export async function startRedisCluster(
         if (owns && found) return found;
       }
       throw new Error(`no master serves the slot of ${key}`);
+    },
+    async hasLiveReplica(master) {
+      const lines = (await cliAt((await live()).port, ["CLUSTER", "NODES"])).map((line) => line.split(" "));
+      const portOf = (address: string | undefined) => Number(address?.split("@")[0]?.split(":")[1]);
+      const masterId = lines.find((fields) => portOf(fields[1]) === master.port)?.[0];
+      return lines.some(
+        ([, address, flags, followed]) =>
+          flags?.includes("slave") &&
+          !flags.includes("fail") &&
+          followed === masterId &&
+          nodes.find((n) => n.port === portOf(address))?.process?.running() === true,
+      );
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor(

@@ -118,6 +118,13 @@ export async function startRedisCluster(
       .split("\n")
       .map((l) => l.replace(/\r$/, ""))
       .filter((l) => l !== "");
+  /** CLUSTER NODES as one node at `port` sees it, each row with the harness's node it names. */
+  const clusterNodesAt = async (port: number) =>
+    (await cliAt(port, ["CLUSTER", "NODES"])).map((line) => {
+      const [id, address, flags = "", masterId, , , , state, ...ranges] = line.split(" ");
+      const nodePort = Number(address?.split("@")[0]?.split(":")[1]);
+      return { id, node: nodes.find((n) => n.port === nodePort), flags, masterId, state, ranges };
+    });
 
   const handle: RedisClusterHandle = {
     nodes,
@@ -125,29 +132,25 @@ export async function startRedisCluster(
     async masterOf(key) {
       const node = await live();
       const [slot] = await cliAt(node.port, ["CLUSTER", "KEYSLOT", key]);
-      for (const line of await cliAt(node.port, ["CLUSTER", "NODES"])) {
-        const [, address, flags, , , , , state, ...ranges] = line.split(" ");
-        if (!flags?.includes("master") || flags.includes("fail") || state !== "connected") continue;
+      for (const { node: found, flags, state, ranges } of await clusterNodesAt(node.port)) {
+        if (!flags.includes("master") || flags.includes("fail") || state !== "connected") continue;
         const owns = ranges.some((r) => {
           const [from, to] = r.split("-").map(Number);
           return Number(slot) >= (from as number) && Number(slot) <= (to ?? from ?? -1);
         });
-        const port = Number(address?.split("@")[0]?.split(":")[1]);
-        const found = nodes.find((n) => n.port === port);
         if (owns && found) return found;
       }
       throw new Error(`no master serves the slot of ${key}`);
     },
     async hasLiveReplica(master) {
-      const lines = (await cliAt((await live()).port, ["CLUSTER", "NODES"])).map((line) => line.split(" "));
-      const portOf = (address: string | undefined) => Number(address?.split("@")[0]?.split(":")[1]);
-      const masterId = lines.find((fields) => portOf(fields[1]) === master.port)?.[0];
-      return lines.some(
-        ([, address, flags, followed]) =>
-          flags?.includes("slave") &&
-          !flags.includes("fail") &&
-          followed === masterId &&
-          nodes.find((n) => n.port === portOf(address))?.process?.running() === true,
+      const rows = await clusterNodesAt((await live()).port);
+      const masterId = rows.find((row) => row.node === master)?.id;
+      return rows.some(
+        (row) =>
+          row.flags.includes("slave") &&
+          !row.flags.includes("fail") &&
+          row.masterId === masterId &&
+          row.node?.process?.running() === true,
       );
     },
     async waitHealthy(timeoutMs = 30_000) {
@@ -160,11 +163,9 @@ export async function startRedisCluster(
             if (!info.includes("cluster_slots_ok:16384")) return false;
             // A master killed a moment ago may still be listed as serving its slots: healthy only
             // once every master with slots is a running process.
-            for (const line of await cliAt(node.port, ["CLUSTER", "NODES"])) {
-              const [, address, flags, , , , , , ...ranges] = line.split(" ");
-              if (!flags?.includes("master") || ranges.length === 0) continue;
-              const port = Number(address?.split("@")[0]?.split(":")[1]);
-              if (!nodes.find((n) => n.port === port)?.process?.running()) return false;
+            for (const row of await clusterNodesAt(node.port)) {
+              if (!row.flags.includes("master") || row.ranges.length === 0) continue;
+              if (!row.node?.process?.running()) return false;
             }
           }
           return true;

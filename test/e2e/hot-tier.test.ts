@@ -59,6 +59,23 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+describe("the Redis this run names", () => {
+  // The redis-cluster project (vitest.config.ts) must really run the stack on a cluster, and the
+  // other on one server: the services are given what the harness started. This file runs in both
+  // projects, so the check is here (REDIS_URL set to one server fails it on the cluster pass).
+  it(testsOnRedisCluster ? "is a Redis Cluster of 6 nodes, slots all served" : "is one redis-server", async () => {
+    expect(stack.env.REDIS_URL).toBe(stack.redis.url);
+    const info = await stack.redis.cli(["CLUSTER", "INFO"]).catch((err: Error) => [err.message]);
+    if (testsOnRedisCluster) {
+      expect(stack.redis.url.split(",")).toHaveLength(6);
+      expect(info).toContain("cluster_state:ok");
+    } else {
+      expect(stack.redis.url.split(",")).toHaveLength(1);
+      expect(info.join("\n")).toMatch(/cluster support disabled/);
+    }
+  });
+});
+
 const SIGNAL = { path: "create_trading_signal", body: JSON.stringify(DOCUMENT_TRADING_SIGNAL_BODY) };
 const RESOURCE = {
   path: "upload_resource",

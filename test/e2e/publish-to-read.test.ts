@@ -1,13 +1,7 @@
 import { EVENTS_STREAM, type StreamEvent } from "@heliograph/contracts";
 import { DOCUMENT_RESOURCE_DICT, DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
-import {
-  type NatsServerHandle,
-  type Stack,
-  startStack,
-  testsOnRedisCluster,
-  waitForHeldLongPoll,
-} from "@heliograph/testkit";
+import { type NatsServerHandle, type Stack, startStack, waitForHeldLongPoll } from "@heliograph/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,22 +45,6 @@ async function head(sid: string): Promise<number> {
   });
   return Number(res.headers.get("x-heliograph-head"));
 }
-
-describe("the Redis this run names", () => {
-  // The redis-cluster project (vitest.config.ts) must really run the stack on a cluster, and the
-  // other on one server: the services are given what the harness started.
-  it(testsOnRedisCluster ? "is a Redis Cluster of 6 nodes, slots all served" : "is one redis-server", async () => {
-    expect(stack.env.REDIS_URL).toBe(stack.redis.url);
-    const info = await stack.redis.cli(["CLUSTER", "INFO"]).catch((err: Error) => [err.message]);
-    if (testsOnRedisCluster) {
-      expect(stack.redis.url.split(",")).toHaveLength(6);
-      expect(info).toContain("cluster_state:ok");
-    } else {
-      expect(stack.redis.url.split(",")).toHaveLength(1);
-      expect(info.join("\n")).toMatch(/cluster support disabled/);
-    }
-  });
-});
 
 describe("publish with the resources document, read with the trade-ideas document", () => {
   it("the document's Python code publishes; its curl command reads both events back", async () => {

@@ -4,7 +4,8 @@ import { expectEventsRecordInOrder, expectRecordIntact, waitForMoreAccepted } fr
 import { partitionOfStream, useSequencerFaultStack, waitForBalance, watchNumbering } from "./sequencer-ownership.js";
 
 // Issue 11 item 4: a graceful stop (SIGTERM) hands its partitions over at once: from the owner's
-// release (its lease-freed notice) to the other instance numbering every one of its streams ≤ 0.5 s.
+// release (its lease-freed notice) to the other instance numbering every one of its streams ≤ 0.5 s
+// in every round, and from the SIGTERM itself ≤ 0.5 s in the median round.
 // The other instance is woken by the notice, not by its lease tick (every 500 ms at the default TTL).
 const ROUNDS = 3;
 const HANDOVER_MS = 500;
@@ -28,6 +29,7 @@ describe("SIGTERM of a sequencer, one of two, under publish load", () => {
     await waitForMoreAccepted(loads, 10);
     const streams = loads.map((l) => l.streamId);
     const handovers: number[] = [];
+    const fromSigterm: number[] = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
         const owners = await waitForBalance(redis, stack.instances.sequencer);
@@ -37,6 +39,7 @@ describe("SIGTERM of a sequencer, one of two, under publish load", () => {
         const before = freed.length;
 
         const stopping = stack.instances.sequencer[victim]!;
+        const sigtermAt = performance.now();
         await stopping.stop(10_000);
         expect(await stopping.exited()).toBe(0);
         const release = freed.slice(before).find((f) => f.partitions.length === ownedByVictim.length);
@@ -48,6 +51,7 @@ describe("SIGTERM of a sequencer, one of two, under publish load", () => {
           affected.map((s) => numbering.numberedAfter(s, release?.at as number, 10_000)),
         );
         handovers.push(Math.max(...resumedAt) - (release?.at as number));
+        fromSigterm.push(Math.max(...resumedAt) - sigtermAt);
         await stack.restart("sequencer", victim);
       }
     } finally {
@@ -55,8 +59,16 @@ describe("SIGTERM of a sequencer, one of two, under publish load", () => {
       numbering.stop();
     }
     const times = handovers.map(Math.round);
-    console.log(`handover after SIGTERM, ms from release to numbering per round: ${times.join(", ")}`);
+    console.log(
+      `handover after SIGTERM, ms from release to numbering per round: ${times.join(", ")}; from SIGTERM: ${fromSigterm.map(Math.round).join(", ")}`,
+    );
     for (const ms of times) expect(ms, `handover times (ms): ${times.join(", ")}`).toBeLessThanOrEqual(HANDOVER_MS);
+    // As an operator sees it, from the SIGTERM: the stopping instance finishes its batch in flight
+    // and releases, so this adds tens of ms; the median of the rounds keeps the issue's bound.
+    const sorted = fromSigterm.map(Math.round).sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)], `from SIGTERM (ms): ${sorted.join(", ")}`).toBeLessThanOrEqual(
+      HANDOVER_MS,
+    );
 
     const readBack = await stack.finish(loads);
     expectRecordIntact(readBack);

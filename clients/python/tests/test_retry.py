@@ -96,3 +96,14 @@ def test_backoff_is_full_jitter_within_its_bounds() -> None:
         assert 0 <= min(draws) and max(draws) <= ceiling
         # Spread over the range, not one fixed delay.
         assert min(draws) < ceiling * 0.1 and max(draws) > ceiling * 0.9
+
+
+def test_follow_waits_out_a_retry_after_up_to_max_retry_after(monkeypatch) -> None:
+    from heliograph import Subscriber, subscriber as subscriber_module
+
+    slept: list = []
+    monkeypatch.setattr(subscriber_module.time, "sleep", slept.append)
+    follower = Subscriber("http://heliograph.invalid", "unused", retry=RetryPolicy(max_retry_after=60.0))
+    follower._pause(1, 12.0, None)
+    follower._pause(1, 3600.0, None)
+    assert slept == [12.0, 60.0]

@@ -78,13 +78,15 @@ const EXIT_STATUS = "Exit status: 0 done, 1 refused or failed (the error's code 
 
 /** The top-level help text (`heliograph --help`). */
 export function usage(): string {
-  return buildProgram(
-    () => undefined,
-    () => undefined,
-  )
-    .helpInformation()
-    .trimEnd();
+  return commandTree().helpInformation().trimEnd();
 }
+
+/** The command tree alone (nothing is parsed or run): what `--help` describes, for walking it. */
+export const commandTree = (): Program =>
+  buildProgram(
+    () => undefined,
+    () => undefined,
+  );
 
 /**
  * Parses the arguments after `heliograph`; throws UsageError for anything it cannot run. `--help`

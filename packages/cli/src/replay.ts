@@ -1,6 +1,7 @@
 import { UsageError } from "./args.js";
 import type { CliIo } from "./cli.js";
 import type { SubscriberConfig } from "./config.js";
+import { progressOf } from "./progress-bar.js";
 import { headOf, subscriberOf } from "./tail.js";
 
 /** A position that is no longer held: replay cannot write what was asked. */
@@ -48,27 +49,4 @@ export async function replay(
   }
   stop.abort();
   progress(written, true);
-}
-
-const BAR_WIDTH = 30;
-/** Redraws at most this often: a bar drawn per event would cost more than the replay. */
-const REDRAW_MS = 100;
-
-/** A bar redrawn in place when stderr is a terminal; otherwise one plain count at the end. */
-function progressOf(total: number, io: CliIo): (done: number, last?: boolean) => void {
-  let drawn = 0;
-  return (done, last = false) => {
-    if (!io.stderrIsTTY) {
-      if (last) io.stderr(`replayed ${done} of ${total} events\n`);
-      return;
-    }
-    const now = Date.now();
-    if (!last && now - drawn < REDRAW_MS) return;
-    drawn = now;
-    const filled = Math.round((done / total) * BAR_WIDTH);
-    const percent = Math.floor((done / total) * 100);
-    io.stderr(
-      `\r[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${percent}% ${done}/${total}${last ? "\n" : ""}`,
-    );
-  };
 }

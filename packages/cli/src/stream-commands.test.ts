@@ -4,7 +4,7 @@
  * stack (`startStack`) with the demo tenant `pnpm dev` seeds.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublisher, createSubscriber, type StreamEvent, type TradingSignalRequest } from "@heliograph/client";
@@ -189,6 +189,37 @@ describe("heliograph replay", () => {
     expect(events).toEqual(await eventsOf("algorithm-1", 3, 7));
   }, 60_000);
 
+  it("draws its progress bar when stderr is a terminal (a pseudo-terminal from script), the events still on stdout", async () => {
+    // main.ts decides from process.stderr.isTTY: only a real terminal shows whether that is read.
+    const out = join(devFolder, "replay-tty.jsonl");
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    const cli = [
+      process.execPath,
+      "--import",
+      join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs"),
+      join(REPO_ROOT, "packages/cli/src/main.ts"),
+      ...["replay", "algorithm-1", "--from", "0", "--to", "9"],
+    ];
+    const inTerminal = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn("script", ["-qec", `${cli.map(quote).join(" ")} > ${quote(out)}`, "/dev/null"], {
+        cwd: devFolder,
+        env: withoutHeliographVariables(),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout?.on("data", (chunk) => {
+        output += chunk;
+      });
+      child.on("close", (code) => resolve({ code, output }));
+    });
+    expect(inTerminal.code, inTerminal.output).toBe(0);
+    // The terminal got the bar, drawn in place and ended full; not the plain count of a pipe.
+    expect(inTerminal.output).toContain(`\r[${"#".repeat(30)}] 100% 10/10`);
+    expect(inTerminal.output).not.toContain("replayed 10 of 10 events");
+    const events = lines(readFileSync(out, "utf8")).map((line) => JSON.parse(line) as StreamEvent);
+    expect(events.map((e) => e.event_number)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  }, 60_000);
+
   it("stops at the stream's head when --to is past it, and says so", async () => {
     const replayed = await run(["replay", "algorithm-1", "--from", "8", "--to", "1000"]);
     expect(replayed.code, replayed.stderr).toBe(0);
@@ -233,5 +264,51 @@ describe("heliograph --help and tenant commands", () => {
     const json = await run(["algorithm", "list", "--json"]);
     expect(JSON.parse(json.stdout)).toContainEqual(expect.objectContaining({ id: 7, stream_id: "algorithm-7" }));
     expect(await publishSignals(1, 7)).toEqual([0]);
+  }, 60_000);
+});
+
+describe("the README's command-line examples", () => {
+  /** Each `pnpm heliograph …` line of the README's CLI section followed by `# ` lines: what it prints. */
+  function readmeExamples(): { args: string[]; printed: string[] }[] {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### Command line: `pnpm heliograph`"));
+    const blocks = [...section.slice(0, section.indexOf("\n## ")).matchAll(/```sh\n([\s\S]*?)```/g)];
+    const examples: { args: string[]; printed: string[] }[] = [];
+    for (const [, block] of blocks) {
+      const blockLines = (block ?? "").split("\n");
+      blockLines.forEach((line, i) => {
+        if (!line.startsWith("pnpm heliograph ")) return;
+        const printed: string[] = [];
+        for (const next of blockLines.slice(i + 1)) {
+          if (!next.startsWith("# ")) break;
+          printed.push(next.slice(2));
+        }
+        if (printed.length > 0) examples.push({ args: line.slice("pnpm heliograph ".length).split(/ +/), printed });
+      });
+    }
+    return examples;
+  }
+
+  /** What the README shows as a pattern: `…` stands for an id, a number for any number. */
+  const shown = (text: string) =>
+    new RegExp(
+      `^${text
+        .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/…/g, "\\S+?")
+        .replace(/\d+/g, "\\d+")}$`,
+    );
+
+  it("print what the README shows (tail, which runs until Ctrl-C, is the tail test's)", async () => {
+    const examples = readmeExamples().filter((e) => e.args[0] !== "tail");
+    // The publish with --wait and the refused publish.
+    expect(examples.map((e) => e.args.slice(0, 2).join(" "))).toEqual(["publish signal", "publish signal"]);
+    for (const { args, printed } of examples) {
+      const ran = await run(args);
+      const refused = printed[0]?.startsWith("heliograph: ");
+      expect(ran.code, ran.stderr).toBe(refused ? 1 : 0);
+      const output = lines(refused ? ran.stderr : ran.stdout);
+      expect(output.length, `${args.join(" ")}: ${output.join("\n")}`).toBe(printed.length);
+      for (const [i, line] of output.entries()) expect(line).toMatch(shown(printed[i] ?? ""));
+    }
   }, 60_000);
 });

@@ -2,7 +2,8 @@ import type { ErrorBody, ErrorDetail } from "@heliograph/contracts";
 
 /**
  * Heliograph answered with an error (`{"error":{"code","message","details"}}`, docs/errors.md).
- * Thrown at once for a 4xx that retrying cannot fix, and after the retry budget for 429 and 5xx.
+ * Thrown at once for an answer the client does not retry, and when the retry budget ran out on one
+ * it does (`RETRIED_STATUSES` and `RETRIED_CODES` in retry.ts).
  */
 export class HeliographApiError extends Error {
   override readonly name = "HeliographApiError";

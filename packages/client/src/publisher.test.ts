@@ -1,7 +1,7 @@
 import type { StreamEvent, TradingSignalRequest } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY, DOCUMENT_UPLOAD_RESOURCE_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
-import { freePort, type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { freePort, type ServiceHandle, type Stack, startService, startStack, waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeliographApiError, HeliographNetworkError } from "./errors.js";
 import { createPublisher, type PublisherOptions } from "./publisher.js";
@@ -179,6 +179,43 @@ describe("createPublisher against the real stack", () => {
     }
     expect(await eventsWithId(dev.streams.algorithm, accepted.id)).toBe(1);
   }, 60_000);
+});
+
+describe("createPublisher against an ingest gateway that allows one publish per second", () => {
+  // A second gateway on the same stack, rate-limited: the 429 and its Retry-After are the real ones.
+  let limited: ServiceHandle;
+  beforeAll(async () => {
+    limited = await startService("ingest-gateway", {
+      ...stack.env,
+      ...stack.nats.serviceEnv("ingest-gateway"),
+      PUBLISHER_RATE_LIMIT: "1",
+      PUBLISHER_RATE_BURST: "1",
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it("429 with Retry-After is honoured: the retry waits at least that long (the backoff alone is 20 ms), then one event", async () => {
+    const spy = countingFetch();
+    const publisher = publisherWith({
+      baseUrl: limited.url,
+      fetch: spy.fetch,
+      retry: { initialDelayMs: 10, maxDelayMs: 20 },
+    });
+    // The first takes the one token; the second, sent at once, is over the limit.
+    await publisher.createTradingSignal(signal);
+    const accepted = await publisher.createTradingSignal(signal);
+
+    expect(spy.attempts.map((a) => a.status)).toEqual([202, 429, 202]);
+    const [, limitedAttempt, retried] = spy.attempts;
+    expect(Number(limitedAttempt?.retryAfter)).toBeGreaterThanOrEqual(1);
+    // Less 1 ms: Node's timers count whole milliseconds of the loop's clock (see the 503 test).
+    expect((retried?.sentAt ?? 0) - (limitedAttempt?.answeredAt ?? 0)).toBeGreaterThanOrEqual(
+      Number(limitedAttempt?.retryAfter) * 1000 - 1,
+    );
+    expect(await eventsWithId(dev.streams.algorithm, accepted.id)).toBe(1);
+  }, 30_000);
 });
 
 describe("createPublisher with nothing listening", () => {

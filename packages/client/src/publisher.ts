@@ -56,9 +56,11 @@ const MAX_WAIT_SECONDS = 30;
 
 /**
  * A client of the publisher API (the ingest gateway). Every call is idempotent across its retries:
- * it retries network failures, 429 and 5xx (waiting at least their Retry-After) and 409
- * IDEMPOTENCY_KEY_IN_PROGRESS with jittered exponential backoff, and throws any other 4xx at once
- * as HeliographApiError.
+ * it retries network failures, 429 and 503 (waiting at least their Retry-After), 502
+ * NO_INSTANCE_ANSWERED (the dev front's "no gateway took the connection") and, the one 4xx, 409
+ * IDEMPOTENCY_KEY_IN_PROGRESS (this call's own earlier attempt, still under way), with jittered
+ * exponential backoff. Every other answer (another 4xx, 500, another 502, 504) is thrown at once as
+ * HeliographApiError.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const fetchImpl = options.fetch ?? fetch;

@@ -65,12 +65,23 @@ export async function errorBodyOf(res: Response): Promise<ErrorFields> {
 }
 
 /**
- * Answers a retry can change: 429 and 5xx (Heliograph says when with Retry-After), and 409
- * IDEMPOTENCY_KEY_IN_PROGRESS, which is this same publish still under way (an earlier attempt the
- * client gave up on): the retry gets its answer. Every other 4xx fails the same way again.
+ * The answers a call retries, and no others (issue 12: network errors, 429 and 503, never another
+ * 4xx). Each says "later" about a request Heliograph did not act on, or, under the same
+ * Idempotency-Key, one whose retry gets the first attempt's answer:
+ * - 429 RATE_LIMITED and 503 (INGEST_UNAVAILABLE, SERVICE_UNAVAILABLE, SHUTTING_DOWN), with Retry-After;
+ * - 502 NO_INSTANCE_ANSWERED, the `pnpm dev` front's word for "every gateway refused the
+ *   connection": a network error, relayed;
+ * - 409 IDEMPOTENCY_KEY_IN_PROGRESS, the one 4xx retried, on purpose: it is this call's own earlier
+ *   attempt (one the client stopped waiting for) still under way, and the retry, with the same key,
+ *   gets that attempt's answer or publishes once its reservation lapses. Thrown, it would leave the
+ *   caller to retry with the same key anyway.
+ * 500 (a fault in Heliograph), another 502, 504 and every other 4xx are thrown at once.
  */
-const retryable = (error: HeliographApiError) =>
-  error.status === 429 || error.status >= 500 || error.code === "IDEMPOTENCY_KEY_IN_PROGRESS";
+export const RETRIED_STATUSES: readonly number[] = [429, 503];
+export const RETRIED_CODES = ["IDEMPOTENCY_KEY_IN_PROGRESS", "NO_INSTANCE_ANSWERED"] as const;
+
+export const isRetryable = (error: HeliographApiError) =>
+  RETRIED_STATUSES.includes(error.status) || (RETRIED_CODES as readonly string[]).includes(error.code);
 
 export interface SendOptions {
   policy: Required<RetryOptions>;
@@ -108,10 +119,10 @@ export async function sendWithRetry(
       const res = await fetchImpl(url, { ...init, signal: attemptSignal });
       if (res.ok) return res;
       failure = new HeliographApiError(res.status, await errorBodyOf(res), headersOf(res), attempt);
-      if (!retryable(failure)) throw failure;
+      if (!isRetryable(failure)) throw failure;
       waitAtLeastMs = (failure.retryAfter ?? 0) * 1000;
     } catch (err) {
-      if (err instanceof HeliographApiError && !retryable(err)) throw err;
+      if (err instanceof HeliographApiError && !isRetryable(err)) throw err;
       if (signal?.aborted) throw signal.reason;
       failure =
         err instanceof HeliographApiError

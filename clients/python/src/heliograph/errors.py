@@ -26,7 +26,8 @@ class ApiError(HeliographError):
 
 
 class NetworkError(HeliographError):
-    """No usable answer within the retry budget: connection errors, timeouts, or 429/503 to the end."""
+    """No usable answer within the retry budget: connection errors, timeouts, or answers the client
+    retries (429, 503, ...) to the end; ``last`` is the last failure."""
 
     def __init__(self, message: str, attempts: int, last: Optional[BaseException] = None) -> None:
         super().__init__(f"{message} (after {attempts} attempt{'s' if attempts != 1 else ''})")

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 import requests
 
 from .errors import ApiError
-from .retry import RETRYABLE_STATUSES, RetryPolicy
+from .retry import RetryPolicy, follow_retries
 from .transport import api_error, origin_of, send
 
 HEAD_HEADER = "X-Heliograph-Head"
@@ -119,7 +119,7 @@ class Subscriber:
                 position = evicted.earliest - 1
                 continue
             except ApiError as error:
-                if error.status not in RETRYABLE_STATUSES:
+                if not follow_retries(error):
                     raise
                 failures += 1
                 self._pause(failures, error.retry_after, stop)
@@ -142,7 +142,8 @@ class Subscriber:
                 yield StreamHalted(stream_id, page.head) if status == "halted" else StreamResumed(stream_id, page.head)
 
     def _pause(self, failures: int, retry_after: Optional[float], stop: Optional[threading.Event]) -> None:
-        wait = self.retry.delay(min(failures, 10), retry_after)
+        bounded = None if retry_after is None else min(retry_after, self.retry.max_retry_after)
+        wait = self.retry.delay(min(failures, 10), bounded)
         if stop is not None:
             stop.wait(wait)
         else:

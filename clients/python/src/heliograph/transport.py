@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import requests
 
 from .errors import ApiError, NetworkError
-from .retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from .retry import RetryPolicy, is_retried, parse_retry_after
 
 Timeout = Union[float, Tuple[float, float]]
 
@@ -39,10 +39,10 @@ def send(
     timeout: Timeout,
     policy: RetryPolicy,
 ) -> requests.Response:
-    """Sends until an answer that is not "later": a 2xx is returned, another 4xx/5xx raised as
-    ApiError at once; connection errors, timeouts, 429, 502, 503 and 504 are retried with the
-    policy's backoff (the same headers every time: an Idempotency-Key makes a retry safe), and
-    NetworkError says the budget ran out."""
+    """Sends until an answer that is not "later": a 2xx is returned, any answer ``is_retried``
+    does not list raised as ApiError at once; connection errors, timeouts and the answers it lists
+    are retried with the policy's backoff, waiting out a Retry-After in full (the same headers every
+    time: an Idempotency-Key makes a retry safe), and NetworkError says the budget ran out."""
     started = time.monotonic()
     attempt = 0
     last: Optional[BaseException] = None
@@ -57,7 +57,7 @@ def send(
             if response.status_code < 400:
                 return response
             error = api_error(response)
-            if response.status_code not in RETRYABLE_STATUSES:
+            if not is_retried(error):
                 raise error
             last, retry_after = error, error.retry_after
         wait = policy.delay(attempt, retry_after)

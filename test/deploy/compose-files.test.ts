@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { Pair, parseDocument, Scalar, visit, YAMLMap } from "yaml";
 
 // deploy/compose as `docker compose -f docker-compose.yml [-f redis-cluster.yml]` would run it. No
-// Docker engine here, so the files are merged the way Compose merges services (compose-spec
-// merge.md) for the fields that decide what connects to what: environment, depends_on, profiles.
+// Docker engine here, so the files are merged the way Compose merges services (the Compose
+// Specification's merge rules) for the fields that decide what connects to what: environment, depends_on, profiles.
 
 // biome-ignore lint/suspicious/noExplicitAny: Compose services of every shape
 type Service = Record<string, any>;
@@ -57,7 +57,7 @@ function normalized(services: Services): Services {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-// Shell commands are replaced whole, not appended to (merge.md, "Exceptions").
+// Shell commands are replaced whole, not appended to (the merge rules' exceptions).
 const REPLACED = new Set(["command", "entrypoint", "test"]);
 
 function merged(base: unknown, override: unknown, key = ""): unknown {

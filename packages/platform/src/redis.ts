@@ -19,12 +19,12 @@ export function redisClusterSeeds(url: string): URL[] | undefined {
   const urls = url
     .split(",")
     .map((u) => u.trim())
-    .filter((u) => u !== "")
-    .map((u) => new URL(u));
-  return urls.length > 1 || urls.some((u) => CLUSTER_SCHEMES.has(u.protocol)) ? urls : undefined;
+    .filter((u) => u !== "");
+  // One plain URL is left to ioredis to parse, as it always was.
+  const cluster = urls.length > 1 || urls.some((u) => /^rediss?-cluster:/.test(u));
+  return cluster ? urls.map((u) => new URL(u)) : undefined;
 }
 
-const CLUSTER_SCHEMES = new Set(["redis-cluster:", "rediss-cluster:"]);
 const TLS_SCHEMES = new Set(["rediss:", "rediss-cluster:"]);
 
 /** True when the connection is a Redis Cluster client. */

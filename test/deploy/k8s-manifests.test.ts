@@ -110,7 +110,7 @@ describe.skipIf(!KUBECTL)("deploy/k8s rendered by kustomize (kubectl on the PATH
   });
 
   it("connects each service to NATS as its own role, its password from the Secret", () => {
-    for (const name of ["ingest-gateway", "sequencer", "stream-gateway"]) {
+    for (const name of ["ingest-gateway", "sequencer", "stream-gateway", "webhook-dispatcher"]) {
       const [container] = containersOf(named("Deployment", name));
       expect(NATS_ROLES).toContain(name);
       expect(envOf(container, "NATS_USER")?.value, name).toBe(name);
@@ -159,17 +159,39 @@ describe.skipIf(!KUBECTL)("deploy/k8s-redis-cluster: deploy/k8s with Redis Clust
       }
   });
 
-  it("gives every service REDIS_URL as the seed list of the six nodes, with the password from the Secret", () => {
+  it("gives every workload that has REDIS_URL in deploy/k8s the seed list of the six nodes, with the password from the Secret", () => {
     const seeds = Array.from(
       { length: 6 },
       (_, i) => `redis://:$(REDIS_PASSWORD)@redis-cluster-${i}.redis-cluster:6379`,
     ).join(",");
-    for (const name of ["ingest-gateway", "sequencer", "stream-gateway"]) {
-      const [container] = containersOf(named("Deployment", name));
+    // Which workloads connect to Redis comes from the base, not from a list here: a service added
+    // to deploy/k8s and forgotten in redis-url.yaml would keep the base's URL of the deleted Service.
+    const base = parseAllDocuments(
+      execFileSync(KUBECTL as string, ["kustomize", join(REPO_ROOT, "deploy/k8s")], { encoding: "utf8" }),
+    ).map((d) => d.toJS());
+    const redisUsers = base
+      .filter((o) => ["Deployment", "StatefulSet"].includes(o.kind))
+      .flatMap((w) =>
+        containersOf(w)
+          .filter((c) => envOf(c, "REDIS_URL"))
+          .map((c) => [w.kind, w.metadata.name, c.name]),
+      );
+    expect(redisUsers.map(([, name]) => name).sort()).toEqual(
+      expect.arrayContaining(["ingest-gateway", "sequencer", "stream-gateway", "webhook-dispatcher"]),
+    );
+    for (const [kind, name, containerName] of redisUsers) {
+      const container = containersOf(named(kind, name)).find((c) => c.name === containerName);
       expect(envOf(container, "REDIS_URL")?.value, name).toBe(seeds);
       // Defined before REDIS_URL, so Kubernetes expands $(REDIS_PASSWORD) in it.
       const names = container.env.map((e: K8sObject) => e.name);
       expect(names.indexOf("REDIS_PASSWORD"), name).toBeLessThan(names.indexOf("REDIS_URL"));
     }
+    // And nothing else in the overlay still names the single Redis the overlay deletes.
+    for (const w of workloads())
+      for (const c of containersOf(w))
+        for (const e of c.env ?? [])
+          expect(String(e.value ?? ""), `${w.metadata.name}/${c.name} ${e.name}`).not.toMatch(/@redis:\d/);
+    for (const map of ofKind("ConfigMap"))
+      expect(Object.keys(map.data ?? {}), map.metadata.name).not.toContain("REDIS_URL");
   });
 });

@@ -59,9 +59,14 @@ export const BaseEnv = z.object({
   /** NATS_USER's password; or NATS_PASSWORD_FILE, a file holding it (a mounted secret), never both. */
   NATS_PASSWORD: z.string().min(1).optional(),
   NATS_PASSWORD_FILE: z.string().min(1).optional(),
+  /**
+   * One Redis server (`redis://`, `rediss://` with TLS), or a Redis Cluster: several such URLs,
+   * comma-separated (seed nodes), or `redis-cluster://` / `rediss-cluster://` URLs, one enough (a
+   * managed cluster's configuration endpoint). See connectRedis.
+   */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .regex(/^rediss?(-cluster)?:\/\//, "must be a redis://, rediss://, redis-cluster:// or rediss-cluster:// URL")
     .default("redis://127.0.0.1:6379"),
   LOG_LEVEL: LogLevel,
   LOG_PRETTY: envBoolean(false),

@@ -10,14 +10,22 @@ export { Cluster } from "ioredis";
  */
 export type Redis = SingleRedis | Cluster;
 
-/** The seed nodes when `url` names a Redis Cluster (several comma-separated URLs), else undefined. */
+/**
+ * The seed nodes when `url` names a Redis Cluster, else undefined: several comma-separated URLs, or
+ * a `redis-cluster://` (`rediss-cluster://` with TLS) URL, which names a cluster even alone: a
+ * managed service's one configuration endpoint, or any one node (the client learns the rest).
+ */
 export function redisClusterSeeds(url: string): URL[] | undefined {
   const urls = url
     .split(",")
     .map((u) => u.trim())
     .filter((u) => u !== "");
-  return urls.length > 1 ? urls.map((u) => new URL(u)) : undefined;
+  // One plain URL is left to ioredis to parse, as it always was.
+  const cluster = urls.length > 1 || urls.some((u) => /^rediss?-cluster:/.test(u));
+  return cluster ? urls.map((u) => new URL(u)) : undefined;
 }
+
+const TLS_SCHEMES = new Set(["rediss:", "rediss-cluster:"]);
 
 /** True when the connection is a Redis Cluster client. */
 export function isRedisCluster(redis: Redis): redis is Cluster {
@@ -33,9 +41,10 @@ const COMMAND_OPTIONS = { maxRetriesPerRequest: 1, commandTimeout: 1_500 } as co
  * disconnected or stalled fails within about 1.5 s, so a request gets a clear 503 rather than
  * hanging; the sequencer retries its step, which is idempotent.
  *
- * `url` is one `redis://` URL (a single server), or several, comma-separated: the seed nodes of a
- * Redis Cluster (any few of its nodes; the client learns the rest). A cluster's credentials and TLS
- * come from the first URL and apply to every node.
+ * `url` is one `redis://` URL (a single server); or a Redis Cluster's seed nodes (any few of its
+ * nodes; the client learns the rest): several URLs, comma-separated, or one or more
+ * `redis-cluster://` / `rediss-cluster://` URLs. A cluster's credentials and TLS come from the first
+ * URL and apply to every node.
  */
 export async function connectRedis(url: string, log: Logger, name: string): Promise<Redis> {
   const redisLog = log.child({ component: "redis" });
@@ -93,8 +102,13 @@ function clusterClient(seeds: URL[], name: string): Cluster {
         connectionName: name,
         username: first.username ? decodeURIComponent(first.username) : undefined,
         password: first.password ? decodeURIComponent(first.password) : undefined,
-        tls: first.protocol === "rediss:" ? {} : undefined,
+        tls: TLS_SCHEMES.has(first.protocol) ? {} : undefined,
       },
+      // With TLS, nodes are reached by the names the cluster announces, not by the addresses ioredis
+      // would resolve them to first: a managed cluster's certificate names its hosts, not its IPs.
+      ...(TLS_SCHEMES.has(first.protocol)
+        ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) }
+        : {}),
     },
   );
 }

@@ -1,3 +1,4 @@
+import { connectRedis, createLogger, type Redis as HeliographRedis, isRedisCluster } from "@heliograph/platform";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisClusterHandle, startRedisCluster } from "./redis-cluster.js";
@@ -44,6 +45,34 @@ describe("startRedisCluster", () => {
     expect(await client.eval(script, 2, "{s1}:a", "{s1}:b", "x")).toBe(1);
     expect(await client.get("{s1}:a")).toBe("x");
     await expect(client.eval(script, 2, "{s1}:a", "{s2}:b", "x")).rejects.toThrow(/CROSSSLOT/);
+  });
+
+  // Here rather than beside connectRedis: this file's cluster is the one the test kit starts, and a
+  // second one for one check would cost CI a cluster's start.
+  it("connectRedis: one redis-cluster:// URL of one node gives a cluster client that reaches every master", async () => {
+    const [seed] = cluster.nodes;
+    let redis: HeliographRedis | undefined;
+    try {
+      redis = await connectRedis(
+        `redis-cluster://127.0.0.1:${seed?.port}`,
+        createLogger({ name: "one-seed", level: "silent" }),
+        "one-seed",
+      );
+      expect(isRedisCluster(redis)).toBe(true);
+      // Keys of many slots: each write lands on its slot's master, reached through the slot map
+      // the one seed gave (a single-node client would get MOVED for most of them).
+      const keys = Array.from({ length: 30 }, (_, i) => `{seed-${i}}:k`);
+      for (const key of keys) await redis.set(key, key);
+      expect(await Promise.all(keys.map((k) => (redis as HeliographRedis).get(k)))).toEqual(keys);
+      // The masters that served them, by the slot map the client learned from its one seed.
+      const client = redis as Cluster;
+      const slots = await Promise.all(keys.map((k) => client.cluster("KEYSLOT", k) as Promise<number>));
+      const masters = new Set(slots.map((slot) => client.slots[slot]?.[0]));
+      expect(masters.size).toBe(3);
+      expect(client.nodes("master")).toHaveLength(3);
+    } finally {
+      redis?.disconnect();
+    }
   });
 
   it("promotes a killed master's replica; the slot is served again", async () => {

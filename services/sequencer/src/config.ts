@@ -23,7 +23,7 @@ export const SequencerEnv = BaseEnv.extend({
   /**
    * Read the partition epoch with a separate command before each batch instead of inside the
    * numbering step, as on a Redis Cluster (where the step may touch only its stream's slot, and
-   * which sets this by itself: REDIS_URL lists several nodes). True on a single server only to
+   * which sets this by itself: REDIS_URL names a cluster, see connectRedis). True on a single server only to
    * measure or test the cluster's way.
    */
   REDIS_CLUSTER: envBoolean(false),

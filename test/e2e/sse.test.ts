@@ -1,6 +1,5 @@
 // The stream as Server-Sent Events, read by the clients people use: the `eventsource` npm package
 // (the WHATWG EventSource, reconnecting with Last-Event-ID) and `curl -N`.
-import { spawn } from "node:child_process";
 import { STREAM_HEAD_HEADER } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY, DOCUMENT_UPLOAD_RESOURCE_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
@@ -8,6 +7,7 @@ import { type Stack, startStack, waitFor } from "@heliograph/testkit";
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "./document-clients.js";
+import { readmeBlocks, startRunning } from "./readme-examples.js";
 
 let stack: Stack;
 let dev: DevConfig;
@@ -142,27 +142,10 @@ function printedMessages(text: string): PrintedMessage[] {
   });
 }
 
-/** `curl -N` left running: what it has printed so far, and its exit code once it ends. */
+/** `curl -N` left running: the messages it has printed so far. */
 function curlFollowing(url: string, headers: string[]) {
-  const child = spawn("curl", ["-N", "-sS", "--max-time", "60", ...headers.flatMap((h) => ["-H", h]), url]);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  return {
-    messages: () => printedMessages(stdout),
-    stderr: () => stderr,
-    exited,
-    stop: () => {
-      child.kill();
-      return exited;
-    },
-  };
+  const curl = startRunning("curl", ["-N", "-sS", "--max-time", "60", ...headers.flatMap((h) => ["-H", h]), url]);
+  return { ...curl, messages: () => printedMessages(curl.stdout()) };
 }
 
 describe("curl -N across a kill -9 of the stream gateway", () => {
@@ -205,4 +188,38 @@ describe("curl -N across a kill -9 of the stream gateway", () => {
       await second?.stop();
     }
   }, 60_000);
+});
+
+describe("the README's Server-Sent Events example", () => {
+  it("prints what the README shows under it, run as written with a token and the stack's address", async () => {
+    expect(await post("create_trading_signal")).toBe(202);
+    const [block] = readmeBlocks("### Following a stream: Server-Sent Events", "sh");
+    const lines = (block as string).split("\n");
+    const command = lines.find((line) => line.startsWith("curl ")) as string;
+    // The output shown, as comments under the command; `{…}` stands for the event's payload.
+    const shown = lines
+      .slice(lines.indexOf(command) + 1)
+      .flatMap((line) => (line.startsWith("#") ? [line.replace(/^# ?/, "")] : []));
+    expect(shown.length, "the README shows the output").toBeGreaterThan(3);
+    expect(command, "the README follows the stack's demo algorithm").toContain(
+      `/stream/${dev.streams.algorithm}/events`,
+    );
+    const asRun = command
+      .replaceAll("YOUR_API_KEY", dev.subscriber.token)
+      .replaceAll("http://127.0.0.1:8081", dev.stream_url);
+    const curl = startRunning("sh", ["-c", `exec ${asRun}`]);
+    try {
+      await waitFor(() => curl.stdout().split("\n").length > shown.length, {
+        what: `curl printing ${shown.length} lines`,
+        timeoutMs: 10_000,
+      });
+      const printed = curl.stdout().split("\n").slice(0, shown.length);
+      const escaped = (line: string) => line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      shown.forEach((line, i) => {
+        expect(printed[i]).toMatch(new RegExp(`^${escaped(line).replaceAll("\\{…\\}", "\\{.*\\}")}$`));
+      });
+    } finally {
+      await curl.stop();
+    }
+  });
 });

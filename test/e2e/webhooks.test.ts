@@ -1,5 +1,6 @@
 // Webhooks end to end: the dispatcher as its own process beside the stack, real HTTP receivers
 // that verify every delivery with the `standardwebhooks` package, as a subscriber's would.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiError, adminClient } from "@heliograph/admin-client";
@@ -11,9 +12,10 @@ import {
 } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
-import { type Stack, startStack, waitFor } from "@heliograph/testkit";
+import { freePort, type Stack, startStack, tempDataDir, waitFor } from "@heliograph/testkit";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readmeBlocks, startRunning } from "./readme-examples.js";
 
 /** Retries give up on an event after this long (a receiver failing for a second recovers well within). */
 const RETRY_LIMIT_MS = 4_000;
@@ -484,4 +486,56 @@ describe("webhook endpoints in the admin API", () => {
       code: "WEBHOOK_NOT_FOUND",
     });
   });
+});
+
+describe("the README's webhook example, run as written", () => {
+  it("its curl command registers an endpoint; its standardwebhooks receiver prints every event from 0, once, in order", async () => {
+    expect([dev.subscriber.id, dev.streams.algorithm], "the README's subscriber and stream").toEqual([
+      "demo-subscriber",
+      "algorithm-1",
+    ]);
+    const [registration] = readmeBlocks("## Webhooks", "sh");
+    const [receiverCode] = readmeBlocks("## Webhooks", "ts");
+    expect(registration).toContain("http://127.0.0.1:8090/admin/v1/webhooks");
+    expect(registration).toContain('"url": "http://127.0.0.1:9000/hook"');
+    expect(receiverCode).toContain(".listen(9000,");
+    // pnpm dev's addresses become the stack's and a free port; the .heliograph/dev.json the command
+    // reads is this stack's seed, in a folder of its own.
+    const port = await freePort();
+    const cwd = tempDataDir("readme-webhooks-");
+    mkdirSync(`${cwd}/.heliograph`);
+    writeFileSync(`${cwd}/.heliograph/dev.json`, JSON.stringify(dev));
+    const register = startRunning(
+      "sh",
+      [
+        "-c",
+        (registration as string)
+          .replaceAll("http://127.0.0.1:8090", dev.admin_url)
+          .replaceAll("127.0.0.1:9000", `127.0.0.1:${port}`),
+      ],
+      { cwd },
+    );
+    expect(await register.exited, register.stderr()).toBe(0);
+    const created = JSON.parse(register.stdout()) as WebhookEndpointCreated;
+    // What the README shows under the command.
+    expect(created).toMatchObject({ status: "active", start_after: -1, secret: expect.stringMatching(/^whsec_/) });
+    // Run by Node's own TypeScript support, beside the test package's standardwebhooks.
+    const receiver = startRunning(
+      process.execPath,
+      ["--input-type=module-typescript", "-e", (receiverCode as string).replace(".listen(9000,", `.listen(${port},`)],
+      { cwd: `${import.meta.dirname}/..`, env: { WEBHOOK_SECRET: created.secret } },
+    );
+    try {
+      const [last] = await publish(1);
+      const printedIds = () => [...receiver.stdout().matchAll(/^(\S+) \{/gm)].map((m) => m[1] as string);
+      await waitFor(() => printedIds().includes(`${dev.streams.algorithm}:${last}`), {
+        what: `the receiver printing event ${last}`,
+        timeoutMs: 20_000,
+      });
+      expect(printedIds()).toEqual(idsOf(Array.from({ length: last! + 1 }, (_, i) => i)));
+    } finally {
+      await receiver.stop();
+      await admin("DELETE", `/webhooks/${created.id}`);
+    }
+  }, 60_000);
 });

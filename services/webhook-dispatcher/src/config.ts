@@ -4,7 +4,7 @@ import { z } from "zod";
 export const WebhookDispatcherEnv = BaseEnv.extend({
   HOST: z.string().min(1).default("127.0.0.1"),
   /** /healthz, /readyz and /metrics only: the dispatcher serves no API. */
-  PORT: envInt(8082, 0, 65_535),
+  PORT: envInt(8083, 0, 65_535),
   /** How long a receiver has to answer one delivery; beyond it the attempt failed (and is retried). */
   WEBHOOK_TIMEOUT_MS: envInt(10_000, 100, 300_000),
   /** How long one event is retried before its endpoint is paused with the last error (default 24 h). */

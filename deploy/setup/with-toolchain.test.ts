@@ -3,10 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 
 // The set-up that `npm start` and `npm test` run first, as its own process, in this repository.
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const run = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, "deploy/setup/with-toolchain.mjs");
 const PINNED_PNPM = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).packageManager.replace(
   "pnpm@",
@@ -46,7 +48,7 @@ describe("with-toolchain", () => {
     expect(run.stderr).toContain("apt-get install nats-server redis-server");
   });
 
-  it("is silent once set up, runs the command on Node 24 and passes its exit code on", async () => {
+  it("is silent once set up, runs the command on Node 24 (Node 22 beside it for the tests) and passes its exit code on", async () => {
     // The first run may still have something to do (vitest started without `npm test`).
     await withToolchain(["--for=test", "--", "true"]);
     const version = await withToolchain(["--for=test", "--", "node", "-p", "process.versions.node"]);
@@ -56,6 +58,12 @@ describe("with-toolchain", () => {
 
     const pnpm = await withToolchain(["--for=test", "--", "pnpm", "--version"]);
     expect(pnpm.stdout.trim()).toBe(PINNED_PNPM);
+
+    if (`${process.platform}-${process.arch}` === "linux-x64") {
+      // Run directly, not through one more set-up run: the link is what the first run left.
+      const node22 = await run(join(REPO_ROOT, ".heliograph/toolchain/bin/node22"), ["-p", "process.versions.node"]);
+      expect(node22.stdout).toMatch(/^22\.\d+\.\d+\n$/);
+    }
 
     const failing = await withToolchain(["--for=test", "--", "node", "-e", "process.exit(3)"]);
     expect(failing).toMatchObject({ code: 3, stdout: "", stderr: "" });

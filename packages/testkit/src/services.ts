@@ -35,6 +35,8 @@ export async function startService(
     ownProcessGroup?: boolean;
     /** A build's entry (`dist/main.js` of a `pnpm deploy` folder): run by node alone, from its folder. */
     main?: string;
+    /** The node binary that runs `main` (default: this process's, the workspace's Node). */
+    node?: string;
   } = {},
 ): Promise<ServiceHandle> {
   const port = options.port ?? (await freePort());
@@ -51,9 +53,10 @@ export async function startService(
   };
   // node itself with tsx's loader, not the tsx CLI: the CLI would put a wrapper process between
   // this PID and the service, and a kill -9 would hit the wrapper while the service lived on.
+  if (options.node && !options.main) throw new Error("another node runs a built main only: tsx is this Node's");
   const proc = startProcess(
     name,
-    process.execPath,
+    options.node ?? process.execPath,
     [
       ...nodeFlagsOf(name),
       ...(options.main ? [options.main] : ["--import", "tsx", join(REPO_ROOT, "services", name, "src/main.ts")]),

@@ -395,6 +395,9 @@ function SubscribersTab({ token }: { token: string }) {
   );
 }
 
+/** Delivery moves on its own (the dispatcher delivers, retries, pauses), so the tab follows it. */
+const WEBHOOK_REFRESH_MS = 2_000;
+
 function WebhookRow({
   token,
   endpoint,
@@ -406,8 +409,8 @@ function WebhookRow({
   changed: () => void;
   show: (s: Shown) => void;
 }) {
-  const detail = useAdminData<WebhookEndpointDetail>(token, `/webhooks/${endpoint.id}`);
-  const attempts = useAdminData<WebhookAttempt[]>(token, `/webhooks/${endpoint.id}/attempts`);
+  const detail = useAdminData<WebhookEndpointDetail>(token, `/webhooks/${endpoint.id}`, WEBHOOK_REFRESH_MS);
+  const attempts = useAdminData<WebhookAttempt[]>(token, `/webhooks/${endpoint.id}/attempts`, WEBHOOK_REFRESH_MS);
   const action = useAdminAction(token, () => {
     changed();
     detail.reload();
@@ -425,7 +428,7 @@ function WebhookRow({
         <div class="muted">subscriber {endpoint.subscriber_id}</div>
       </td>
       <td>
-        {endpoint.status}
+        <span data-webhook-status={id}>{endpoint.status}</span>
         {endpoint.last_error && <div class="error">{endpoint.last_error}</div>}
         <div class="muted">delivered up to {detail.data?.position ?? "…"}</div>
         {attempts.data && attempts.data.length > 0 && (
@@ -499,7 +502,7 @@ function WebhookRow({
 }
 
 function WebhooksTab({ token }: { token: string }) {
-  const { data, error, reload } = useAdminData<WebhookEndpoint[]>(token, "/webhooks");
+  const { data, error, reload } = useAdminData<WebhookEndpoint[]>(token, "/webhooks", WEBHOOK_REFRESH_MS);
   const action = useAdminAction(token, reload);
   const [shown, setShown] = useState<Shown>(undefined);
   return (

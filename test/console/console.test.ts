@@ -19,6 +19,7 @@ import {
   ideasStreamId,
   ingestSubject,
   type ParkedPublish,
+  type PartitionsOverview,
   type PublisherCredentials,
   partitionOf,
   type StreamHalt,
@@ -284,10 +285,32 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
   });
 
   it("shows each stream's head, status and held publishes in the streams table", async () => {
-    await waitForStreamRow(HALTED, { Head: "-1", Status: "halted", Held: "1", Kind: "ideas" });
+    // The test stack's EVENTS keeps every event, as the page says.
+    expect((await admin<PartitionsOverview>("GET", "/partitions")).body.events).toMatchObject({
+      max_age_seconds: 0,
+      max_bytes: -1,
+    });
+    await waitForStreamRow(HALTED, { Head: "-1", Status: "halted", Held: "1", Parked: "0", Kind: "ideas" });
     // An open idea numbered 0, the offending update, a good publish held behind it.
-    await waitForStreamRow(RETRIED, { Head: "0", Status: "halted", Held: "2", Publisher: publisher.id });
-    await waitForStreamRow(algorithmStream, { Head: "-1", Status: "live", Held: "0", Kind: "algorithm" });
+    await waitForStreamRow(RETRIED, {
+      Head: "0",
+      Status: "halted",
+      Held: "2",
+      Publisher: publisher.id,
+      Partition: String(partitionOf(RETRIED)),
+      "Hot window": "0–0",
+      "EVENTS keeps": "any age",
+    });
+    // Held publishes are out of INGEST's hands: the partitions' lag drains to 0 behind a halt too.
+    await waitForStreamRow(RETRIED, { "Partition lag": "0" });
+    await waitForStreamRow(algorithmStream, {
+      Head: "-1",
+      Status: "live",
+      Held: "0",
+      Kind: "algorithm",
+      "Hot window": "empty",
+      "Partition lag": "0",
+    });
     await shot("streams-halted");
   });
 
@@ -362,15 +385,26 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
     await shot("halt-retried");
   });
 
-  it("shows a skipped publish among the parked publishes of its stream", async () => {
-    await page.getByRole("button", { name: "← All streams" }).click();
-    await page.getByRole("button", { name: `Open stream ${HALTED}`, exact: true }).click();
-    await page.getByRole("heading", { name: "Parked publishes" }).waitFor();
+  it("lists a skipped publish among the parked publishes across streams and on its stream's page", async () => {
     const stray = strays.get(HALTED) as IngestMessage;
-    const parked = page.locator("details").filter({ hasText: stray.ingest_id });
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Streams" }).click();
+    await waitForStreamRow(HALTED, { Parked: "1" });
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Parked" }).click();
+    const across = page.getByRole("list", { name: `Parked publishes of ${HALTED}` });
+    const parked = across.locator("details").filter({ hasText: stray.ingest_id });
     await parked.locator("summary").click();
     await parked.getByText('"comment": "stray"').waitFor();
     expect(await parked.locator("summary").textContent()).toContain("IdeaUpdated");
+    // The retried stream parked nothing: it is not listed.
+    expect(await page.getByRole("list", { name: `Parked publishes of ${RETRIED}` }).count()).toBe(0);
+    await shot("parked");
+
+    await page.getByRole("button", { name: `Open stream ${HALTED}`, exact: true }).click();
+    await page.getByRole("heading", { name: "Parked publishes" }).waitFor();
+    await page
+      .getByRole("list", { name: `Parked publishes of ${HALTED}` })
+      .getByText(stray.ingest_id)
+      .waitFor();
     await shot("stream-parked");
   });
 

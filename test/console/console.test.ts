@@ -24,6 +24,7 @@ import {
   partitionOf,
   type StreamHalt,
   type StreamInfo,
+  type SubscriberCredentials,
   WEBHOOK_ID_HEADER,
   type WebhookEndpoint,
 } from "@heliograph/contracts";
@@ -542,6 +543,25 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
       .click();
     await row.waitFor({ state: "detached" });
     expect((await admin("GET", `/webhooks/${id}`)).status).toBe(404);
+  });
+
+  it("deletes an idea channel after a confirmation: idea calls are refused, its stream is still read", async () => {
+    await page.getByRole("navigation", { name: "Tenant sections" }).getByRole("button", { name: "Channels" }).click();
+    await page.getByRole("button", { name: `Delete channel ${RETRY_CHANNEL}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Delete channel ${RETRY_CHANNEL}?` });
+    await shot("channel-delete-confirm");
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("rowheader", { name: RETRY_CHANNEL, exact: true }).waitFor({ state: "detached" });
+    const refused = await publishIdea(RETRY_CHANNEL, { ...ideaData(DOCUMENT_IDEA_OPENED), id: "too-late" }, false);
+    expect(refused.status).toBe(404);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("IDEA_CHANNEL_NOT_FOUND");
+    // The subscriber entitled to its stream still reads its three events.
+    const token = (await admin<SubscriberCredentials>("POST", `/subscribers/${SUBSCRIBER}/rotate-token`)).body.token;
+    const read = await fetch(`${stack.stream.url}/api/v1/stream/${RETRIED}/-1/10`, {
+      headers: { authorization: `Bearer ${token}`, "x-long-poll": "0" },
+    });
+    expect(read.status).toBe(200);
+    expect(JSON.stringify(await read.json())).toContain("replaced from the console");
   });
 
   it("is usable by keyboard: Tab reaches a section and Enter opens it", async () => {

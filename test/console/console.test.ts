@@ -516,6 +516,9 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
     await page.getByRole("button", { name: `Resume webhook ${id}` }).click();
     await row.getByText(`delivered up to ${n}`, { exact: true }).waitFor();
     await page.locator(`[data-webhook-status="${id}"]`).filter({ hasText: "active" }).waitFor();
+    // Resumed, the endpoint no longer shows why it was paused.
+    await row.getByText(`event ${n}: the receiver answered 500`).waitFor({ state: "detached" });
+    expect((await admin<WebhookEndpoint>("GET", `/webhooks/${id}`)).body.last_error).toBeUndefined();
     const delivered = receiver.delivery(`${algorithmStream}:${n}`);
     expect(() =>
       new Webhook(secret).verify(delivered?.body ?? "", delivered?.headers as Record<string, string>),

@@ -697,9 +697,12 @@ export class ControlPlane {
     return this.updateRecord<StoredWebhookEndpoint, WebhookEndpoint>(
       WEBHOOKS,
       id,
-      async (existing) => ({
-        next: { ...existing, status, ...(lastError === undefined ? {} : { last_error: lastError }) },
-      }),
+      async (existing) => {
+        // last_error says why the dispatcher paused the endpoint: a resume ends that pause.
+        const { last_error: _, ...withoutError } = existing;
+        const kept = status === "active" ? withoutError : existing;
+        return { next: { ...kept, status, ...(lastError === undefined ? {} : { last_error: lastError }) } };
+      },
       publicWebhookEndpoint,
     );
   }

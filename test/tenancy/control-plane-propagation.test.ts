@@ -83,6 +83,26 @@ describe("a change through one instance applies on every other instance within o
     expect(await publish(ingest[0] as ServiceHandle, rotated, 3)).toBe(202);
   });
 
+  it("a deleted algorithm: its signals are refused on the other ingest gateway; its stream is still read", async () => {
+    const creds = await admin<PublisherCredentials>("POST", "/publishers", { id: "deleting", name: "Deleting" });
+    await admin("POST", "/algorithms", { id: 4, name: "Deleted", publisher_id: creds.id });
+    // Both instances have the algorithm cached.
+    for (const gateway of ingest) expect(await publish(gateway, creds, 4)).toBe(202);
+    const sub = await admin<SubscriberCredentials>("POST", "/subscribers", {
+      id: "history",
+      name: "History",
+      streams: ["algorithm-4"],
+    });
+
+    await admin("DELETE", "/algorithms/4");
+    await within(
+      "the deleted algorithm refused on ingest gateway #1",
+      async () => (await publish(ingest[1] as ServiceHandle, creds, 4)) === 404,
+    );
+    expect(await publish(ingest[0] as ServiceHandle, creds, 4)).toBe(404);
+    for (const gateway of stream) expect(await read(gateway, sub.token, "algorithm-4")).toBe(200);
+  });
+
   it("a subscriber's changed entitlements: the stream taken away is refused and the one given is read, on both stream gateways", async () => {
     const sub = await admin<SubscriberCredentials>("POST", "/subscribers", {
       id: "moving",

@@ -82,6 +82,9 @@ describe("parseCliArgs", () => {
     [["publisher", "rotate", "p-1"], { name: "credential", kind: "publisher", action: "rotate", id: "p-1" }],
     [["subscriber", "revoke", "s-1"], { name: "credential", kind: "subscriber", action: "revoke", id: "s-1" }],
     [["subscriber", "delete", "s-1", "--yes"], { name: "credential", kind: "subscriber", action: "delete", id: "s-1" }],
+    [["resource", "delete", "7", "--yes"], { name: "delete", kind: "resource", id: "7" }],
+    [["algorithm", "delete", "3", "--yes"], { name: "delete", kind: "algorithm", id: "3" }],
+    [["channel", "delete", "equities", "--yes"], { name: "delete", kind: "channel", id: "equities" }],
   ])("%j → %j", (argv, command) => {
     expect(parseCliArgs(argv).command).toEqual(command);
   });
@@ -175,6 +178,8 @@ describe("parseCliArgs", () => {
     [["subscriber", "rotate"], /missing required argument 'id'/],
     [["publisher", "show", "Bad Id"], /is not a publisher id/],
     [["publisher", "delete", "p"], /add --yes/],
+    [["resource", "delete", "7"], /add --yes/],
+    [["channel", "delete", "Bad Id", "--yes"], /is not a channel id/],
     [["publishers", "x"], /too many arguments for 'publishers'/],
     [["tail", "algorithm-1", "--from", "-1"], /expected an event number/],
     [["replay", "algorithm-1", "--from", "1"], /required option '--to <m>' not specified/],

@@ -31,6 +31,7 @@ export type Command =
   | { name: "create"; kind: TenantKind; body: Record<string, unknown>; pairsFile?: string }
   | { name: "entitle"; id: string; streams: string[] }
   | { name: "credential"; kind: "publisher" | "subscriber"; action: Exclude<CredentialAction, "show">; id: string }
+  | { name: "delete"; kind: "resource" | "algorithm" | "channel"; id: string }
   | { name: "webhooks" }
   | { name: "webhook-create"; subscriber: string; stream: string; target: string; from?: number }
   | { name: "webhook"; action: WebhookAction; id: string }
@@ -392,7 +393,25 @@ function tenantCommands(program: Program, act: Act, done: Done): void {
       .action(act(([id]) => ({ name: "show", kind, id: id as string })));
     createCommand(kind, noun.command("create"), act);
     if (kind === "publisher" || kind === "subscriber") credentialCommands(kind, noun, act);
+    else deleteCommand(kind, noun, act);
   }
+}
+
+/** `resource|algorithm|channel delete <id> --yes`: publishes to it are refused; its stream stays. */
+function deleteCommand(kind: "resource" | "algorithm" | "channel", noun: Program, act: Act): void {
+  noun
+    .command("delete")
+    .description(
+      `delete the ${kind === "channel" ? "idea channel" : kind}: publishes to it are refused, its stream stays readable; needs --yes`,
+    )
+    .argument("<id>", `${kind} id`, entityId(kind))
+    .option("--yes", "confirm the delete (it cannot be undone)")
+    .action(
+      act(([id], o) => {
+        if (o.yes !== true) throw new UsageError(`${kind} delete cannot be undone: add --yes to delete ${id}`);
+        return { name: "delete", kind, id: id as string };
+      }),
+    );
 }
 
 function createCommand(kind: TenantKind, cmd: Program, act: Act): void {

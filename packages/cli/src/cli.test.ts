@@ -205,6 +205,27 @@ describe("heliograph against a real gateway", () => {
     expect(await gw.controlPlane.getSubscriber("cli-sub")).toBeUndefined();
   });
 
+  it("resource, algorithm and channel delete --yes remove the record; without --yes nothing goes", async () => {
+    await gw.controlPlane.createAlgorithm({ id: 61, publisher_id: gw.a.id, name: "CLI algorithm" });
+    await gw.controlPlane.createIdeaChannel({ id: "cli-gone", publisher_id: gw.a.id, title: "CLI channel" });
+    const unconfirmed = await inProcess(["algorithm", "delete", "61"]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("add --yes");
+    expect(await gw.controlPlane.getAlgorithm(61)).toBeDefined();
+
+    const deleted = await heliograph(["algorithm", "delete", "61", "--yes"]);
+    expect(deleted).toMatchObject({
+      code: 0,
+      stdout: "Deleted algorithm 61: publishes to it are refused; its stream algorithm-61 stays readable.\n",
+    });
+    expect(await gw.controlPlane.getAlgorithm(61)).toBeUndefined();
+    expect((await inProcess(["channel", "delete", "cli-gone", "--yes", "--json"])).stdout).toContain('"cli-gone"');
+    expect(await gw.controlPlane.getIdeaChannel("cli-gone")).toBeUndefined();
+    const missing = await inProcess(["resource", "delete", "4242", "--yes"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^heliograph: RESOURCE_NOT_FOUND: /);
+  });
+
   it("webhook create prints the secret once; list, show, pause, resume, replay, attempts and delete act on it", async () => {
     await gw.controlPlane.createSubscriber({ id: "cli-wh-sub", name: "Webhook subscriber", streams: ["resource-1"] });
     // This gateway allows no private targets: a loopback URL is refused with its code.

@@ -111,6 +111,7 @@ async function admin(command: Command, call: AdminCall, show: Show, io: CliIo): 
     case "create":
     case "entitle":
     case "credential":
+    case "delete":
       return tenant(command, call, show, io);
     case "webhooks":
     case "webhook-create":

@@ -1,10 +1,13 @@
 import type { AdminMethod } from "@heliograph/admin-client";
 import {
   Algorithm,
+  algorithmStreamId,
   IdeaChannel,
+  ideasStreamId,
   Publisher,
   PublisherCredentials,
   Resource,
+  resourceStreamId,
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
@@ -24,7 +27,7 @@ import {
 export type AdminCall = (method: AdminMethod, path: string, body?: unknown) => Promise<unknown>;
 export type Show = (value: unknown, text: () => string) => string;
 
-type TenantCommand = Extract<Command, { name: "list" | "show" | "create" | "entitle" | "credential" }>;
+type TenantCommand = Extract<Command, { name: "list" | "show" | "create" | "entitle" | "credential" | "delete" }>;
 
 /** Each kind's admin API path, record schema and table. */
 interface Schema {
@@ -75,8 +78,22 @@ export async function tenant(command: TenantCommand, call: AdminCall, show: Show
     }
     case "credential":
       return credential(command, call, show);
+    case "delete":
+      await call("DELETE", one(command.id));
+      return show(
+        { deleted: command.id },
+        () =>
+          `Deleted ${command.kind} ${command.id}: publishes to it are refused; its stream ${streamOf(command)} stays readable.`,
+      );
   }
 }
+
+const streamOf = ({ kind, id }: { kind: "resource" | "algorithm" | "channel"; id: string }) =>
+  kind === "channel"
+    ? ideasStreamId(id)
+    : kind === "resource"
+      ? resourceStreamId(Number(id))
+      : algorithmStreamId(Number(id));
 
 const SHOWN_ONCE = "Shown once: store it now.";
 

@@ -62,7 +62,7 @@ export function HaltCard(props: { token: string; halt: StreamHalt; onResolved: (
             </ConfirmButton>
           </div>
           <label for={dataId} style="display:block">
-            Replacement data (JSON) for a retry
+            Replacement data (JSON) for a retry of {halt.stream_id}
           </label>
           <textarea id={dataId} value={replacement} onInput={(e) => setReplacement(e.currentTarget.value)} />
           {parseError && <p class="error">Not a JSON object: {parseError}</p>}

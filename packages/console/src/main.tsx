@@ -4,12 +4,13 @@ import { useEffect, useState } from "preact/hooks";
 import { AdminError, adminCall, storedToken, storeToken } from "./admin-api.js";
 import { HaltsPage } from "./halts.js";
 import { LiveTailPage } from "./live-tail.js";
+import { ParkedPage } from "./parked.js";
 import { SequencersPage } from "./sequencers.js";
 import { StreamDetail, StreamsPage } from "./streams.js";
 import { TenantsPage } from "./tenants.js";
 import { ErrorNote } from "./widgets.js";
 
-const PAGES = ["Streams", "Halts", "Tenants", "Sequencers", "Live tail"] as const;
+const PAGES = ["Streams", "Halts", "Parked", "Tenants", "Sequencers", "Live tail"] as const;
 type Page = (typeof PAGES)[number];
 
 /** `#streams`, `#streams/<id>`, `#halts`, … so a page can be linked and the back button works. */
@@ -107,6 +108,7 @@ function App() {
             <StreamsPage token={token} open={(id) => go("Streams", id)} />
           ))}
         {route.page === "Halts" && <HaltsPage token={token} />}
+        {route.page === "Parked" && <ParkedPage token={token} open={(id) => go("Streams", id)} />}
         {route.page === "Tenants" && <TenantsPage token={token} />}
         {route.page === "Sequencers" && <SequencersPage token={token} />}
         {route.page === "Live tail" && (

@@ -1,8 +1,9 @@
-import type { ParkedPublish, StreamHalt, StreamSummary } from "@heliograph/contracts";
+import type { JetStreamRetention, PartitionsOverview, StreamHalt, StreamSummary } from "@heliograph/contracts";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { HaltCard } from "./halts.js";
 import { TailView } from "./live-tail.js";
-import { ErrorNote, Json, useAdminData, when } from "./widgets.js";
+import { ParkedList } from "./parked.js";
+import { ErrorNote, useAdminData } from "./widgets.js";
 
 const REFRESH_MS = 2_000;
 
@@ -28,15 +29,41 @@ function useRates(streams: StreamSummary[] | undefined): Map<string, number> {
   return rates;
 }
 
+/** How long EVENTS keeps an event: what a stream's events older than its hot window are read from. */
+export const eventsKeep = (r: JetStreamRetention) =>
+  `${r.max_age_seconds > 0 ? duration(r.max_age_seconds) : "any age"}${r.max_bytes >= 0 ? `, ${r.max_bytes} bytes` : ""}`;
+
+function duration(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3_600 === 0) return `${seconds / 3_600} h`;
+  return `${seconds} s`;
+}
+
+/** The events a stream serves: the hot window (Redis) and, before it, what EVENTS still keeps. */
+const hotWindow = (s: StreamSummary) => (s.earliest_hot < 0 ? "empty" : `${s.earliest_hot}–${s.head}`);
+
+/** The lag of each INGEST partition (messages not yet numbered), by partition. */
+function usePartitions(token: string) {
+  const overview = useAdminData<PartitionsOverview>(token, "/partitions", REFRESH_MS);
+  const lags = new Map(overview.data?.partitions.map((p) => [p.partition, p.lag]));
+  return { overview, lagOf: (partition: number) => (overview.data ? (lags.get(partition) ?? "—") : "…") };
+}
+
 export function StreamsPage({ token, open }: { token: string; open: (streamId: string) => void }) {
   const { data, error } = useAdminData<StreamSummary[]>(token, "/streams", REFRESH_MS);
   const rates = useRates(data);
+  const { overview, lagOf } = usePartitions(token);
+  const events = overview.data?.events;
   return (
     <section aria-labelledby="streams-heading">
       <h2 id="streams-heading">Streams</h2>
-      <ErrorNote error={error} />
+      <ErrorNote error={error ?? overview.error} />
       <table>
-        <caption class="muted">Refreshed every {REFRESH_MS / 1000} s; rate from the change of the head.</caption>
+        <caption class="muted">
+          Refreshed every {REFRESH_MS / 1000} s; rate from the change of the head. Partition lag: INGEST messages of the
+          stream's partition not yet numbered. Retention: the hot window (Redis) holds the events shown; older ones are
+          read from EVENTS, which keeps {events ? eventsKeep(events) : "…"}.
+        </caption>
         <thead>
           <tr>
             <th scope="col">Stream</th>
@@ -46,8 +73,11 @@ export function StreamsPage({ token, open }: { token: string; open: (streamId: s
             <th scope="col">Status</th>
             <th scope="col">Rate (events/s)</th>
             <th scope="col">Held</th>
-            <th scope="col">Hot window from</th>
+            <th scope="col">Parked</th>
             <th scope="col">Partition</th>
+            <th scope="col">Partition lag</th>
+            <th scope="col">Hot window</th>
+            <th scope="col">EVENTS keeps</th>
           </tr>
         </thead>
         <tbody>
@@ -65,8 +95,11 @@ export function StreamsPage({ token, open }: { token: string; open: (streamId: s
               <td class={`status-${s.status}`}>{s.status}</td>
               <td>{rates.get(s.stream_id)?.toFixed(1) ?? "…"}</td>
               <td>{s.held}</td>
-              <td>{s.earliest_hot < 0 ? "—" : s.earliest_hot}</td>
+              <td>{s.parked}</td>
               <td>{s.partition}</td>
+              <td>{lagOf(s.partition)}</td>
+              <td>{hotWindow(s)}</td>
+              <td>{events ? eventsKeep(events) : "…"}</td>
             </tr>
           ))}
         </tbody>
@@ -79,7 +112,7 @@ export function StreamDetail({ token, streamId, back }: { token: string; streamI
   const list = useAdminData<StreamSummary[]>(token, "/streams", REFRESH_MS);
   const info = list.data?.find((s) => s.stream_id === streamId);
   const halt = useAdminData<StreamHalt>(token, info?.status === "halted" ? `/streams/${streamId}/halt` : null);
-  const parked = useAdminData<ParkedPublish[]>(token, `/streams/${streamId}/parked`);
+  const { overview, lagOf } = usePartitions(token);
   return (
     <section aria-labelledby="stream-heading">
       <button type="button" onClick={back}>
@@ -97,33 +130,23 @@ export function StreamDetail({ token, streamId, back }: { token: string; streamI
           <dd class={`status-${info.status}`}>{info.status}</dd>
           <dt>Held behind a halt</dt>
           <dd>{info.held}</dd>
-          <dt>Hot window (Redis) from event</dt>
-          <dd>{info.earliest_hot < 0 ? "—" : info.earliest_hot}</dd>
+          <dt>Partition</dt>
+          <dd>{info.partition}</dd>
+          <dt>Partition lag (INGEST messages not yet numbered)</dt>
+          <dd>{lagOf(info.partition)}</dd>
+          <dt>Hot window (Redis)</dt>
+          <dd>{hotWindow(info)}</dd>
+          <dt>EVENTS keeps (older events)</dt>
+          <dd>{overview.data ? eventsKeep(overview.data.events) : "…"}</dd>
         </dl>
       )}
       {halt.data && info?.status === "halted" && (
-        <HaltCard
-          token={token}
-          halt={halt.data}
-          onResolved={() => {
-            list.reload();
-            parked.reload();
-          }}
-        />
+        <HaltCard token={token} halt={halt.data} onResolved={() => list.reload()} />
       )}
       <h3>Last events, then live</h3>
       <TailView token={token} streamId={streamId} />
       <h3>Parked publishes</h3>
-      <ErrorNote error={parked.error} />
-      {parked.data?.length === 0 && <p class="muted">None.</p>}
-      {parked.data?.map((p) => (
-        <details key={p.ingest_id}>
-          <summary>
-            {p.event.event_type} <code>{p.ingest_id}</code> parked {when(p.parked_at)}: {p.reason}
-          </summary>
-          <Json value={p.event.data} />
-        </details>
-      ))}
+      <ParkedList key={`${streamId}:${info?.parked}`} token={token} streamId={streamId} />
     </section>
   );
 }

@@ -181,6 +181,7 @@ function ResourcesTab({ token }: { token: string }) {
             <th scope="col">Publisher</th>
             <th scope="col">Key schema</th>
             <th scope="col">Stream</th>
+            <th scope="col">Actions</th>
           </tr>
         </thead>
         <tbody>
@@ -195,11 +196,43 @@ function ResourcesTab({ token }: { token: string }) {
               <td>
                 <code>{r.stream_id}</code>
               </td>
+              <td>
+                <DeleteButton
+                  action={action}
+                  what={`resource ${r.id}`}
+                  path={`/resources/${r.id}`}
+                  stream={r.stream_id}
+                />
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
     </>
+  );
+}
+
+/** Deletes what feeds a stream (a resource, an algorithm, a channel), after a confirmation; the stream stays. */
+function DeleteButton(props: {
+  action: ReturnType<typeof useAdminAction>;
+  what: string;
+  path: string;
+  stream: string;
+}) {
+  return (
+    <ConfirmButton
+      label="Delete"
+      ariaLabel={`Delete ${props.what}`}
+      title={`Delete ${props.what}?`}
+      confirmLabel="Delete"
+      danger
+      onConfirm={async () => void (await props.action.run("DELETE", props.path))}
+    >
+      <p>
+        Publishes to it are refused from now on. Its stream <code>{props.stream}</code> stays readable: its events, the
+        entitlements and webhook endpoints that name it. Created again with the same id, it continues that stream.
+      </p>
+    </ConfirmButton>
   );
 }
 
@@ -249,6 +282,7 @@ function SimpleTab<T extends { stream_id: string; publisher_id: string; created_
             <th scope="col">Publisher</th>
             <th scope="col">Stream</th>
             <th scope="col">Created</th>
+            <th scope="col">Actions</th>
           </tr>
         </thead>
         <tbody>
@@ -261,6 +295,14 @@ function SimpleTab<T extends { stream_id: string; publisher_id: string; created_
                 <code>{row.stream_id}</code>
               </td>
               <td>{when(row.created_at)}</td>
+              <td>
+                <DeleteButton
+                  action={action}
+                  what={`${props.noun} ${props.rowId(row)}`}
+                  path={`${props.path}/${props.rowId(row)}`}
+                  stream={row.stream_id}
+                />
+              </td>
             </tr>
           ))}
         </tbody>
@@ -395,6 +437,9 @@ function SubscribersTab({ token }: { token: string }) {
   );
 }
 
+/** Delivery moves on its own (the dispatcher delivers, retries, pauses), so the tab follows it. */
+const WEBHOOK_REFRESH_MS = 2_000;
+
 function WebhookRow({
   token,
   endpoint,
@@ -406,8 +451,8 @@ function WebhookRow({
   changed: () => void;
   show: (s: Shown) => void;
 }) {
-  const detail = useAdminData<WebhookEndpointDetail>(token, `/webhooks/${endpoint.id}`);
-  const attempts = useAdminData<WebhookAttempt[]>(token, `/webhooks/${endpoint.id}/attempts`);
+  const detail = useAdminData<WebhookEndpointDetail>(token, `/webhooks/${endpoint.id}`, WEBHOOK_REFRESH_MS);
+  const attempts = useAdminData<WebhookAttempt[]>(token, `/webhooks/${endpoint.id}/attempts`, WEBHOOK_REFRESH_MS);
   const action = useAdminAction(token, () => {
     changed();
     detail.reload();
@@ -425,7 +470,7 @@ function WebhookRow({
         <div class="muted">subscriber {endpoint.subscriber_id}</div>
       </td>
       <td>
-        {endpoint.status}
+        <span data-webhook-status={id}>{endpoint.status}</span>
         {endpoint.last_error && <div class="error">{endpoint.last_error}</div>}
         <div class="muted">delivered up to {detail.data?.position ?? "…"}</div>
         {attempts.data && attempts.data.length > 0 && (
@@ -499,7 +544,7 @@ function WebhookRow({
 }
 
 function WebhooksTab({ token }: { token: string }) {
-  const { data, error, reload } = useAdminData<WebhookEndpoint[]>(token, "/webhooks");
+  const { data, error, reload } = useAdminData<WebhookEndpoint[]>(token, "/webhooks", WEBHOOK_REFRESH_MS);
   const action = useAdminAction(token, reload);
   const [shown, setShown] = useState<Shown>(undefined);
   return (

@@ -106,6 +106,8 @@ export const StreamSummary = StreamInfo.extend({
   partition: z.number().int().nonnegative(),
   /** First event number the Redis log (the hot window) holds; -1 when it holds none. Older ones come from EVENTS. */
   earliest_hot: z.number().int(),
+  /** Publishes operators skipped on the stream (`GET /admin/v1/streams/{id}/parked` lists them). */
+  parked: z.number().int().nonnegative(),
 });
 export type StreamSummary = z.infer<typeof StreamSummary>;
 

@@ -93,11 +93,20 @@ const activeHash = (record: { status?: CredentialStatus } | null, hash: string |
 /** A kind of record the lifecycle changes: where its records are, and what a missing one answers. */
 interface RecordKind {
   keyOf: (id: string) => string;
-  notFound: "PUBLISHER_NOT_FOUND" | "SUBSCRIBER_NOT_FOUND" | "WEBHOOK_NOT_FOUND";
+  notFound:
+    | "PUBLISHER_NOT_FOUND"
+    | "SUBSCRIBER_NOT_FOUND"
+    | "WEBHOOK_NOT_FOUND"
+    | "RESOURCE_NOT_FOUND"
+    | "ALGORITHM_NOT_FOUND"
+    | "IDEA_CHANNEL_NOT_FOUND";
 }
 const PUBLISHERS: RecordKind = { keyOf: K.publisher, notFound: "PUBLISHER_NOT_FOUND" };
 const SUBSCRIBERS: RecordKind = { keyOf: K.subscriber, notFound: "SUBSCRIBER_NOT_FOUND" };
 const WEBHOOKS: RecordKind = { keyOf: K.webhook, notFound: "WEBHOOK_NOT_FOUND" };
+const RESOURCES: RecordKind = { keyOf: (id) => K.resource(Number(id)), notFound: "RESOURCE_NOT_FOUND" };
+const ALGORITHMS: RecordKind = { keyOf: (id) => K.algorithm(Number(id)), notFound: "ALGORITHM_NOT_FOUND" };
+const IDEA_CHANNELS: RecordKind = { keyOf: K.ideaChannel, notFound: "IDEA_CHANNEL_NOT_FOUND" };
 
 /**
  * A webhook endpoint as the bucket holds it: with its signing secret, kept as is (not hashed),
@@ -450,6 +459,16 @@ export class ControlPlane {
     return (await this.listed(K.all.resources, json<Resource>)).sort((a, b) => a.id - b.id);
   }
 
+  /**
+   * Deletes a resource: publishes to it are refused from then on (RESOURCE_NOT_FOUND). Its stream
+   * is history and stays: its events in Redis and EVENTS, entitlements and webhook endpoints that
+   * name it; publishes accepted before are still numbered. Its id is not handed out again by the
+   * counter; created again with that id explicitly, it continues the same stream.
+   */
+  async deleteResource(id: number): Promise<void> {
+    await this.deleteRecord(RESOURCES, String(id), () => undefined);
+  }
+
   async createAlgorithm(req: CreateAlgorithmRequest): Promise<Algorithm> {
     await this.requirePublisher(req.publisher_id);
     const createdAt = new Date().toISOString();
@@ -477,6 +496,11 @@ export class ControlPlane {
     return (await this.listed(K.all.algorithms, json<Algorithm>)).sort((a, b) => a.id - b.id);
   }
 
+  /** Deletes an algorithm, as `deleteResource` does a resource: signals are refused, its stream stays. */
+  async deleteAlgorithm(id: number): Promise<void> {
+    await this.deleteRecord(ALGORITHMS, String(id), () => undefined);
+  }
+
   async createIdeaChannel(req: CreateIdeaChannelRequest): Promise<IdeaChannel> {
     await this.requirePublisher(req.publisher_id);
     const channel: IdeaChannel = {
@@ -500,6 +524,11 @@ export class ControlPlane {
     return (await this.listed(K.all.ideaChannels, json<IdeaChannel>)).sort((a, b) =>
       a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
     );
+  }
+
+  /** Deletes an idea channel, as `deleteResource` does a resource: idea calls are refused, its stream stays. */
+  async deleteIdeaChannel(id: string): Promise<void> {
+    await this.deleteRecord(IDEA_CHANNELS, id, () => undefined);
   }
 
   async createSubscriber(req: CreateSubscriberRequest): Promise<SubscriberCredentials> {
@@ -668,9 +697,12 @@ export class ControlPlane {
     return this.updateRecord<StoredWebhookEndpoint, WebhookEndpoint>(
       WEBHOOKS,
       id,
-      async (existing) => ({
-        next: { ...existing, status, ...(lastError === undefined ? {} : { last_error: lastError }) },
-      }),
+      async (existing) => {
+        // last_error says why the dispatcher paused the endpoint: a resume ends that pause.
+        const { last_error: _, ...withoutError } = existing;
+        const kept = status === "active" ? withoutError : existing;
+        return { next: { ...kept, status, ...(lastError === undefined ? {} : { last_error: lastError }) } };
+      },
       publicWebhookEndpoint,
     );
   }

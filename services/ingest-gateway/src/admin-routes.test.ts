@@ -4,13 +4,20 @@ import {
   type ErrorCode,
   type HeliographError,
   IdeaChannel,
+  ingestSubject,
   Publisher,
   PublisherCredentials,
+  partitionOf,
   Resource,
   Subscriber,
   SubscriberCredentials,
 } from "@heliograph/contracts";
-import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
+import {
+  DOCUMENT_IDEA_OPENED,
+  DOCUMENT_RESOURCE_1,
+  DOCUMENT_RESOURCE_DICT,
+  DOCUMENT_TRADING_SIGNAL_BODY,
+} from "@heliograph/contracts/fixtures";
 import { streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import type { LightMyRequestResponse } from "fastify";
@@ -369,6 +376,95 @@ describe("idea channels", () => {
   });
 });
 
+describe("deleting resources, algorithms and idea channels", () => {
+  const publishTo = (path: string, payload: Record<string, unknown>) =>
+    gw.app.inject({
+      method: "POST",
+      url: `/api/v1/${path}`,
+      headers: { ...gw.headers(), "content-type": "application/json" },
+      payload,
+    });
+  const ideaBody = (id: string) => {
+    const { published_at: _, ...data } = structuredClone(DOCUMENT_IDEA_OPENED.data);
+    return { ...data, id };
+  };
+  const kinds = [
+    {
+      kind: "resource",
+      path: "/resources",
+      id: "501",
+      create: {
+        id: 501,
+        publisher_id: "pub-a",
+        title: "Gone",
+        key_value_type_pairs: DOCUMENT_RESOURCE_1.key_value_type_pairs,
+      },
+      stream: "resource-501",
+      notFound: "RESOURCE_NOT_FOUND",
+      publish: () => publishTo("upload_resource", { resource_id: 501, resource_dict: DOCUMENT_RESOURCE_DICT }),
+    },
+    {
+      kind: "algorithm",
+      path: "/algorithms",
+      id: "502",
+      create: { id: 502, publisher_id: "pub-a", name: "Gone" },
+      stream: "algorithm-502",
+      notFound: "ALGORITHM_NOT_FOUND",
+      publish: () => publishTo("create_trading_signal", { ...DOCUMENT_TRADING_SIGNAL_BODY, algorithm_id: 502 }),
+    },
+    {
+      kind: "idea channel",
+      path: "/channels",
+      id: "gone-ideas",
+      create: { id: "gone-ideas", publisher_id: "pub-a", title: "Gone" },
+      stream: "ideas-gone-ideas",
+      notFound: "IDEA_CHANNEL_NOT_FOUND",
+      publish: (() => {
+        let n = 0;
+        return () => publishTo("ideas/gone-ideas/open", ideaBody(`gone-${n++}`));
+      })(),
+    },
+  ] as const;
+
+  it.each(kinds)(
+    "delete (204) refuses new publishes to the $kind ($notFound); what it published before stays; the id can be created again",
+    async ({ path, id, create, stream, notFound, publish }) => {
+      expect((await admin("POST", path, create)).statusCode).toBe(201);
+      const before = await publish();
+      expect(before.statusCode, before.body).toBe(202);
+      const stored = await gw.ingestCount();
+
+      const deleted = await admin("DELETE", `${path}/${id}`);
+      expect(deleted.statusCode, deleted.body).toBe(204);
+      expect(deleted.body).toBe("");
+      expectError(await admin("GET", `${path}/${id}`), 404, notFound);
+      expect(((await admin("GET", path)).json() as { stream_id: string }[]).map((r) => r.stream_id)).not.toContain(
+        stream,
+      );
+      await gw.expectRejected(publish, 404, notFound);
+      expectError(await admin("DELETE", `${path}/${id}`), 404, notFound);
+      // The publish accepted before the delete is still in INGEST, to be numbered.
+      expect(await gw.ingestCount()).toBe(stored);
+      expect(
+        (await gw.lastIngest(ingestSubject(partitionOf(stream, gw.config.PARTITIONS), stream))).message.ingest_id,
+      ).toBe((before.json() as { ingest_id: string }).ingest_id);
+
+      const again = await admin("POST", path, create);
+      expect(again.statusCode, again.body).toBe(201);
+      expect((again.json() as { stream_id: string }).stream_id).toBe(stream);
+      expect((await publish()).statusCode).toBe(202);
+    },
+  );
+
+  it("answers 404 for an id that never existed and 400 for one that cannot exist", async () => {
+    expectError(await admin("DELETE", "/resources/4242"), 404, "RESOURCE_NOT_FOUND");
+    expectError(await admin("DELETE", "/algorithms/4242"), 404, "ALGORITHM_NOT_FOUND");
+    expectError(await admin("DELETE", "/channels/never"), 404, "IDEA_CHANNEL_NOT_FOUND");
+    expectError(await admin("DELETE", "/resources/abc"), 400, "VALIDATION_FAILED");
+    expectError(await admin("DELETE", "/channels/Not%20Valid"), 400, "VALIDATION_FAILED");
+  });
+});
+
 describe("streams", () => {
   it("answers a stream's head, status and held count", async () => {
     expect((await admin("GET", "/streams/resource-1")).json()).toEqual({
@@ -399,16 +495,16 @@ describe("OpenAPI", () => {
       "/admin/v1/publishers/{id}/rotate-secret": ["post"],
       "/admin/v1/publishers/{id}/revoke": ["post"],
       "/admin/v1/resources": ["get", "post"],
-      "/admin/v1/resources/{id}": ["get"],
+      "/admin/v1/resources/{id}": ["get", "delete"],
       "/admin/v1/algorithms": ["get", "post"],
-      "/admin/v1/algorithms/{id}": ["get"],
+      "/admin/v1/algorithms/{id}": ["get", "delete"],
       "/admin/v1/subscribers": ["get", "post"],
       "/admin/v1/subscribers/{id}": ["get", "delete"],
       "/admin/v1/subscribers/{id}/rotate-token": ["post"],
       "/admin/v1/subscribers/{id}/revoke": ["post"],
       "/admin/v1/subscribers/{id}/streams": ["put"],
       "/admin/v1/channels": ["get", "post"],
-      "/admin/v1/channels/{id}": ["get"],
+      "/admin/v1/channels/{id}": ["get", "delete"],
       "/admin/v1/webhooks": ["get", "post"],
       "/admin/v1/webhooks/{id}": ["get", "delete"],
       "/admin/v1/webhooks/{id}/pause": ["post"],

@@ -254,6 +254,27 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
       },
       async (req) => found(await fromBackingService(() => cp.getResource(req.params.id)), "RESOURCE_NOT_FOUND"),
     );
+    scope.delete(
+      "/resources/:id",
+      {
+        schema: {
+          summary: "Delete a resource",
+          description:
+            "Deletes a resource: publishes to it are refused (404 RESOURCE_NOT_FOUND) on every gateway within a " +
+            "second. Its stream stays readable (its events in Redis and EVENTS, entitlements and webhook endpoints " +
+            "naming it stay); publishes accepted before are still numbered. Created again with the same id, it " +
+            "continues the same stream.",
+          tags: ["admin: resources"],
+          params: NumericId,
+          response: { 204: z.null().describe("Deleted"), ...adminErrors("RESOURCE_NOT_FOUND") },
+        },
+      },
+      async (req, reply) => {
+        await fromBackingService(() => cp.deleteResource(req.params.id));
+        req.log.info({ resource_id: req.params.id }, "resource deleted");
+        return reply.code(204).send(null);
+      },
+    );
 
     scope.post(
       "/algorithms",
@@ -292,6 +313,27 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (req) => found(await fromBackingService(() => cp.getAlgorithm(req.params.id)), "ALGORITHM_NOT_FOUND"),
+    );
+    scope.delete(
+      "/algorithms/:id",
+      {
+        schema: {
+          summary: "Delete an algorithm",
+          description:
+            "Deletes an algorithm: its signals are refused (404 ALGORITHM_NOT_FOUND) on every gateway within a " +
+            "second. Its stream stays readable (its events in Redis and EVENTS, entitlements and webhook endpoints " +
+            "naming it stay); signals accepted before are still numbered. Created again with the same id, it " +
+            "continues the same stream.",
+          tags: ["admin: algorithms"],
+          params: NumericId,
+          response: { 204: z.null().describe("Deleted"), ...adminErrors("ALGORITHM_NOT_FOUND") },
+        },
+      },
+      async (req, reply) => {
+        await fromBackingService(() => cp.deleteAlgorithm(req.params.id));
+        req.log.info({ algorithm_id: req.params.id }, "algorithm deleted");
+        return reply.code(204).send(null);
+      },
     );
 
     scope.post(
@@ -435,6 +477,27 @@ export function adminRoutes(deps: AdminRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (req) => found(await fromBackingService(() => cp.getIdeaChannel(req.params.id)), "IDEA_CHANNEL_NOT_FOUND"),
+    );
+    scope.delete(
+      "/channels/:id",
+      {
+        schema: {
+          summary: "Delete an idea channel",
+          description:
+            "Deletes an idea channel: idea calls on it are refused (404 IDEA_CHANNEL_NOT_FOUND) on every gateway " +
+            "within a second. Its stream stays readable (its events in Redis and EVENTS, entitlements and webhook " +
+            "endpoints naming it stay); calls accepted before are still numbered. Created again with the same id, it " +
+            "continues the same stream, open ideas included.",
+          tags: ["admin: idea channels"],
+          params: ChannelParams,
+          response: { 204: z.null().describe("Deleted"), ...adminErrors("IDEA_CHANNEL_NOT_FOUND") },
+        },
+      },
+      async (req, reply) => {
+        await fromBackingService(() => cp.deleteIdeaChannel(req.params.id));
+        req.log.info({ channel_id: req.params.id }, "idea channel deleted");
+        return reply.code(204).send(null);
+      },
     );
 
     /** The stream's halt, or why there is none: 404 for a stream that has nothing, 409 for a live one. */

@@ -137,6 +137,7 @@ describe("GET /admin/v1/streams", () => {
       status: "live",
       held: 0,
       earliest_hot: 0,
+      parked: 0,
     });
     expect(byId.get("resource-2")).toMatchObject({
       kind: "resource",

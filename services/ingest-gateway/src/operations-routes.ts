@@ -14,6 +14,7 @@ import {
 import { fromBackingService, isConsumerNotFound, type Redis } from "@heliograph/platform";
 import {
   type ControlPlane,
+  countParked,
   haltedStreamsKey,
   readEarliestHot,
   readHalt,
@@ -72,8 +73,8 @@ export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsync
         schema: {
           description:
             "Every known stream: those of resources, algorithms and idea channels, and any other that is halted; " +
-            "each with its head, status, publishes held behind a halt, partition and the first event its hot " +
-            "window (Redis) holds.",
+            "each with its head, status, publishes held behind a halt, publishes operators skipped (parked), " +
+            "partition and the first event its hot window (Redis) holds.",
           tags: ["admin: streams"],
           response: { 200: z.array(StreamSummary), ...errors },
         },
@@ -98,9 +99,10 @@ export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsync
         const ids = [...known.keys()].sort();
         return fromBackingService(() =>
           mapBounded(ids, LIST_CONCURRENCY, async (streamId): Promise<StreamSummary> => {
-            const [state, earliest] = await Promise.all([
+            const [state, earliest, parked] = await Promise.all([
               readStreamState(redis, streamId),
               readEarliestHot(redis, streamId),
+              countParked(redis, streamId),
             ]);
             const halt = state.status === "halted" ? await readHalt(redis, streamId) : undefined;
             return {
@@ -110,6 +112,7 @@ export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsync
               ...(known.get(streamId) as Known),
               partition: partitionOf(streamId, deps.partitions),
               earliest_hot: earliest,
+              parked,
             };
           }),
         );

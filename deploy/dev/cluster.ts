@@ -215,6 +215,7 @@ async function main() {
       urls: `  ingest front     ${dev.ingest_url}   (round-robin over ingest-gateway-1 and -2; X-Heliograph-Instance names the one that answered)
   stream front     ${dev.stream_url}   (round-robin over stream-gateway-1 and -2)
   admin front      ${dev.admin_url}   (round-robin over both ingest gateways' admin listeners; loopback only)
+  web console      ${dev.admin_url}/console/   (sign in with the admin token)
   admin token      ${dev.admin_token}   (pnpm heliograph … uses it from ${STATE.shown}/dev.json)
   webhooks         ${dev.webhook?.url} receives ${dev.streams.algorithm} (endpoint ${dev.webhook?.id}, delivered by webhook-dispatcher-1 or -2; it prints each event below)
   NATS             ${nats.url}   (admin user ${nats.roles.admin.user}, password ${nats.roles.admin.password})

@@ -118,6 +118,7 @@ async function main() {
       urls: `  ingest gateway   ${dev.ingest_url}   (docs: ${dev.ingest_url}/docs)
   stream gateway   ${dev.stream_url}   (docs: ${dev.stream_url}/docs)
   admin API        ${dev.admin_url}   (docs: ${dev.admin_url}/docs; loopback only)
+  web console      ${dev.admin_url}/console/   (sign in with the admin token)
   admin token      ${dev.admin_token}
   webhooks         ${dev.webhook?.url} receives ${dev.streams.algorithm} (endpoint ${dev.webhook?.id}; it prints each event below)`,
       footer: `Ctrl-C stops everything; data stays in ${STATE.shown}/data for the next run.`,

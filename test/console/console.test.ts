@@ -9,8 +9,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { adminRequest } from "@heliograph/admin-client";
 import { buildConsole } from "@heliograph/console/build";
@@ -25,7 +23,6 @@ import {
   type StreamHalt,
   type StreamInfo,
   type SubscriberCredentials,
-  WEBHOOK_ID_HEADER,
   type WebhookEndpoint,
 } from "@heliograph/contracts";
 import { DOCUMENT_IDEA_OPENED, DOCUMENT_IDEA_UPDATED } from "@heliograph/contracts/fixtures";
@@ -35,6 +32,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebhookReceiver } from "../e2e/webhook-receiver.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -55,7 +53,7 @@ const RETRY_CHANNEL = "console-retry";
 const RETRIED = ideasStreamId(RETRY_CHANNEL);
 const strays = new Map<string, IngestMessage>();
 const SUBSCRIBER = "console-sub";
-let receiver: Receiver;
+let receiver: WebhookReceiver;
 let algorithmStream: string;
 let algorithmId: number;
 
@@ -111,39 +109,6 @@ async function publishStray(streamId: string, comment: string): Promise<void> {
   await jetstream(nc).publish(ingestSubject(partitionOf(streamId), streamId), JSON.stringify(stray), {
     msgID: stray.ingest_id,
   });
-}
-
-/** A webhook receiver: answers `status`, keeps every delivery. */
-class Receiver {
-  status = 204;
-  readonly deliveries: { headers: IncomingHttpHeaders; body: string }[] = [];
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-  static async start(): Promise<Receiver> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const self = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`);
-    server.on("request", (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        self.deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-        res.statusCode = self.status;
-        res.end();
-      });
-    });
-    return self;
-  }
-  /** The last delivery of one event (by its webhook-id), once it came. */
-  delivery(webhookId: string) {
-    return this.deliveries.findLast((d) => d.headers[WEBHOOK_ID_HEADER] === webhookId);
-  }
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 /** One row of the streams table as {column header: cell text}. */
@@ -205,7 +170,7 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
         WEBHOOK_RETRY_LIMIT_MS: "1000",
       },
     });
-    receiver = await Receiver.start();
+    receiver = await WebhookReceiver.start();
     nc = await connect(stack.nats.connectOptions());
     const created = await admin<PublisherCredentials>("POST", "/publishers", {
       id: "console-pub",
@@ -503,7 +468,7 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
     expect(await page.content()).not.toContain(secret);
 
     const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: id, exact: true }) });
-    receiver.status = 500;
+    receiver.answer = () => 500;
     const failed = await postSignal(publisher, "HOOKED");
     expect(failed.status).toBe(201);
     const n = ((await failed.json()) as { event_number: number }).event_number;
@@ -512,7 +477,7 @@ describe.skipIf(!haveChromium)("the web console in a real browser", () => {
     await row.getByText("Last attempts").click();
     await shot("webhook-paused");
 
-    receiver.status = 204;
+    receiver.answer = () => 204;
     await page.getByRole("button", { name: `Resume webhook ${id}` }).click();
     await row.getByText(`delivered up to ${n}`, { exact: true }).waitFor();
     await page.locator(`[data-webhook-status="${id}"]`).filter({ hasText: "active" }).waitFor();

@@ -1,21 +1,15 @@
 // Webhooks end to end: the dispatcher as its own process beside the stack, real HTTP receivers
 // that verify every delivery with the `standardwebhooks` package, as a subscriber's would.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { ApiError, adminClient } from "@heliograph/admin-client";
-import {
-  WEBHOOK_ID_HEADER,
-  type WebhookAttempt,
-  type WebhookEndpointCreated,
-  type WebhookEndpointDetail,
-} from "@heliograph/contracts";
+import type { WebhookAttempt, WebhookEndpointCreated, WebhookEndpointDetail } from "@heliograph/contracts";
 import { DOCUMENT_TRADING_SIGNAL_BODY } from "@heliograph/contracts/fixtures";
 import { type DevConfig, seedDemoTenant } from "@heliograph/dev-stack/seed";
 import { freePort, type Stack, startStack, tempDataDir, waitFor } from "@heliograph/testkit";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readmeBlocks, startRunning } from "./readme-examples.js";
+import { type WebhookDelivery, WebhookReceiver } from "./webhook-receiver.js";
 
 /** Retries give up on an event after this long (a receiver failing for a second recovers well within). */
 const RETRY_LIMIT_MS = 4_000;
@@ -23,7 +17,7 @@ const RETRY_LIMIT_MS = 4_000;
 let stack: Stack;
 let dev: DevConfig;
 let admin: ReturnType<typeof adminClient>;
-const receivers: Receiver[] = [];
+const receivers: WebhookReceiver[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -48,66 +42,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** One delivery as a receiver got it. */
-interface Delivery {
-  id: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  verified: boolean;
+/** A receiver closed when the file ends. */
+async function startReceiver(): Promise<WebhookReceiver> {
+  const receiver = await WebhookReceiver.start();
+  receivers.push(receiver);
+  return receiver;
 }
 
-/**
- * A subscriber's receiver: verifies each delivery with the endpoint's secret (standardwebhooks),
- * records it, and answers what `answer` says (a status; or it waits on a gate first).
- */
-class Receiver {
-  readonly deliveries: Delivery[] = [];
-  secret = "";
-  answer: (d: Delivery) => number | Promise<number> = () => 204;
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<Receiver> {
-    let self: Receiver | undefined;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", async () => {
-        const r = self as Receiver;
-        const body = Buffer.concat(chunks).toString("utf8");
-        let verified = false;
-        try {
-          new Webhook(r.secret).verify(body, req.headers as Record<string, string>);
-          verified = true;
-        } catch {}
-        const delivery = { id: String(req.headers[WEBHOOK_ID_HEADER]), headers: req.headers, body, verified };
-        r.deliveries.push(delivery);
-        res.statusCode = await r.answer(delivery);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    self = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`);
-    receivers.push(self);
-    return self;
-  }
-
-  /** The webhook-id of every delivery, in arrival order. */
-  ids(): string[] {
-    return this.deliveries.map((d) => d.id);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.closeAllConnections();
-      this.server.close(() => resolve());
-    });
-  }
-}
-
-async function register(receiver: Receiver): Promise<WebhookEndpointCreated> {
+async function register(receiver: WebhookReceiver): Promise<WebhookEndpointCreated> {
   const created = await admin<WebhookEndpointCreated>("POST", "/webhooks", {
     subscriber_id: dev.subscriber.id,
     stream_id: dev.streams.algorithm,
@@ -148,7 +90,7 @@ async function held(index: number): Promise<number> {
 
 describe("webhook delivery", () => {
   it("delivers every event once, in number order, signed so standardwebhooks verifies it", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     const endpoint = await register(receiver);
     expect(endpoint.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     const numbers = await publish(20);
@@ -171,11 +113,11 @@ describe("webhook delivery", () => {
   }, 60_000);
 
   it("a signature made with another secret, or over another body, fails verification", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     await register(receiver);
     await publish(1);
     await waitFor(() => receiver.deliveries.length >= 1, { what: "one delivery" });
-    const [delivery] = receiver.deliveries as [Delivery];
+    const [delivery] = receiver.deliveries as [WebhookDelivery];
     const headers = delivery.headers as Record<string, string>;
     expect(() => new Webhook(receiver.secret).verify(delivery.body, headers)).not.toThrow();
     const otherSecret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
@@ -184,7 +126,7 @@ describe("webhook delivery", () => {
   }, 30_000);
 
   it("retries a receiver that fails with 500 for a while, then delivers everything in order", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     let failures = 6;
     receiver.answer = () => (failures-- > 0 ? 500 : 200);
     const endpoint = await register(receiver);
@@ -212,7 +154,7 @@ describe("webhook delivery", () => {
   }, 60_000);
 
   it("pauses an endpoint whose receiver keeps failing past the retry limit, with its last error", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     receiver.answer = () => 503;
     const endpoint = await register(receiver);
     const [n] = await publish(1);
@@ -238,8 +180,8 @@ describe("webhook delivery", () => {
     await second.stop();
     try {
       expect(stack.instances["webhook-dispatcher"].filter((d) => d.running())).toHaveLength(1);
-      const slow = await Receiver.start();
-      const fast = await Receiver.start();
+      const slow = await startReceiver();
+      const fast = await startReceiver();
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => {
         release = resolve;
@@ -270,8 +212,8 @@ describe("webhook delivery", () => {
   }, 60_000);
 
   it("an endpoint deleted while its receiver holds a delivery gets nothing more, and never its first event again", async () => {
-    const gone = await Receiver.start();
-    const control = await Receiver.start();
+    const gone = await startReceiver();
+    const control = await startReceiver();
     const endpoint = await register(gone);
     await register(control);
     const first = await publish(3);
@@ -298,7 +240,7 @@ describe("webhook delivery", () => {
   });
 
   it("replays from a number: the events from it are delivered again, with the same ids", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     const endpoint = await register(receiver);
     const numbers = await publish(4);
     await waitFor(() => receiver.deliveries.length >= 4, { what: "4 deliveries" });
@@ -308,7 +250,7 @@ describe("webhook delivery", () => {
   }, 30_000);
 
   it("a replay applies during retries: replaying past an event that keeps failing goes on from there", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     // The first event it is sent fails every time; any other is accepted.
     let failing: string | undefined;
     receiver.answer = (d) => {
@@ -330,7 +272,7 @@ describe("webhook delivery", () => {
   }, 30_000);
 
   it("a rotated secret signs at once; the old one also signs during the grace, and not after a rotation without one", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     const endpoint = await register(receiver);
     const old = endpoint.secret;
     const rotated = await admin<WebhookEndpointCreated>("POST", `/webhooks/${endpoint.id}/rotate-secret`, {
@@ -339,7 +281,7 @@ describe("webhook delivery", () => {
     receiver.secret = rotated.secret;
     expect(rotated.secret).not.toBe(old);
     // The dispatcher takes the new record at its next scan: wait until a delivery carries both.
-    const verifiesWith = (secret: string, d: Delivery) => {
+    const verifiesWith = (secret: string, d: WebhookDelivery) => {
       try {
         new Webhook(secret).verify(d.body, d.headers as Record<string, string>);
         return true;
@@ -355,7 +297,7 @@ describe("webhook delivery", () => {
       },
       { what: "a delivery signed with the new secret", timeoutMs: 10_000, intervalMs: 200 },
     );
-    const during = receiver.deliveries.at(-1) as Delivery;
+    const during = receiver.deliveries.at(-1) as WebhookDelivery;
     expect(verifiesWith(old, during)).toBe(true);
     expect(String(during.headers["webhook-signature"]).split(" ")).toHaveLength(2);
 
@@ -371,13 +313,13 @@ describe("webhook delivery", () => {
       },
       { what: "a delivery signed with the third secret", timeoutMs: 10_000, intervalMs: 200 },
     );
-    const after = receiver.deliveries.at(-1) as Delivery;
+    const after = receiver.deliveries.at(-1) as WebhookDelivery;
     expect(verifiesWith(rotated.secret, after)).toBe(false);
     expect(String(after.headers["webhook-signature"]).split(" ")).toHaveLength(1);
   }, 60_000);
 
   it("two dispatchers share the endpoints, and each endpoint still gets every event once, in order", async () => {
-    const many = await Promise.all(Array.from({ length: 6 }, () => Receiver.start()));
+    const many = await Promise.all(Array.from({ length: 6 }, () => startReceiver()));
     for (const receiver of many) await register(receiver);
     await waitFor(async () => (await held(0)) > 0 && (await held(1)) > 0, {
       what: "both dispatchers delivering to some endpoints",
@@ -396,7 +338,7 @@ describe("webhook delivery", () => {
     for (const e of await admin<WebhookEndpointDetail[]>("GET", "/webhooks"))
       await admin("DELETE", `/webhooks/${e.id}`);
     await waitFor(async () => (await held(0)) + (await held(1)) === 0, { what: "the deleted endpoints let go" });
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     // A receiver that takes a while, so the kill lands with deliveries still to come (one in flight).
     receiver.answer = () => new Promise((resolve) => setTimeout(() => resolve(204), 30));
     await register(receiver);
@@ -461,7 +403,7 @@ describe("webhook endpoints in the admin API", () => {
   });
 
   it("rotates a secret on a POST with no body at all (the default grace), as the README's call does", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     const endpoint = await register(receiver);
     const res = await fetch(`${stack.admin.url}/admin/v1/webhooks/${endpoint.id}/rotate-secret`, {
       method: "POST",
@@ -474,7 +416,7 @@ describe("webhook endpoints in the admin API", () => {
   });
 
   it("lists, pauses and deletes an endpoint; its secret is never shown again", async () => {
-    const receiver = await Receiver.start();
+    const receiver = await startReceiver();
     const endpoint = await register(receiver);
     const listed = await admin<WebhookEndpointDetail[]>("GET", "/webhooks");
     expect(listed.find((e) => e.id === endpoint.id)).toMatchObject({ url: receiver.url, status: "active" });

@@ -193,12 +193,12 @@ export async function resolveHalt(
   return { stream_id: streamId, action: request.action, ingest_id: offending };
 }
 
-/** Publishes operators skipped on this stream, oldest first. */
 /** How many publishes operators skipped on the stream. */
 export async function countParked(redis: Redis, streamId: StreamId): Promise<number> {
   return redis.llen(streamKeys(streamId).parked);
 }
 
+/** Publishes operators skipped on this stream, oldest first. */
 export async function readParked(redis: Redis, streamId: StreamId): Promise<ParkedPublish[]> {
   return (await redis.lrange(streamKeys(streamId).parked, 0, -1)).map((text) => JSON.parse(text) as ParkedPublish);
 }

@@ -25,16 +25,6 @@ describe("sequencer config", () => {
     expect(config.SEQUENCER_ID).toMatch(/-\d+$/);
   });
 
-  it("takes REDIS_URL as one server, a seed list, or one redis-cluster:// URL (a managed cluster's endpoint)", () => {
-    for (const url of [
-      "redis://127.0.0.1:6379",
-      "redis://a:6379,redis://b:6379",
-      "rediss-cluster://user:pw@clustercfg.example.com:6379",
-    ])
-      expect(loadSequencerConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
-    expect(() => loadSequencerConfig({ REDIS_URL: "http://127.0.0.1:6379" })).toThrow(/REDIS_URL/);
-  });
-
   it("names every bad variable", () => {
     try {
       loadSequencerConfig({ PARTITIONS: "0", BATCH_MAX: "many" });

@@ -163,12 +163,15 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
 
 /**
  * Worth another try: a JetStream API error of the server's own (5xx: "JetStream system temporarily
- * unavailable", no suitable peers while the cluster forms) or no answer at all (a timeout, or no
- * responders, which the client reports as "jetstream is not enabled", while the servers come up).
- * A 4xx API error refuses the request itself (a bad configuration): retrying cannot help.
+ * unavailable"), "no suitable peers for placement" (a 400, but while a cluster forms its meta leader
+ * is elected before every peer has reported in, so R3 cannot be placed for a moment; more replicas
+ * than nodes still fails, once the deadline passes, with this message), or no answer at all (a
+ * timeout, or no responders, which the client reports as "jetstream is not enabled", while the
+ * servers come up). Any other 4xx refuses the request itself (a bad configuration): retrying
+ * cannot help.
  */
 function isTransientJetStreamError(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.status >= 500;
+  if (err instanceof JetStreamApiError) return err.status >= 500 || err.code === CLUSTER_NO_PEERS;
   const e = err as { name?: string; message?: string };
   return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
 }
@@ -177,6 +180,8 @@ function isTransientJetStreamError(err: unknown): boolean {
 const STREAM_NAME_IN_USE = 10058;
 /** The server's JSStreamSubjectOverlapErr ("subjects overlap with an existing stream"). */
 const STREAM_SUBJECT_OVERLAP = 10065;
+/** The server's JSClusterNoPeersErrF ("no suitable peers for placement"). */
+const CLUSTER_NO_PEERS = 10005;
 
 /**
  * True when the JetStream API refused a request with `code` (its `err_code`, e.g. one of

@@ -110,10 +110,20 @@ const STREAM_NAME_IN_USE = 10058;
  * same bucket is being applied; the next attempt finds the bucket (a real overlap fails again).
  */
 const STREAM_SUBJECT_OVERLAP = 10065;
+/**
+ * JSClusterNoPeersErrF ("no suitable peers for placement"): a forming cluster elects its meta
+ * leader before every peer has reported in, and an R3 bucket cannot be placed until they have.
+ */
+const CLUSTER_NO_PEERS = 10005;
 
 function openWorthRetrying(err: unknown): boolean {
   if (err instanceof JetStreamApiError)
-    return err.status >= 500 || err.code === STREAM_NAME_IN_USE || err.code === STREAM_SUBJECT_OVERLAP;
+    return (
+      err.status >= 500 ||
+      err.code === STREAM_NAME_IN_USE ||
+      err.code === STREAM_SUBJECT_OVERLAP ||
+      err.code === CLUSTER_NO_PEERS
+    );
   const e = err as { name?: string; message?: string };
   return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { childPortSliceEnv } from "./free-port.js";
 
 /** A child process the harness starts and stops by PID. */
 export interface ManagedProcess {
@@ -46,7 +47,7 @@ export function startProcess(
   options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean; ownProcessGroup?: boolean } = {},
 ): ManagedProcess {
   const child: ChildProcess = spawn(command, args, {
-    env: options.env ?? process.env,
+    env: childPortSliceEnv(options.env ?? process.env),
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
     // Out of the terminal's process group, so Ctrl-C reaches only the parent, which stops the

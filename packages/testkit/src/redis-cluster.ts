@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { freePort, portBindable } from "./free-port.js";
+import { freeClusterNodePort } from "./free-port.js";
 import { which } from "./process.js";
 import { ownedServer, type ServerHandle, tcpReady } from "./server-handle.js";
 import { tempDataDir } from "./temp-dir.js";
@@ -30,22 +30,6 @@ export interface RedisClusterHandle {
 }
 
 /**
- * A port whose cluster bus port (port + 10,000) is free too, both below the kernel's ephemeral
- * range (see free-port.ts), so no outgoing connection takes the bus port before the node binds it.
- */
-async function clusterPort(taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = await freePort({ from: 10_000, to: 20_000 });
-    if (taken.has(port) || taken.has(port + 10_000)) continue;
-    if (!(await portBindable(port + 10_000))) continue;
-    taken.add(port);
-    taken.add(port + 10_000);
-    return port;
-  }
-  throw new Error("no free port pair for a Redis Cluster node");
-}
-
-/**
  * A real Redis Cluster on loopback: `masters` × (1 + `replicasPerMaster`) `redis-server
  * --cluster-enabled yes` processes on free ports, AOF on, joined by `redis-cli --cluster create`.
  * A short node timeout (1 s) so a killed master's replica is promoted within seconds.
@@ -65,14 +49,13 @@ export async function startRedisCluster(
     throw new Error("redis-server and redis-cli must be on the PATH (apt-get install redis-server)");
   const masters = options.masters ?? 3;
   const count = masters * (1 + (options.replicasPerMaster ?? 1));
-  const taken = new Set<number>();
   const nodes: RedisClusterNode[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
   };
   try {
     for (let i = 0; i < count; i++) {
-      const port = await clusterPort(taken);
+      const port = await freeClusterNodePort();
       const dir = tempDataDir("hg-redis-cluster-");
       const server = await ownedServer(`redis-cluster-${port}`, `redis://127.0.0.1:${port}`, port, {
         binary,

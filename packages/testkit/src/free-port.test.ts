@@ -70,6 +70,9 @@ describe("free ports for the test kit", () => {
   });
 
   it("draws a worker's ports from its own slice", async () => {
+    // Vitest names each worker process (VITEST_POOL_ID 1 or 2 here); without it this file's
+    // slices would all be the whole range.
+    expect(portSliceOf(process.env)).toBeDefined();
     const own = sliceOf(PORT_RANGE, portSliceOf(process.env));
     const port = await freePort();
     expect(port).toBeGreaterThanOrEqual(own.from);

@@ -1,10 +1,11 @@
+import { EventEmitter } from "node:events";
 import { Counter, createLogger, Registry } from "@heliograph/platform";
 import { LOG_EVENT_FIELD, LOG_INGEST_FIELD, logEntryId, streamKeys } from "@heliograph/store";
 import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 import type { Waiter } from "./hub.js";
-import { coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
+import { ClientGone, type ClientSignal, coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
 import { StreamSource } from "./stream-source.js";
 
 let fx: GatewayFixture;
@@ -43,7 +44,12 @@ const deps = (): LongPollDeps => ({
   readState: stateReader(),
 });
 
-const request = (streamId: string, after: number, longPollMs: number, signal = new AbortController().signal) => ({
+const request = (
+  streamId: string,
+  after: number,
+  longPollMs: number,
+  signal: ClientSignal = new AbortController().signal,
+) => ({
   streamId,
   after,
   batchSize: 10,
@@ -86,6 +92,24 @@ describe("read-or-wait", () => {
     controller.abort();
     expect(fx.app.hub.stats().waiters).toBe(0);
     expect(await pending).toEqual({ kind: "aborted", outcome: "aborted" });
+  });
+
+  it("ends a held read when its response closes unfinished (ClientGone), and not when it finished", async () => {
+    const response = Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false });
+    const gone = new ClientGone(response);
+    const pending = readOrWait(deps(), request("client-gone", -1, 10_000, gone));
+    await waitFor(() => fx.app.hub.stats().waiters === 1);
+    response.emit("close");
+    expect(fx.app.hub.stats().waiters).toBe(0);
+    expect(await pending).toEqual({ kind: "aborted", outcome: "aborted" });
+
+    const finished = Object.assign(new EventEmitter(), { writableFinished: true, destroyed: false });
+    const answered = new ClientGone(finished);
+    finished.emit("close");
+    expect(answered.aborted).toBe(false);
+    expect(
+      new ClientGone(Object.assign(new EventEmitter(), { writableFinished: false, destroyed: true })).aborted,
+    ).toBe(true);
   });
 
   it("a recheck with nothing new keeps waiting until the bound", async () => {

@@ -3,6 +3,7 @@ import type { Counter } from "@heliograph/platform";
 import type { StreamState } from "@heliograph/store";
 import type { RegisterResult, StreamHub, Waiter, WakeReason } from "./hub.js";
 import type { StreamSource } from "./stream-source.js";
+import type { SubscriberAccess } from "./subscriber-access.js";
 
 export interface ReadRequest {
   streamId: StreamId;
@@ -13,12 +14,62 @@ export interface ReadRequest {
   /** Who reads: a subscriber holds at most its share of the process's waiters. */
   subscriberId?: string;
   /** Aborted when the client disconnects. */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /**
-   * Checks the caller's token and entitlement again, throwing the refusal (401, 403), when the
-   * hub says the subscriber's record changed while the poll was held.
+   * The request's Authorization header: when the hub says the subscriber's record changed while
+   * the poll was held, the token and the entitlement are checked again (`LongPollDeps.access`)
+   * and the refusal (401, 403) thrown.
    */
-  reauthorize?: () => Promise<void>;
+  authorization?: string;
+}
+
+/** Told when the client left (the DOM's EventListenerObject, which this project's libs lack). */
+export interface AbortListener {
+  handleEvent(event: Event): void;
+}
+
+/**
+ * What a read needs of the signal that its client left: an AbortSignal has it, and so has the
+ * lighter {@link ClientGone} a long-poll route makes per request.
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: AbortListener): void;
+}
+
+/**
+ * Aborted when the response closes unfinished (the client went away). One per held poll, so it
+ * holds one listener and no more: an AbortController costs each poll an EventTarget, its
+ * listener map and records, about 300 bytes of heap of the stream gateway's ~11 KB per poll.
+ */
+export class ClientGone implements ClientSignal {
+  aborted = false;
+  private listener: AbortListener | undefined;
+
+  /** `close` fires on a finished response too: only an unfinished one means the client left. */
+  constructor(res: { writableFinished: boolean; destroyed: boolean; on(event: "close", fn: () => void): unknown }) {
+    if (res.destroyed) this.aborted = true;
+    else res.on("close", () => !res.writableFinished && this.abort());
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.handleEvent(new Event("abort"));
+  }
+
+  addEventListener(_type: "abort", listener: AbortListener): void {
+    // One held read at a time listens (readOrWait's waiter); a second would be a bug.
+    if (this.listener && this.listener !== listener) throw new Error("ClientGone holds one listener");
+    this.listener = listener;
+  }
+
+  removeEventListener(_type: "abort", listener: AbortListener): void {
+    if (this.listener === listener) this.listener = undefined;
+  }
 }
 
 /** How a read ended, for `heliograph_stream_reads_total{outcome}`. */
@@ -43,6 +94,8 @@ export interface LongPollDeps {
   reads: Counter<"outcome">;
   /** Head and status after a wait; see {@link coalescedStateReader}. */
   readState: (streamId: StreamId) => Promise<StreamState>;
+  /** Checks a held read's token and entitlement again (ReadRequest.authorization). */
+  access?: Pick<SubscriberAccess, "stillAllowed">;
 }
 
 /**
@@ -67,22 +120,35 @@ export function coalescedStateReader(
   };
 }
 
+function counted(deps: LongPollDeps, result: ReadAnswer): ReadAnswer {
+  deps.reads.inc({ outcome: result.outcome });
+  return result;
+}
+
+function emptyAnswer(state: StreamState, outcome: ReadOutcome): ReadAnswer {
+  return { kind: "events", texts: [], body: "[]", head: state.head, status: state.status, outcome };
+}
+
 type WaitResult = WakeReason | { kind: "timeout" } | { kind: "aborted" } | { kind: "cancelled" };
 
-/** One held read: settles once, on a wakeup, its timer or its client going away. */
-class PendingRead implements Waiter {
+/**
+ * One held read: settles once, on a wakeup, its timer or its client going away. It listens for
+ * the abort itself (`handleEvent`) rather than through a closure: under esbuild's keepNames (tsx,
+ * and the production build) every named per-request closure gets a `name` property, ~250 bytes of
+ * heap per held poll each.
+ */
+class PendingRead implements Waiter, AbortListener {
   readonly settled: Promise<WaitResult>;
   private resolve!: (result: WaitResult) => void;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
-  private readonly onAbort = () => this.finish({ kind: "aborted" });
 
   constructor(
     readonly streamId: StreamId,
     readonly after: number,
     readonly subscriberId: string | undefined,
     private readonly hub: LongPollDeps["hub"],
-    private readonly signal: AbortSignal,
+    private readonly signal: ClientSignal,
   ) {
     this.settled = new Promise((resolve) => {
       this.resolve = resolve;
@@ -93,8 +159,13 @@ class PendingRead implements Waiter {
     const result = this.hub.register(this);
     if (result !== "registered") return result;
     this.timer = setTimeout(() => this.finish({ kind: "timeout" }), timeoutMs);
-    this.signal.addEventListener("abort", this.onAbort, { once: true });
+    this.signal.addEventListener("abort", this, { once: true });
     return result;
+  }
+
+  /** The client went away. */
+  handleEvent(): void {
+    this.finish({ kind: "aborted" });
   }
 
   wake(reason: WakeReason): void {
@@ -109,7 +180,7 @@ class PendingRead implements Waiter {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.signal.removeEventListener("abort", this.onAbort);
+    this.signal.removeEventListener("abort", this);
     // Dropped from the hub at once, so a gone client's waiter does not linger.
     this.hub.unregister(this);
     this.resolve(result);
@@ -123,12 +194,6 @@ class PendingRead implements Waiter {
  * never missed; then hold until an event, a recheck, the long-poll bound or the client leaving.
  */
 export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<ReadAnswer> {
-  const answer = (result: ReadAnswer): ReadAnswer => {
-    deps.reads.inc({ outcome: result.outcome });
-    return result;
-  };
-  const empty = (state: StreamState, outcome: ReadOutcome): ReadAnswer =>
-    answer({ kind: "events", texts: [], body: "[]", head: state.head, status: state.status, outcome });
   const deadline = performance.now() + req.longPollMs;
   let outcome: ReadOutcome = "immediate";
   // False after the head said "newer" but the log had nothing: wait rather than spin on it.
@@ -137,10 +202,10 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
   let last = false;
 
   for (;;) {
-    if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
+    if (req.signal.aborted) return counted(deps, { kind: "aborted", outcome: "aborted" });
     const { texts, ...state } = await deps.source.read(req.streamId, req.after, req.batchSize);
     if (texts.length > 0) {
-      return answer({
+      return counted(deps, {
         kind: "events",
         texts,
         body: eventsArrayText(texts),
@@ -150,12 +215,12 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
       });
     }
     const remaining = deadline - performance.now();
-    if (last || remaining <= 0) return empty(state, "empty");
-    if (req.signal.aborted) return answer({ kind: "aborted", outcome: "aborted" });
+    if (last || remaining <= 0) return counted(deps, emptyAnswer(state, "empty"));
+    if (req.signal.aborted) return counted(deps, { kind: "aborted", outcome: "aborted" });
 
     const waiter = new PendingRead(req.streamId, req.after, req.subscriberId, deps.hub, req.signal);
     const registered = waiter.register(remaining);
-    if (registered === "draining") return empty(state, "released");
+    if (registered === "draining") return counted(deps, emptyAnswer(state, "released"));
     if (registered === "full") {
       deps.reads.inc({ outcome: "shed" });
       throw new HeliographError("SERVICE_UNAVAILABLE", {
@@ -190,7 +255,7 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
       case "event": {
         // The body is in hand; the state read only refreshes the headers, so its failure is not the reader's.
         const now = await deps.readState(req.streamId).catch(() => latest);
-        return answer({
+        return counted(deps, {
           kind: "events",
           texts: [result.text],
           body: result.body,
@@ -200,7 +265,8 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
         });
       }
       case "reauthorize":
-        await req.reauthorize?.();
+        if (req.subscriberId !== undefined)
+          await deps.access?.stillAllowed(req.authorization, req.subscriberId, req.streamId);
         outcome = "rechecked";
         trustHead = true;
         continue;
@@ -210,17 +276,17 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
         continue;
       case "timeout": {
         const now = await deps.readState(req.streamId).catch(() => latest);
-        if (now.head <= req.after) return empty(now, "empty");
+        if (now.head <= req.after) return counted(deps, emptyAnswer(now, "empty"));
         // Rare: an event landed that the hub did not deliver in time; serve it rather than [].
         outcome = "rechecked";
         last = true;
         continue;
       }
       case "release":
-        return empty(latest, "released");
+        return counted(deps, emptyAnswer(latest, "released"));
       case "aborted":
       case "cancelled":
-        return answer({ kind: "aborted", outcome: "aborted" });
+        return counted(deps, { kind: "aborted", outcome: "aborted" });
     }
   }
 }

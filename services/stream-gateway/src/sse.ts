@@ -236,8 +236,7 @@ export function registerSseRoute(app: HttpScope, deps: SseRouteDeps): void {
         return reply;
       }
       raw.write(sseRetryText());
-      const reauthorize = () => deps.access.stillAllowed(req.headers.authorization, subscriberId, streamId);
-      await follow(deps, raw, stream, streamId, after, reauthorize, {
+      await follow(deps, raw, stream, streamId, after, req.headers.authorization, {
         kind: "events",
         texts: first.texts,
         body: "",
@@ -259,7 +258,8 @@ async function follow(
   stream: OpenStream,
   streamId: StreamId,
   after: number,
-  reauthorize: () => Promise<void>,
+  /** The request's Authorization, checked again when the subscriber's record changes. */
+  authorization: string | undefined,
   firstAnswer: ReadAnswer,
 ): Promise<void> {
   const { signal } = stream.stop;
@@ -272,7 +272,7 @@ async function follow(
         // A change while events were being written, when no wait was registered for the hub to wake.
         if (stream.recheckAccess) {
           stream.recheckAccess = false;
-          await reauthorize();
+          await deps.access.stillAllowed(authorization, stream.subscriberId, streamId);
         }
         answer = await readOrWait(deps, {
           streamId,
@@ -281,7 +281,7 @@ async function follow(
           longPollMs: deps.heartbeatMs,
           subscriberId: stream.subscriberId,
           signal,
-          reauthorize,
+          authorization,
         });
       }
       if (answer.kind === "aborted") return;

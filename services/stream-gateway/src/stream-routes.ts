@@ -13,7 +13,7 @@ import {
 import type { HttpScope, Logger } from "@heliograph/platform";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { type LongPollDeps, readOrWait } from "./long-poll.js";
+import { ClientGone, type LongPollDeps, readOrWait } from "./long-poll.js";
 import type { StreamSource } from "./stream-source.js";
 import {
   AUTH_NOTE,
@@ -80,12 +80,8 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
     },
     async (req, reply) => {
       // Before any await: a client that leaves during the entitlement check must not leave a
-      // waiter behind. 'close' on the response fires on completion too; only an unfinished one
-      // means the client left. One that left during authentication (a hook) closed already.
-      const gone = new AbortController();
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) gone.abort();
-      });
+      // waiter behind. One that left during authentication (a hook) closed already.
+      const gone = new ClientGone(reply.raw);
       if (req.raw.destroyed || req.raw.socket?.destroyed) gone.abort();
       // Authenticated (401) before the parameters were parsed (400); entitlement (403) last.
       const { stream_id: streamId, event_number: after, batch_size: batchSize } = req.params;
@@ -99,8 +95,8 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
           batchSize,
           longPollMs: req.headers["x-long-poll"],
           subscriberId,
-          signal: gone.signal,
-          reauthorize: () => deps.access.stillAllowed(req.headers.authorization, subscriberId, streamId),
+          signal: gone,
+          authorization: req.headers.authorization,
         }),
       );
       // Nobody to answer: the connection is gone.

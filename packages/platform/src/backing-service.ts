@@ -8,8 +8,17 @@ export async function fromBackingService<T>(call: () => Promise<T>, onFailure?: 
   try {
     return await call();
   } catch (err) {
-    if (err instanceof HeliographError) throw err;
-    onFailure?.(err);
-    throw new HeliographError("SERVICE_UNAVAILABLE", { cause: err, retryAfter: 1 });
+    throw backingServiceError(err, onFailure);
   }
+}
+
+/**
+ * What to throw for an error of a call to a backing service (see {@link fromBackingService}), for
+ * a caller that catches it itself: a held long poll, which would otherwise keep a wrapper's
+ * async frame and two closures for as long as it is held.
+ */
+export function backingServiceError(err: unknown, onFailure?: (err: unknown) => void): HeliographError {
+  if (err instanceof HeliographError) return err;
+  onFailure?.(err);
+  return new HeliographError("SERVICE_UNAVAILABLE", { cause: err, retryAfter: 1 });
 }

@@ -158,7 +158,7 @@ class PendingRead implements Waiter, AbortListener {
   register(timeoutMs: number): RegisterResult {
     const result = this.hub.register(this);
     if (result !== "registered") return result;
-    this.timer = setTimeout(() => this.finish({ kind: "timeout" }), timeoutMs);
+    this.timer = setTimeout(expire, timeoutMs, this);
     this.signal.addEventListener("abort", this, { once: true });
     return result;
   }
@@ -166,6 +166,11 @@ class PendingRead implements Waiter, AbortListener {
   /** The client went away. */
   handleEvent(): void {
     this.finish({ kind: "aborted" });
+  }
+
+  /** The long-poll bound passed. */
+  expire(): void {
+    this.finish({ kind: "timeout" });
   }
 
   wake(reason: WakeReason): void {
@@ -185,6 +190,11 @@ class PendingRead implements Waiter, AbortListener {
     this.hub.unregister(this);
     this.resolve(result);
   }
+}
+
+/** A timer's callback without a closure per held read (setTimeout passes the read). */
+function expire(read: PendingRead): void {
+  read.expire();
 }
 
 /**

@@ -10,10 +10,10 @@ import {
   StreamReadParams,
   SubscriberAuthHeaders,
 } from "@heliograph/contracts";
-import type { HttpScope, Logger } from "@heliograph/platform";
+import { backingServiceError, type HttpScope, type Logger } from "@heliograph/platform";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { ClientGone, type LongPollDeps, readOrWait } from "./long-poll.js";
+import { ClientGone, type LongPollDeps, type ReadAnswer, readOrWait } from "./long-poll.js";
 import type { StreamSource } from "./stream-source.js";
 import {
   AUTH_NOTE,
@@ -88,8 +88,10 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
       const subscriberId = subscriberOf(req);
       await requireEntitled(subscriberId, streamId);
 
-      const result = await backend(log, "stream read", () =>
-        readOrWait(deps, {
+      // Not through backend(): its frame and closures would be held as long as the poll is.
+      let result: ReadAnswer;
+      try {
+        result = await readOrWait(deps, {
           streamId,
           after,
           batchSize,
@@ -97,8 +99,10 @@ export function registerStreamRoutes(app: HttpScope, deps: StreamRoutesDeps): vo
           subscriberId,
           signal: gone,
           authorization: req.headers.authorization,
-        }),
-      );
+        });
+      } catch (err) {
+        throw backingServiceError(err, () => log.warn({ err }, "stream read failed"));
+      }
       // Nobody to answer: the connection is gone.
       if (result.kind === "aborted") return reply;
       // Shutting down: the client's next poll should open a connection to another instance.

@@ -12,19 +12,48 @@ export interface SequencedWaiter {
 }
 
 /**
+ * How long the subscription stays after the last wait ended: a publisher that waits on every
+ * publish keeps it, one that waits now and then costs a SUB and an UNSUB a minute at most.
+ */
+export const SEQUENCED_LINGER_MS = 60_000;
+
+/**
  * Publishers that asked to wait (`X-Heliograph-Wait`) until their publish is numbered. One core
  * NATS subscription per gateway process over every partition's SequencedNotice, demultiplexed by
  * ingest id, so a thousand waiting publishes cost one subscription, not a thousand.
+ *
+ * Subscribed only while someone waits (and SEQUENCED_LINGER_MS after): the sequencer sends a
+ * notice per numbered batch, and a gateway listening to them all would be woken, read and parse
+ * one per event at low rates with nobody to tell. The SUB goes out on the connection before the
+ * waiting publish's PUB, so nats-server has the interest before the sequencer can number it.
  */
 export class SequencedWaiters {
   private readonly waiting = new Map<string, Set<Listener>>();
-  private readonly sub: Subscription;
+  private sub: Subscription | undefined;
+  /** Resolves once nats-server has the current subscription (a PING answered after the SUB). */
+  private subscribed: Promise<void> = Promise.resolve();
+  private linger: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private closed = false;
 
-  constructor(nc: NatsConnection, log: Logger) {
+  constructor(
+    private readonly nc: NatsConnection,
+    log: Logger,
+    private readonly lingerMs = SEQUENCED_LINGER_MS,
+  ) {
     this.log = log.child({ component: "sequenced-waiters" });
-    this.sub = nc.subscribe(`${SEQUENCED_SUBJECT_PREFIX}.>`, {
+  }
+
+  /** Whether the gateway listens for notices now. */
+  get listening(): boolean {
+    return this.sub !== undefined;
+  }
+
+  private listen(): void {
+    clearTimeout(this.linger);
+    this.linger = undefined;
+    if (this.sub || this.closed) return;
+    this.sub = this.nc.subscribe(`${SEQUENCED_SUBJECT_PREFIX}.>`, {
       callback: (err, msg) => {
         if (err) {
           this.log.error({ err }, "sequenced-notice subscription failed");
@@ -41,6 +70,19 @@ export class SequencedWaiters {
         for (const [ingestId, , eventNumber] of notice) this.notify(ingestId, eventNumber);
       },
     });
+    this.subscribed = this.nc.flush().catch(() => {});
+  }
+
+  /** Once nobody waits: unsubscribes after the linger, unless a wait comes first. */
+  private idle(): void {
+    if (this.waiting.size > 0 || !this.sub || this.linger) return;
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (this.waiting.size > 0) return;
+      this.sub?.unsubscribe();
+      this.sub = undefined;
+    }, this.lingerMs);
+    this.linger.unref();
   }
 
   /** Publishes being waited on now. */
@@ -65,6 +107,7 @@ export class SequencedWaiters {
       const listeners = this.waiting.get(ingestId);
       listeners?.delete(listener);
       if (listeners?.size === 0) this.waiting.delete(ingestId);
+      this.idle();
       resolveNumbered(n);
     };
     let listeners = this.waiting.get(ingestId);
@@ -74,6 +117,7 @@ export class SequencedWaiters {
     }
     listeners.add(listener);
     if (this.closed) settle(undefined);
+    else this.listen();
     return { numbered, settle };
   }
 
@@ -92,7 +136,10 @@ export class SequencedWaiters {
     const abort = () => waiter.settle(undefined);
     signal?.addEventListener("abort", abort, { once: true });
     try {
-      check().then(
+      // A wait registered after its publish (a replayed 202) looks the number up once the
+      // server has the subscription, so a notice sent between the look-up and the SUB is not
+      // lost; one registered before its publish has it already (SUB before PUB on one connection).
+      this.subscribed.then(check).then(
         (known) => {
           if (known === "never") waiter.settle(undefined);
           else if (known !== undefined) waiter.settle(known);
@@ -117,6 +164,8 @@ export class SequencedWaiters {
     this.closed = true;
     for (const listeners of [...this.waiting.values()]) for (const listener of [...listeners]) listener(undefined);
     this.waiting.clear();
-    this.sub.unsubscribe();
+    clearTimeout(this.linger);
+    this.sub?.unsubscribe();
+    this.sub = undefined;
   }
 }

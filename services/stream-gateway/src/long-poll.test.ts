@@ -44,6 +44,23 @@ const deps = (): LongPollDeps => ({
   readState: stateReader(),
 });
 
+/**
+ * deps() whose reads are counted as they finish: a poll is held once its waiter is registered AND
+ * its read is back (the waiter registers before the read), which the hub's waiter count alone
+ * does not say.
+ */
+const countedReads = () => {
+  let finished = 0;
+  const read: LongPollDeps["source"]["read"] = async (...args) => {
+    try {
+      return await source.read(...args);
+    } finally {
+      finished++;
+    }
+  };
+  return { deps: { ...deps(), source: { read } }, finished: () => finished };
+};
+
 const request = (
   streamId: string,
   after: number,
@@ -58,17 +75,17 @@ const request = (
 });
 
 describe("read-or-wait", () => {
-  it("an event stored between the first read and the registration is never missed", async () => {
+  it("an event stored as the waiter registers is found by the read that follows, not at the bound", async () => {
     const sid = "race-window";
     await fx.sequencer.appendHistory(sid, 1);
     // The hub is real; the event lands in Redis (without a publish, so no wakeup can come) right as
-    // the waiter registers: only the head check after registering can see it.
+    // the waiter registers: only the read after registering can see it.
     const keys = streamKeys(sid);
     const text = fx.sequencer.eventText(sid, 1);
     const hub: LongPollDeps["hub"] = {
       register: (waiter: Waiter) => {
         const result = fx.app.hub.register(waiter);
-        // Issued before readOrWait's head check on the same connection, so Redis applies them first.
+        // Issued before readOrWait's read, so Redis applies them first.
         void fx.redis.xadd(keys.log, logEntryId(1), LOG_EVENT_FIELD, text, LOG_INGEST_FIELD, "ing-race");
         void fx.redis.set(keys.head, "1");
         return result;
@@ -77,9 +94,9 @@ describe("read-or-wait", () => {
     };
     const t0 = performance.now();
     const answer = await readOrWait({ source, hub, reads, readState: stateReader() }, request(sid, 0, 10_000));
-    // Found by the recheck, not at its 10 s bound.
+    // Found by the read, not at its 10 s bound.
     expect(performance.now() - t0).toBeLessThan(5_000);
-    expect(answer).toMatchObject({ kind: "events", head: 1, status: "live", outcome: "rechecked" });
+    expect(answer).toMatchObject({ kind: "events", head: 1, status: "live", outcome: "immediate" });
     if (answer.kind !== "events") throw new Error("unreachable");
     expect((JSON.parse(answer.body) as { event_number: number }[]).map((e) => e.event_number)).toEqual([1]);
     expect(fx.app.hub.stats().waiters).toBe(0);
@@ -144,8 +161,9 @@ describe("the status of a held poll's answer is read when the wait ends", () => 
   it("an event that wakes a poll after which the stream halted is answered with status halted", async () => {
     const sid = "halt-after-event";
     await fx.sequencer.appendHistory(sid, 1);
-    const pending = readOrWait(deps(), request(sid, 0, 10_000));
-    await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "a held poll" });
+    const counted = countedReads();
+    const pending = readOrWait(counted.deps, request(sid, 0, 10_000));
+    await waitFor(() => fx.app.hub.stats().waiters === 1 && counted.finished() === 1, { what: "a held poll" });
     // What the sequencer does when event 1 is numbered and the next publish breaks the rules:
     // the halt is written before event 1 reaches EVENTS here, so the woken poll must see it.
     const [eventOne] = await fx.sequencer.appendHistory(sid, 1);

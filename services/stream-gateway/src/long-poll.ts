@@ -2,7 +2,7 @@ import { eventsArrayText, HeliographError, type StreamId, type StreamStatus } fr
 import type { Counter } from "@heliograph/platform";
 import type { StreamState } from "@heliograph/store";
 import type { RegisterResult, StreamHub, Waiter, WakeReason } from "./hub.js";
-import type { StreamSource } from "./stream-source.js";
+import type { StreamLook, StreamSource } from "./stream-source.js";
 import type { SubscriberAccess } from "./subscriber-access.js";
 
 export interface ReadRequest {
@@ -89,7 +89,7 @@ export type ReadAnswer =
 
 export interface LongPollDeps {
   /** Redis, or EVENTS while Redis is behind for the stream (stream-source.ts). */
-  source: Pick<StreamSource, "read" | "state">;
+  source: Pick<StreamSource, "read">;
   hub: Pick<StreamHub, "register" | "unregister">;
   reads: Counter<"outcome">;
   /** Head and status after a wait; see {@link coalescedStateReader}. */
@@ -198,66 +198,68 @@ function expire(read: PendingRead): void {
 }
 
 /**
- * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): answer at once when events after
- * `after` exist (in Redis, or in EVENTS while Redis is behind); otherwise register a waiter in the
- * hub FIRST and only then look at the head again, so an event stored between the two looks is
- * never missed; then hold until an event, a recheck, the long-poll bound or the client leaving.
+ * Read-or-wait (docs/architecture.md "Stream gateway", promise 7): a waiter is registered in the
+ * hub FIRST and then the stream is read once (Redis, or EVENTS while Redis is behind). Events
+ * found are answered at once and the waiter dropped; none, and the read is held until an event,
+ * a recheck, the long-poll bound or the client leaving. An event stored after that read reaches
+ * the waiter: the sequencer writes Redis before EVENTS, which the hub follows, so one the hub
+ * dispatched before the registration was in Redis before the read. One read per poll where
+ * reading before registering needed a second look at the head after it (a Redis round trip per
+ * re-poll of every follower at the head).
  */
 export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<ReadAnswer> {
   const deadline = performance.now() + req.longPollMs;
   let outcome: ReadOutcome = "immediate";
-  // False after the head said "newer" but the log had nothing: wait rather than spin on it.
-  let trustHead = true;
   // Set when the wait timed out but the head had moved: read the log once more and answer that.
   let last = false;
 
   for (;;) {
     if (req.signal.aborted) return counted(deps, { kind: "aborted", outcome: "aborted" });
-    const { texts, ...state } = await deps.source.read(req.streamId, req.after, req.batchSize);
+    const remaining = deadline - performance.now();
+    let waiter: PendingRead | undefined;
+    let refused: Exclude<RegisterResult, "registered"> | undefined;
+    if (!last && remaining > 0) {
+      waiter = new PendingRead(req.streamId, req.after, req.subscriberId, deps.hub, req.signal);
+      const registered = waiter.register(remaining);
+      if (registered !== "registered") {
+        refused = registered;
+        waiter = undefined;
+      }
+    }
+    let look: StreamLook;
+    try {
+      look = await deps.source.read(req.streamId, req.after, req.batchSize);
+    } catch (err) {
+      waiter?.cancel();
+      throw err;
+    }
+    const { texts, ...latest } = look;
     if (texts.length > 0) {
+      waiter?.cancel();
       return counted(deps, {
         kind: "events",
         texts,
         body: eventsArrayText(texts),
-        head: state.head,
-        status: state.status,
+        head: latest.head,
+        status: latest.status,
         outcome,
       });
     }
-    const remaining = deadline - performance.now();
-    if (last || remaining <= 0) return counted(deps, emptyAnswer(state, "empty"));
-    if (req.signal.aborted) return counted(deps, { kind: "aborted", outcome: "aborted" });
-
-    const waiter = new PendingRead(req.streamId, req.after, req.subscriberId, deps.hub, req.signal);
-    const registered = waiter.register(remaining);
-    if (registered === "draining") return counted(deps, emptyAnswer(state, "released"));
-    if (registered === "full") {
+    if (!waiter) {
+      // Nothing to answer with, and no wait: the bound passed, or the hub would not hold one more.
+      if (refused === undefined) return counted(deps, emptyAnswer(latest, "empty"));
+      if (refused === "draining") return counted(deps, emptyAnswer(latest, "released"));
       deps.reads.inc({ outcome: "shed" });
-      throw new HeliographError("SERVICE_UNAVAILABLE", {
-        message: "Too many long polls are held by this process; retry shortly",
-        retryAfter: 1,
-      });
-    }
-    if (registered === "subscriber-full") {
-      deps.reads.inc({ outcome: "shed" });
+      if (refused === "full") {
+        throw new HeliographError("SERVICE_UNAVAILABLE", {
+          message: "Too many long polls are held by this process; retry shortly",
+          retryAfter: 1,
+        });
+      }
       throw new HeliographError("RATE_LIMITED", {
         message: "This subscriber holds its share of this process's long polls already; retry shortly",
         retryAfter: 1,
       });
-    }
-
-    let latest: StreamState;
-    try {
-      latest = trustHead ? await deps.source.state(req.streamId) : state;
-    } catch (err) {
-      waiter.cancel();
-      throw err;
-    }
-    if (latest.head > req.after && trustHead) {
-      waiter.cancel();
-      outcome = "rechecked";
-      trustHead = false;
-      continue;
     }
 
     const result = await waiter.settled;
@@ -278,11 +280,9 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
         if (req.subscriberId !== undefined)
           await deps.access?.stillAllowed(req.authorization, req.subscriberId, req.streamId);
         outcome = "rechecked";
-        trustHead = true;
         continue;
       case "recheck":
         outcome = "rechecked";
-        trustHead = true;
         continue;
       case "timeout": {
         const now = await deps.readState(req.streamId).catch(() => latest);

@@ -24,6 +24,7 @@ import { Gauge, type HttpScope, type Logger, type Registry, responseDrained } fr
 import { z } from "zod";
 import { SUBSCRIBER_SHARE_DIVISOR } from "./hub.js";
 import { type LongPollDeps, type ReadAnswer, readOrWait } from "./long-poll.js";
+import type { StreamSource } from "./stream-source.js";
 import { AUTH_NOTE, backend, type SubscriberAccess, subscriberOf } from "./subscriber-access.js";
 
 export interface SseOptions {
@@ -129,6 +130,8 @@ export class SseConnections {
 }
 
 export interface SseRouteDeps extends LongPollDeps {
+  /** Also where a stream opened without a position starts (its head). */
+  source: LongPollDeps["source"] & Pick<StreamSource, "state">;
   access: SubscriberAccess;
   connections: SseConnections;
   heartbeatMs: number;

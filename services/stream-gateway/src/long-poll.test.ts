@@ -188,9 +188,9 @@ describe("the status of a held poll's answer is read when the wait ends", () => 
       unregister: () => undefined,
     };
     const t0 = performance.now();
-    const pending = readOrWait({ ...deps(), hub }, request(sid, 0, 300));
-    await waitFor(() => registered, { what: "the waiter registered" });
-    // Sent on the same connection after the post-registration head check, so Redis applies it later.
+    const counted = countedReads();
+    const pending = readOrWait({ ...counted.deps, hub }, request(sid, 0, 300));
+    await waitFor(() => registered && counted.finished() === 1, { what: "the waiter registered and its read back" });
     await fx.sequencer.appendHistory(sid, 1);
     const answer = await pending;
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);

@@ -5,6 +5,7 @@ export * from "./errors.js";
 export * from "./events.js";
 export * from "./headers.js";
 export * from "./ideas.js";
+export * from "./jetstream-api-errors.js";
 export * from "./partition.js";
 export * from "./publish.js";
 export * from "./request-parts.js";

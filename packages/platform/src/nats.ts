@@ -1,4 +1,11 @@
-import { EVENTS_STREAM, EVENTS_SUBJECTS, INGEST_STREAM, INGEST_SUBJECTS } from "@heliograph/contracts";
+import {
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  INGEST_STREAM,
+  INGEST_SUBJECTS,
+  isTransientJetStreamFailure,
+  JetStreamErrorCodes,
+} from "@heliograph/contracts";
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -150,8 +157,8 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
           // create of the same stream either way: "name already in use", or "subjects overlap"
           // while the other create is still being applied; the latter counts only once a stream
           // of our name holds those subjects (else another stream really overlaps ours).
-          if (isJetStreamApiError(addErr, STREAM_NAME_IN_USE)) return;
-          if (!isJetStreamApiError(addErr, STREAM_SUBJECT_OVERLAP)) throw addErr;
+          if (isJetStreamApiError(addErr, JetStreamErrorCodes.StreamNameInUse)) return;
+          if (!isJetStreamApiError(addErr, JetStreamErrorCodes.StreamSubjectOverlap)) throw addErr;
           const existing = await jsm.streams.info(config.name).catch(() => undefined);
           if (!existing?.config.subjects?.every((subject) => config.subjects.includes(subject))) throw addErr;
         }
@@ -161,27 +168,10 @@ export async function ensureStreams(nc: NatsConnection, settings: StreamSettings
   return jsm;
 }
 
-/**
- * Worth another try: a JetStream API error of the server's own (5xx: "JetStream system temporarily
- * unavailable"), "no suitable peers for placement" (a 400, but while a cluster forms its meta leader
- * is elected before every peer has reported in, so R3 cannot be placed for a moment; more replicas
- * than nodes still fails, once the deadline passes, with this message), or no answer at all (a
- * timeout, or no responders, which the client reports as "jetstream is not enabled", while the
- * servers come up). Any other 4xx refuses the request itself (a bad configuration): retrying
- * cannot help.
- */
+/** Worth another try while the servers come up (see isTransientJetStreamFailure). */
 function isTransientJetStreamError(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.status >= 500 || err.code === CLUSTER_NO_PEERS;
-  const e = err as { name?: string; message?: string };
-  return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
+  return isTransientJetStreamFailure(err, err instanceof JetStreamApiError ? err : undefined);
 }
-
-/** The server's JSStreamNameExistErr ("stream name already in use"); JetStreamApiCodes leaves it out. */
-const STREAM_NAME_IN_USE = 10058;
-/** The server's JSStreamSubjectOverlapErr ("subjects overlap with an existing stream"). */
-const STREAM_SUBJECT_OVERLAP = 10065;
-/** The server's JSClusterNoPeersErrF ("no suitable peers for placement"). */
-const CLUSTER_NO_PEERS = 10005;
 
 /**
  * True when the JetStream API refused a request with `code` (its `err_code`, e.g. one of

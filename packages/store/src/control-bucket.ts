@@ -1,3 +1,4 @@
+import { isTransientJetStreamFailure, JetStreamErrorCodes } from "@heliograph/contracts";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -103,29 +104,16 @@ export async function openControlBucket(nc: NatsConnection, settings: ControlBuc
   }
 }
 
-/** JetStream's "stream name already in use" (JSStreamNameExistErr). */
-const STREAM_NAME_IN_USE = 10058;
 /**
- * JSStreamSubjectOverlapErr: what nats-server 2.9 may answer instead while another create of the
- * same bucket is being applied; the next attempt finds the bucket (a real overlap fails again).
+ * Worth another try (isTransientJetStreamFailure), and also: the stream name in use or, on
+ * nats-server 2.9, a subject overlap, while another service creates the same bucket (the next
+ * attempt finds it; a real overlap fails again).
  */
-const STREAM_SUBJECT_OVERLAP = 10065;
-/**
- * JSClusterNoPeersErrF ("no suitable peers for placement"): a forming cluster elects its meta
- * leader before every peer has reported in, and an R3 bucket cannot be placed until they have.
- */
-const CLUSTER_NO_PEERS = 10005;
-
 function openWorthRetrying(err: unknown): boolean {
-  if (err instanceof JetStreamApiError)
-    return (
-      err.status >= 500 ||
-      err.code === STREAM_NAME_IN_USE ||
-      err.code === STREAM_SUBJECT_OVERLAP ||
-      err.code === CLUSTER_NO_PEERS
-    );
-  const e = err as { name?: string; message?: string };
-  return /timeout|timed out|not enabled|no responders|disconnect|reconnect/i.test(`${e?.name} ${e?.message}`);
+  return isTransientJetStreamFailure(err, err instanceof JetStreamApiError ? err : undefined, [
+    JetStreamErrorCodes.StreamNameInUse,
+    JetStreamErrorCodes.StreamSubjectOverlap,
+  ]);
 }
 
 /** A create or compare-and-set that found the key at another revision (it exists, or it changed). */

@@ -6,6 +6,7 @@
  * of `pnpm test`.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { cpus } from "node:os";
 import { nowMs } from "./clock.js";
 import { renderCostText } from "./cost-table.js";
 import { b7 } from "./failover.js";
@@ -19,7 +20,7 @@ import { machine, type RunReport, writeBenchmarksMd, writeJson } from "./report.
 import { b5x2 } from "./sequencer-scale-out.js";
 import { runSoak } from "./soak.js";
 import { type BenchServers, type Heliograph, startBenchServers, startHeliograph } from "./stack.js";
-import { buildRows, formatNumber, renderText } from "./table.js";
+import { budgetFigures, buildRows, formatNumber, renderText } from "./table.js";
 import { b10 } from "./webhook-bench.js";
 
 /**
@@ -117,6 +118,8 @@ async function runTable(
   const failures: string[] = [];
   const started = nowMs();
   let backlog: Backlog | undefined;
+  /** R1 of each repetition: B1's and B5's budgets are taken against the R1 measured beside them. */
+  const r1ByRep = new Map<number, number>();
   const measure = async (id: BenchId, rep: number): Promise<RepResult> => {
     const { sizes } = options;
     switch (id) {
@@ -175,6 +178,9 @@ async function runTable(
       const t0 = nowMs();
       try {
         const result = await measure(id, rep);
+        if (id === "R1") r1ByRep.set(rep, result.figures["R1.rate"]!);
+        if (id === "B1" || id === "B5")
+          Object.assign(result.figures, budgetFigures(id, r1ByRep.get(rep), cpus().length, result.figures));
         for (const [key, value] of Object.entries(result.figures)) {
           if (!values.has(key)) values.set(key, []);
           values.get(key)!.push(value);

@@ -19,7 +19,7 @@ import type { StreamGatewayConfig } from "./config.js";
 import type { StreamHub } from "./hub.js";
 import { hubPlugin } from "./hub-plugin.js";
 import { registerIdeaRoutes } from "./idea-routes.js";
-import { coalescedStateReader } from "./long-poll.js";
+import { coalescedStateReader, knownHeadCheck } from "./long-poll.js";
 import { registerSseRoute, SseConnections } from "./sse.js";
 import { registerStreamRoutes } from "./stream-routes.js";
 import { StreamSource } from "./stream-source.js";
@@ -147,6 +147,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     );
     const subscriberHub = hub;
     const readState = coalescedStateReader((streamId) => source.state(streamId));
+    const atKnownHead = knownHeadCheck(subscriberHub, source);
     await app.register(async (scope: HttpScope) => {
       authenticateSubscribers(scope, access);
       registerStreamRoutes(scope, {
@@ -155,6 +156,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
         hub: subscriberHub,
         reads,
         readState,
+        atKnownHead,
         log: deps.log.child({ component: "stream-routes" }),
       });
       registerSseRoute(scope, {
@@ -163,6 +165,7 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
         hub: subscriberHub,
         reads,
         readState,
+        atKnownHead,
         connections: sse,
         heartbeatMs: deps.config.SSE_HEARTBEAT_MS ?? 15_000,
         drainTimeoutMs: deps.config.SSE_DRAIN_TIMEOUT_MS ?? 30_000,

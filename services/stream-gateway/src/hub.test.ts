@@ -162,6 +162,15 @@ describe("the waiter hub", () => {
     );
   });
 
+  it("is up to date with EVENTS once a message leaves none pending, and not after consumer trouble", async () => {
+    await fx.sequencer.append(LIVE);
+    await waitFor(() => fx.app.hub.upToDate, { what: "the hub up to date" });
+    fx.app.hub.recheckAll();
+    expect(fx.app.hub.upToDate).toBe(false);
+    await fx.sequencer.append(LIVE);
+    await waitFor(() => fx.app.hub.upToDate, { what: "up to date again after the next message" });
+  });
+
   it("exposes its gauges and counters on /metrics", async () => {
     const text = await (await fetch(`${fx.url}/metrics`)).text();
     expect(text).toMatch(/^heliograph_stream_waiters\{[^}]*\} 0$/m);

@@ -109,6 +109,7 @@ export class StreamHub {
   private messages: ConsumerMessages | undefined;
   private consumerName: string | undefined;
   private received = 0;
+  private upToDateFlag = false;
   private recreations = 0;
   private supervisor: Promise<void> | undefined;
   private connectionWatch: AsyncIterator<unknown> | undefined;
@@ -178,8 +179,18 @@ export class StreamHub {
     return this.perSubscriber.get(subscriberId) ?? 0;
   }
 
+  /**
+   * The consumer's last message was the last of EVENTS for it when the server sent it (none
+   * pending), and no consumer trouble since: an event stored from now on is the hub's next
+   * message. False until the first such message, and after any trouble (recheckAll).
+   */
+  get upToDate(): boolean {
+    return this.upToDateFlag;
+  }
+
   /** Wakes every waiter to read Redis again: after consumer trouble, something may have been missed. */
   recheckAll(): void {
+    this.upToDateFlag = false;
     for (const set of [...this.waiters.values()]) this.wakeSet(set, RECHECK);
   }
 
@@ -300,6 +311,7 @@ export class StreamHub {
       // Missed heartbeats are how a deleted or lost consumer is noticed: two of them, so ~2 s.
       idle_heartbeat: IDLE_HEARTBEAT_MS,
       callback: (m: JsMsg) => {
+        this.upToDateFlag = m.info.pending === 0;
         try {
           this.dispatch(m.subject, () => m.string(), eventNumberOfBytes(m.data));
         } catch (err) {
@@ -347,6 +359,8 @@ export class StreamHub {
         this.log.info({ consumer: status.name }, "events consumer recreated; waiters re-read Redis");
         this.recheckAll();
       } else if (status.type === "heartbeats_missed") {
+        // Events may not be arriving: reads go to Redis until a message says the hub is current.
+        this.upToDateFlag = false;
         this.log.warn({ count: status.count }, "events consumer missed heartbeats");
       }
     }

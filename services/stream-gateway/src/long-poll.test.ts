@@ -5,7 +5,14 @@ import { waitFor } from "@heliograph/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../test/gateway-fixture.js";
 import type { Waiter } from "./hub.js";
-import { ClientGone, type ClientSignal, coalescedStateReader, type LongPollDeps, readOrWait } from "./long-poll.js";
+import {
+  ClientGone,
+  type ClientSignal,
+  coalescedStateReader,
+  knownHeadCheck,
+  type LongPollDeps,
+  readOrWait,
+} from "./long-poll.js";
 import { StreamSource } from "./stream-source.js";
 
 let fx: GatewayFixture;
@@ -142,6 +149,88 @@ describe("read-or-wait", () => {
     expect(elapsed).toBeGreaterThanOrEqual(590);
     // At its bound, not absurdly late (a loaded machine may add seconds).
     expect(elapsed).toBeLessThan(600 + 4_000);
+  });
+});
+
+/** deps() with the gateway's known-head check, whose reads are counted as they start. */
+const knownHeadDeps = (hub: { upToDate: boolean } = fx.app.hub) => {
+  let started = 0;
+  const read: LongPollDeps["source"]["read"] = (...args) => {
+    started++;
+    return source.read(...args);
+  };
+  const withCheck: LongPollDeps = { ...deps(), source: { read }, atKnownHead: knownHeadCheck(hub, source) };
+  return { deps: withCheck, started: () => started };
+};
+
+const numbers = (answer: Awaited<ReturnType<typeof readOrWait>>) =>
+  answer.kind === "events" ? (JSON.parse(answer.body) as { event_number: number }[]).map((e) => e.event_number) : [];
+
+describe("a follower's re-poll at the head the hub knows", () => {
+  /** A stream with events 0 and 1 in Redis and EVENTS, read once here (so verified), the hub current. */
+  async function followed(sid: string): Promise<void> {
+    await fx.sequencer.appendRecorded(sid, 2);
+    expect(numbers(await readOrWait(deps(), request(sid, -1, 1_000)))).toEqual([0, 1]);
+    await waitFor(() => fx.app.hub.upToDate && source.atRecordedHead(sid, 1), {
+      what: "the hub current and event 1 the last it knows of",
+    });
+  }
+
+  it("waits without reading Redis, and the next event wakes it", async () => {
+    const sid = "known-head";
+    await followed(sid);
+    const counted = knownHeadDeps();
+    const pending = readOrWait(counted.deps, request(sid, 1, 10_000));
+    await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "the re-poll held" });
+    expect(counted.started()).toBe(0);
+    await fx.sequencer.append(sid);
+    const answer = await pending;
+    expect(answer).toMatchObject({ kind: "events", head: 2, status: "live", outcome: "woken" });
+    expect(numbers(answer)).toEqual([2]);
+    expect(counted.started()).toBe(0);
+  });
+
+  it("reads as before when the hub is not current with EVENTS, or the client is behind the head", async () => {
+    const sid = "known-head-lagging";
+    await followed(sid);
+    const lagging = knownHeadDeps({ upToDate: false });
+    expect(await readOrWait(lagging.deps, request(sid, 1, 300))).toMatchObject({ body: "[]", outcome: "empty" });
+    expect(lagging.started()).toBe(1);
+    const behind = knownHeadDeps();
+    expect(numbers(await readOrWait(behind.deps, request(sid, 0, 10_000)))).toEqual([1]);
+    expect(behind.started()).toBe(1);
+  });
+
+  it("an event Redis holds and EVENTS never gets is still served, at the bound", async () => {
+    const sid = "known-head-redis-only";
+    await followed(sid);
+    await fx.sequencer.appendHistory(sid, 1);
+    const counted = knownHeadDeps();
+    const t0 = performance.now();
+    const answer = await readOrWait(counted.deps, request(sid, 1, 300));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(answer).toMatchObject({ kind: "events", head: 2, outcome: "rechecked" });
+    expect(numbers(answer)).toEqual([2]);
+  });
+
+  it("a release (shutdown) of a poll that skipped its read answers the status read from Redis", async () => {
+    const sid = "known-head-halted";
+    await followed(sid);
+    await fx.sequencer.halt(sid);
+    let held: Waiter | undefined;
+    const hub: LongPollDeps["hub"] = {
+      register: (waiter) => {
+        held = waiter;
+        return "registered";
+      },
+      unregister: () => undefined,
+    };
+    const counted = knownHeadDeps();
+    const pending = readOrWait({ ...counted.deps, hub }, request(sid, 1, 10_000));
+    await waitFor(() => held !== undefined, { what: "the re-poll held" });
+    held?.wake({ kind: "release" });
+    expect(await pending).toMatchObject({ body: "[]", head: 1, status: "halted", outcome: "released" });
+    expect(counted.started()).toBe(0);
   });
 });
 

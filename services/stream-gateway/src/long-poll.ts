@@ -96,6 +96,24 @@ export interface LongPollDeps {
   readState: (streamId: StreamId) => Promise<StreamState>;
   /** Checks a held read's token and entitlement again (ReadRequest.authorization). */
   access?: Pick<SubscriberAccess, "stillAllowed">;
+  /**
+   * True when no read could find an event after `after` that the hub will not bring to the waiter:
+   * the hub is up to date with EVENTS and `after` is the stream's last event it knows of
+   * ({@link knownHeadCheck}). A poll registered then waits without reading Redis.
+   */
+  atKnownHead?: (streamId: StreamId, after: number) => boolean;
+}
+
+/**
+ * LongPollDeps.atKnownHead of a gateway: its hub up to date with EVENTS, and the source's memory of
+ * the stream (StreamSource.atRecordedHead). Only a performance guard needs the hub's side: a hub
+ * that lags would hand a follower at its head one event per wake instead of a read's batch.
+ */
+export function knownHeadCheck(
+  hub: Pick<StreamHub, "upToDate">,
+  source: Pick<StreamSource, "atRecordedHead">,
+): (streamId: StreamId, after: number) => boolean {
+  return (streamId, after) => hub.upToDate && source.atRecordedHead(streamId, after);
 }
 
 /**
@@ -212,6 +230,8 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
   let outcome: ReadOutcome = "immediate";
   // Set when the wait timed out but the head had moved: read the log once more and answer that.
   let last = false;
+  // The first look was skipped at the known head: `latest` holds no status read from Redis.
+  let skipped = false;
 
   for (;;) {
     if (req.signal.aborted) return counted(deps, { kind: "aborted", outcome: "aborted" });
@@ -227,11 +247,20 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
       }
     }
     let look: StreamLook;
-    try {
-      look = await deps.source.read(req.streamId, req.after, req.batchSize);
-    } catch (err) {
-      waiter?.cancel();
-      throw err;
+    if (waiter && outcome === "immediate" && deps.atKnownHead?.(req.streamId, req.after)) {
+      // A follower's re-poll at the head: what comes next reaches the waiter registered above from
+      // EVENTS, so a read would find nothing. The head and status stand in until the wait ends
+      // (its answer reads them: readState); a recheck or reauthorization reads as usual.
+      look = { texts: [], head: req.after, status: "live" };
+      skipped = true;
+    } else {
+      skipped = false;
+      try {
+        look = await deps.source.read(req.streamId, req.after, req.batchSize);
+      } catch (err) {
+        waiter?.cancel();
+        throw err;
+      }
     }
     const { texts, ...latest } = look;
     if (texts.length > 0) {
@@ -292,8 +321,10 @@ export async function readOrWait(deps: LongPollDeps, req: ReadRequest): Promise<
         last = true;
         continue;
       }
-      case "release":
-        return counted(deps, emptyAnswer(latest, "released"));
+      case "release": {
+        const now = skipped ? await deps.readState(req.streamId).catch(() => latest) : latest;
+        return counted(deps, emptyAnswer(now, "released"));
+      }
       case "aborted":
       case "cancelled":
         return counted(deps, { kind: "aborted", outcome: "aborted" });

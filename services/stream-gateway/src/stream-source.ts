@@ -124,6 +124,11 @@ export class StreamSource {
     this.verified.noteRecorded(streamId, eventNumber);
   }
 
+  /** {@link VerifiedStreams.atRecordedHead}: no read can find an event after `after` that the hub will not dispatch. */
+  atRecordedHead(streamId: StreamId, after: number): boolean {
+    return this.verified.atRecordedHead(streamId, after);
+  }
+
   /**
    * Up to `count` events after `after`, consecutive, with the head and status; fewer when their
    * texts would exceed `maxResponseBytes` (never none while one exists).

@@ -83,6 +83,31 @@ describe("VerifiedStreams", () => {
     expect(readOnce(vs, "s", 9, 0)).toBe("current");
   });
 
+  it("knows a stream's head without I/O only while verified, at the last event EVENTS showed, with Redis no further", () => {
+    const vs = streams();
+    expect(vs.atRecordedHead("s", 4)).toBe(false);
+    expect(readOnce(vs, "s", 4, 4)).toBe("current");
+    expect(vs.atRecordedHead("s", 4)).toBe(true);
+    expect(vs.atRecordedHead("s", 3)).toBe(false);
+    // The hub saw event 5: a reader at 4 has something to read, one at 5 does not.
+    vs.noteRecorded("s", 5);
+    expect(vs.atRecordedHead("s", 4)).toBe(false);
+    expect(vs.atRecordedHead("s", 5)).toBe(true);
+    // Redis answered head 6, which EVENTS has not shown yet: a read at 5 would find event 6.
+    readOnce(vs, "s", 6, 5);
+    expect(vs.atRecordedHead("s", 5)).toBe(false);
+    vs.noteRecorded("s", 6);
+    expect(vs.atRecordedHead("s", 6)).toBe(true);
+    // A reconnect: nothing is known until the stream is verified again.
+    vs.newGeneration();
+    expect(vs.atRecordedHead("s", 6)).toBe(false);
+    // Behind: never.
+    const behind = streams();
+    expect(readOnce(behind, "b", 2, 5)).toBe("behind");
+    expect(behind.atRecordedHead("b", 5)).toBe(false);
+    expect(behind.atRecordedHead("b", 2)).toBe(false);
+  });
+
   it("the hub's numbers are kept only for streams read here", () => {
     const vs = streams();
     vs.noteRecorded("never-read", 5);

@@ -115,6 +115,23 @@ export class VerifiedStreams {
     if (memory && eventNumber > memory.recorded) memory.recorded = eventNumber;
   }
 
+  /**
+   * Whether `after` is the stream's last event as far as this gateway knows without I/O: Redis was
+   * verified for the stream in this generation, event `after` is the last the hub saw in EVENTS (or
+   * EVENTS' last when it was looked at), and Redis never answered a head past it. A later event then
+   * reaches the hub from EVENTS (the sequencer publishes every event it numbers, and a new owner
+   * publishes what its predecessor numbered but did not), so a read would find nothing more.
+   */
+  atRecordedHead(streamId: StreamId, after: number): boolean {
+    const memory = this.streams.get(streamId);
+    return (
+      memory !== undefined &&
+      memory.verifiedIn === this.generationNumber &&
+      memory.recorded === after &&
+      memory.redisHead <= after
+    );
+  }
+
   /** Whether to send a verify request for the stream now (at most one per interval per stream). */
   shouldAsk(streamId: StreamId, now: number = performance.now()): boolean {
     const memory = this.streams.get(streamId);

@@ -147,7 +147,15 @@ export async function buildApp(deps: StreamGatewayDeps): Promise<StreamGatewayAp
     );
     const subscriberHub = hub;
     const readState = coalescedStateReader((streamId) => source.state(streamId));
-    const atKnownHead = knownHeadCheck(subscriberHub, source);
+    const atKnownHead = knownHeadCheck(
+      subscriberHub,
+      source,
+      new Counter({
+        name: "heliograph_stream_reads_skipped_total",
+        help: "Long polls and SSE re-arms at the head the hub knows that waited without reading Redis",
+        registers: [metrics],
+      }),
+    );
     await app.register(async (scope: HttpScope) => {
       authenticateSubscribers(scope, access);
       registerStreamRoutes(scope, {

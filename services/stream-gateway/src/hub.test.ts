@@ -176,5 +176,6 @@ describe("the waiter hub", () => {
     expect(text).toMatch(/^heliograph_stream_waiters\{[^}]*\} 0$/m);
     expect(text).toMatch(/^heliograph_stream_wakeups_total\{[^}]*reason="event"[^}]*\} \d+/m);
     expect(text).toMatch(/^heliograph_stream_reads_total\{[^}]*outcome="woken"[^}]*\} \d+/m);
+    expect(text).toMatch(/^heliograph_stream_reads_skipped_total\{[^}]*\} \d+/m);
   });
 });

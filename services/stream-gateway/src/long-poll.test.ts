@@ -180,6 +180,8 @@ describe("a follower's re-poll at the head the hub knows", () => {
     const sid = "known-head";
     await followed(sid);
     const counted = knownHeadDeps();
+    const spared = new Counter({ name: "heliograph_test_skipped_total", help: "t", registers: [new Registry()] });
+    counted.deps.atKnownHead = knownHeadCheck(fx.app.hub, source, spared);
     const pending = readOrWait(counted.deps, request(sid, 1, 10_000));
     await waitFor(() => fx.app.hub.stats().waiters === 1, { what: "the re-poll held" });
     expect(counted.started()).toBe(0);
@@ -188,6 +190,7 @@ describe("a follower's re-poll at the head the hub knows", () => {
     expect(answer).toMatchObject({ kind: "events", head: 2, status: "live", outcome: "woken" });
     expect(numbers(answer)).toEqual([2]);
     expect(counted.started()).toBe(0);
+    expect((await spared.get()).values[0]?.value).toBe(1);
   });
 
   it("reads as before when the hub is not current with EVENTS, or the client is behind the head", async () => {

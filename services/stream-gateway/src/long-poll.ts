@@ -108,12 +108,18 @@ export interface LongPollDeps {
  * LongPollDeps.atKnownHead of a gateway: its hub up to date with EVENTS, and the source's memory of
  * the stream (StreamSource.atRecordedHead). Only a performance guard needs the hub's side: a hub
  * that lags would hand a follower at its head one event per wake instead of a read's batch.
+ * `skipped` counts the reads it spares.
  */
 export function knownHeadCheck(
   hub: Pick<StreamHub, "upToDate">,
   source: Pick<StreamSource, "atRecordedHead">,
+  skipped?: Pick<Counter, "inc">,
 ): (streamId: StreamId, after: number) => boolean {
-  return (streamId, after) => hub.upToDate && source.atRecordedHead(streamId, after);
+  return (streamId, after) => {
+    const known = hub.upToDate && source.atRecordedHead(streamId, after);
+    if (known) skipped?.inc();
+    return known;
+  };
 }
 
 /**
